@@ -1,0 +1,38 @@
+"""Autoscaling simulator: configurations x policies, baselines, matrix, optimizer, what-if.
+
+See ``docs/simulator.md`` for the model and its equations.
+"""
+
+from core.scaling.config import (
+    PRESETS,
+    CapacityModel,
+    CostModel,
+    Policy,
+    PredictiveSpec,
+    QueueModel,
+    ScalingConfig,
+    get_preset,
+    parse_policy,
+)
+from core.scaling.forecasting import RollingForecaster, SeasonalNaive, honest_forecast
+from core.scaling.simulate import ScenarioResult, SimulationModel, Totals, prepare, simulate
+
+__all__ = [
+    "PRESETS",
+    "CapacityModel",
+    "CostModel",
+    "Policy",
+    "PredictiveSpec",
+    "QueueModel",
+    "RollingForecaster",
+    "ScalingConfig",
+    "ScenarioResult",
+    "SeasonalNaive",
+    "SimulationModel",
+    "Totals",
+    "get_preset",
+    "honest_forecast",
+    "parse_policy",
+    "prepare",
+    "simulate",
+]

@@ -1,0 +1,320 @@
+"""Simulate scaling configurations x policies (and the baselines) over a traffic series."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from core.scaling.baselines import BaselineSpec, oracle_schedule, static_count
+from core.scaling.config import (
+    CapacityModel,
+    CostModel,
+    Grid,
+    Policy,
+    PredictiveSpec,
+    QueueModel,
+    ScalingConfig,
+    get_preset,
+    parse_policy,
+)
+from core.scaling.forecasting import RollingForecaster, honest_forecast, window_max
+from core.scaling.kernel import MODE_HPA, MODE_SCHEDULE, MODE_THRESHOLD, ScenarioParams, run_kernel
+from core.scaling.queueing import response_times
+from core.series import TrafficSeries
+
+__all__ = [
+    "BASELINES",
+    "Prepared",
+    "ScenarioResult",
+    "SimulationModel",
+    "Totals",
+    "prepare",
+    "run_scenarios",
+    "simulate",
+    "threshold_row",
+]
+
+BASELINES = ("static_peak", "static_mean", "target_tracking", "oracle")
+
+
+@dataclass(frozen=True)
+class SimulationModel:
+    """Everything but the scaling rule: servers, billing, queue, predictive and baseline settings."""
+
+    capacity: CapacityModel = field(default_factory=CapacityModel)
+    cost: CostModel = field(default_factory=CostModel)
+    queue: QueueModel = field(default_factory=QueueModel)
+    predictive: PredictiveSpec = field(default_factory=PredictiveSpec)
+    baselines: BaselineSpec = field(default_factory=BaselineSpec)
+
+    def with_overrides(self, *, price_per_server_hour: float | None = None,
+                       capacity_per_server_rps: float | None = None, min_servers: int | None = None,
+                       max_servers: int | None = None, boot_delay_minutes: float | None = None) -> SimulationModel:
+        """A copy with the given values replaced (None keeps the current one); validated."""
+        cap = {k: v for k, v in dict(capacity_per_server_rps=capacity_per_server_rps, min_servers=min_servers,
+                                     max_servers=max_servers, boot_delay_minutes=boot_delay_minutes).items()
+               if v is not None}
+        model = replace(self, capacity=replace(self.capacity, **cap))
+        if price_per_server_hour is not None:
+            model = replace(model, cost=replace(model.cost, price_per_server_hour=price_per_server_hour))
+        return model
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Prepared:
+    """A simulation window with its demand, gap mask and honest forecast."""
+
+    index: pd.DatetimeIndex
+    demand: np.ndarray  # NaN where no data
+    include: np.ndarray  # False inside gaps / no data
+    grid: Grid
+    model: SimulationModel
+    fcmax: np.ndarray  # what the predictive policy provisions for at each decision
+    horizon_periods: int
+    forecaster: str
+
+    @property
+    def server_cap(self) -> float:
+        return self.grid.server_capacity(self.model.capacity)
+
+    @property
+    def boot_p(self) -> int:
+        return self.grid.boot_periods(self.model.capacity)
+
+    @property
+    def excluded_periods(self) -> int:
+        return int((~self.include).sum())
+
+    def initial_servers(self) -> int:
+        cap = self.model.capacity
+        if cap.initial_servers is not None:
+            return cap.initial_servers
+        d0 = float(np.nan_to_num(self.demand[0])) if len(self.demand) else 0.0
+        return int(np.clip(math.ceil(d0 / (self.server_cap * 0.7) - 1e-9), cap.min_servers, cap.max_servers))
+
+
+def prepare(series: TrafficSeries, model: SimulationModel | None = None, *, start=None, end=None,
+            forecaster: RollingForecaster | None = None, check_forecast: bool = True) -> Prepared:
+    """Cut the window ``[start, end)`` and compute the predictive policy's honest forecast.
+
+    The forecaster sees the whole series (history before ``start`` included, gap
+    periods as NaN) and is checked for leakage; see ``core.scaling.forecasting``.
+    """
+    model = model or SimulationModel()
+    idx = series.index
+    lo = 0 if start is None else int(idx.searchsorted(series._ts(start), side="left"))
+    hi = len(idx) if end is None else int(idx.searchsorted(series._ts(end), side="left"))
+    if hi <= lo:
+        raise ValueError(f"window {start} .. {end} holds no periods; the series covers {series.start} .. {series.end}")
+    grid = Grid(series.interval.total_seconds())
+    values = series.requests
+    gaps = series.gap_mask()
+    hist = np.where(gaps, np.nan, values)
+    boot_s = model.capacity.boot_delay_minutes * 60.0
+    k = max(1, grid.ceil_periods(boot_s + model.predictive.buffer_minutes * 60.0))
+    fc = honest_forecast(forecaster, hist, k, series.interval, check=check_forecast)
+    fcmax = window_max(fc, k)[lo:hi]
+    name = getattr(forecaster, "name", type(forecaster).__name__) if forecaster is not None else "seasonal_naive"
+    return Prepared(index=idx[lo:hi], demand=values[lo:hi], include=~gaps[lo:hi], grid=grid, model=model,
+                    fcmax=fcmax, horizon_periods=k, forecaster=name)
+
+
+def threshold_row(config: ScalingConfig, policy: Policy, prep: Prepared, *, safety_margin: float | None = None) -> dict:
+    """Kernel parameters of one configuration x policy (the policy decides how the numbers are used)."""
+    cap = prep.model.capacity
+    reactive = policy == Policy.REACTIVE
+    margin = prep.model.predictive.safety_margin if safety_margin is None else safety_margin
+    return dict(
+        mode=MODE_THRESHOLD, up_thr=config.scale_out_threshold, down_thr=config.scale_in_threshold,
+        up_n=1 if reactive else config.scale_out_periods, down_n=1 if reactive else config.scale_in_periods,
+        cooldown_p=prep.grid.cooldown_periods(config), step_up=config.step_out, step_down=config.step_in,
+        use_fc=int(policy == Policy.PREDICTIVE), margin=margin, min_s=cap.min_servers, max_s=cap.max_servers,
+        init=prep.initial_servers(),
+    )
+
+
+def _baseline_rows(prep: Prepared) -> tuple[list[dict], np.ndarray]:
+    cap, bs = prep.model.capacity, prep.model.baselines
+    lo, hi = cap.min_servers, cap.max_servers
+    peak = static_count(prep.demand, prep.include, prep.server_cap, 1.0, "peak", lo, hi)
+    mean = static_count(prep.demand, prep.include, prep.server_cap, bs.static_mean_utilization, "mean", lo, hi)
+    oracle = oracle_schedule(prep.demand, prep.include, prep.server_cap, prep.boot_p, lo, hi)
+    schedules = np.column_stack([np.full(len(oracle), peak), np.full(len(oracle), mean), oracle])
+    stab = int(math.floor(bs.hpa_stabilization_minutes * 60.0 / prep.grid.period_s + 1e-9)) + 1
+    common = dict(min_s=lo, max_s=hi)
+    rows = [
+        dict(mode=MODE_SCHEDULE, sched_col=0, init=peak, **common),
+        dict(mode=MODE_SCHEDULE, sched_col=1, init=mean, **common),
+        dict(mode=MODE_HPA, hpa_target=bs.hpa_target, hpa_tol=bs.hpa_tolerance, stab_p=stab,
+             init=prep.initial_servers(), **common),
+        dict(mode=MODE_SCHEDULE, sched_col=2, init=int(oracle[0]) if len(oracle) else lo, **common),
+    ]
+    return rows, schedules
+
+
+@dataclass
+class Totals:
+    """Cost and SLA figures of one scenario over the included (non-gap) periods."""
+
+    cost: float
+    server_hours: float
+    overloaded_periods: int
+    overloaded_pct: float
+    dropped_requests: float
+    dropped_pct: float
+    p95_latency_s: float | None  # mean over periods of the per-period p95
+    mean_latency_s: float | None
+    p95_over_target_periods: int | None
+    p95_over_target_pct: float | None
+    scaling_actions: int
+    peak_servers: int
+    mean_servers: float
+    periods: int
+    excluded_periods: int
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in out.items()}
+
+
+@dataclass
+class ScenarioResult:
+    """One simulated scenario: a configuration x policy, or a baseline."""
+
+    name: str
+    kind: str  # "policy" or "baseline"
+    config: str | None
+    policy: str | None
+    totals: Totals
+    timeline: pd.DataFrame | None = field(default=None, repr=False)
+    meta: dict = field(default_factory=dict)
+
+    def to_dict(self, timeline: bool = False) -> dict:
+        out = {"name": self.name, "kind": self.kind, "config": self.config, "policy": self.policy,
+               **self.totals.to_dict()}
+        if self.meta:
+            out["meta"] = self.meta
+        if timeline and self.timeline is not None:
+            tl = self.timeline.reset_index()
+            tl["timestamp"] = tl["timestamp"].map(pd.Timestamp.isoformat)
+            out["timeline"] = {c: [None if isinstance(v, float) and not math.isfinite(v) else v
+                                   for v in tl[c].tolist()] for c in tl.columns}
+        return out
+
+
+def _summaries(kr, prep: Prepared, latency: tuple[np.ndarray, np.ndarray] | None) -> list[Totals]:
+    inc = prep.include
+    n_inc = int(inc.sum())
+    dem = float(np.nansum(np.where(inc, prep.demand, 0.0)))
+    hours = prep.grid.period_s / 3600.0
+    price = prep.model.cost.price_per_server_hour
+    target = prep.model.queue.p95_target(prep.model.capacity)
+    out = []
+    for s in range(len(kr.server_periods)):
+        sh = kr.server_periods[s] * hours + kr.topup_s[s] / 3600.0
+        if latency is not None and n_inc:
+            mean_l, p95_l = latency[0][inc, s], latency[1][inc, s]
+            p95m, meanm = float(p95_l.mean()), float(mean_l.mean())
+            over = int((p95_l > target).sum())
+            over_pct = 100.0 * over / n_inc
+        else:
+            p95m = meanm = over_pct = None
+            over = None
+        out.append(Totals(
+            cost=float(sh * price), server_hours=float(sh), overloaded_periods=int(kr.overloaded[s]),
+            overloaded_pct=100.0 * float(kr.overloaded[s]) / n_inc if n_inc else 0.0,
+            dropped_requests=float(kr.dropped[s]), dropped_pct=100.0 * float(kr.dropped[s]) / dem if dem else 0.0,
+            p95_latency_s=p95m, mean_latency_s=meanm, p95_over_target_periods=over, p95_over_target_pct=over_pct,
+            scaling_actions=int(kr.actions[s]), peak_servers=int(kr.peak[s]),
+            mean_servers=float(kr.server_periods[s]) / n_inc if n_inc else 0.0, periods=len(prep.demand),
+            excluded_periods=prep.excluded_periods,
+        ))
+    return out
+
+
+def _timeline(kr, s: int, prep: Prepared, latency) -> pd.DataFrame:
+    cap = kr.ready[:, s] * prep.server_cap
+    return pd.DataFrame({
+        "demand": prep.demand, "servers": kr.total[:, s], "ready_servers": kr.ready[:, s], "capacity": cap,
+        "work": kr.work[:, s], "served": kr.served[:, s], "backlog": kr.backlog[:, s], "dropped": kr.dropped_t[:, s],
+        "utilization": kr.served[:, s] / cap, "mean_latency_s": latency[0][:, s], "p95_latency_s": latency[1][:, s],
+        "overloaded": kr.work[:, s] > cap * (1 + 1e-9) + 1e-9, "scaling_delta": kr.delta[:, s],
+        "excluded": ~prep.include,
+    }, index=pd.Index(prep.index, name="timestamp"))
+
+
+def run_scenarios(prep: Prepared, scenarios: list[tuple[ScalingConfig, Policy]], *, baselines: bool = False,
+                  timelines: bool = False, engine: str = "auto", progress=None) -> list[ScenarioResult]:
+    """Simulate each (config, policy) and optionally the four baselines, in one kernel pass."""
+    rows = [threshold_row(c, p, prep) for c, p in scenarios]
+    names = [(f"{c.name}/{p.value}", "policy", c.name, p.value) for c, p in scenarios]
+    schedules = None
+    if baselines:
+        brow, schedules = _baseline_rows(prep)
+        rows += brow
+        names += [(b, "baseline", None, None) for b in BASELINES]
+    params = ScenarioParams.from_rows(rows)
+    cap, q = prep.model.capacity, prep.model.queue
+    kr = run_kernel(prep.demand, prep.include, params, server_cap=prep.server_cap,
+                    queue_cap=q.queue_limit_seconds * cap.capacity_per_server_rps, boot_p=prep.boot_p,
+                    period_s=prep.grid.period_s, min_billed_s=prep.model.cost.min_billed_seconds, fcmax=prep.fcmax,
+                    schedules=schedules, record=True, engine=engine, progress=progress)
+    latency = response_times(kr.work, kr.ready, kr.backlog, mu=cap.capacity_per_server_rps,
+                             period_s=prep.grid.period_s, queue_limit_s=q.queue_limit_seconds, engine=engine)
+    totals = _summaries(kr, prep, latency)
+    return [ScenarioResult(name=n, kind=kind, config=c, policy=p, totals=t,
+                           timeline=_timeline(kr, s, prep, latency) if timelines else None)
+            for s, ((n, kind, c, p), t) in enumerate(zip(names, totals, strict=True))]
+
+
+def simulate(series: TrafficSeries, config: str | ScalingConfig = "balanced", policy: str | Policy = "balanced",
+             model: SimulationModel | None = None, *, start=None, end=None,
+             forecaster: RollingForecaster | None = None, timeline: bool = True, engine: str = "auto",
+             progress=None) -> ScenarioResult:
+    """Simulate one configuration x policy over ``[start, end)`` of ``series``.
+
+    Args:
+        series: the traffic; periods before ``start`` serve as forecast history.
+        config: preset name or a ScalingConfig.
+        policy: "reactive", "balanced" or "predictive".
+        model: servers, billing, queue and predictive settings (defaults if None).
+        start, end: the simulated window (end exclusive).
+        forecaster: rolling forecaster for the predictive policy (default seasonal naive).
+        timeline: keep the per-period timeline.
+        engine: kernel engine ("auto", "numba", "numpy").
+        progress: optional ``progress(done, total)``.
+
+    Returns:
+        The scenario's totals (and timeline), with ``meta`` describing the run.
+
+    Raises:
+        ValueError: bad preset, policy or parameter, naming the value and the fix.
+    """
+    cfg, pol = get_preset(config), parse_policy(policy)
+    prep = prepare(series, model, start=start, end=end, forecaster=forecaster)
+    res = run_scenarios(prep, [(cfg, pol)], timelines=timeline, engine=engine, progress=progress)[0]
+    res.meta = run_meta(prep)
+    return res
+
+
+def run_meta(prep: Prepared) -> dict:
+    """What a reader needs to interpret the numbers (window, grid, exclusions, model)."""
+    return {
+        "start": prep.index[0].isoformat() if len(prep.index) else None,
+        "end": (prep.index[-1] + pd.Timedelta(seconds=prep.grid.period_s)).isoformat() if len(prep.index) else None,
+        "granularity_s": prep.grid.period_s,
+        "periods": len(prep.index),
+        "excluded_periods": prep.excluded_periods,
+        "excluded_note": "periods inside gaps/outages (or without data) are simulated with demand 0 "
+                         "and left out of cost and SLA statistics",
+        "boot_delay_periods": prep.boot_p,
+        "forecast": {"name": prep.forecaster, "horizon_periods": prep.horizon_periods},
+        "p95_target_s": prep.model.queue.p95_target(prep.model.capacity),
+        "model": prep.model.to_dict(),
+    }
