@@ -1,0 +1,148 @@
+"""``simulate``, ``matrix``, ``optimize`` and ``whatif``: thin calls into ``core.scaling``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from core.cli.common import add_data_args, emit, open_store
+
+__all__ = ["register"]
+
+
+def _model_args(p: argparse.ArgumentParser, what: str = "") -> None:
+    g = p.add_argument_group(f"model overrides{what}")
+    g.add_argument("--boot-delay-min", type=float, default=None, help="server boot delay in minutes (default 5)")
+    g.add_argument("--price", type=float, default=None, help="price per server-hour in $ (default 0.85)")
+    g.add_argument("--capacity-per-server-rps", type=float, default=None,
+                   help="requests per second one server serves (default 1/3 = 100 per 5 min)")
+    g.add_argument("--min-servers", type=int, default=None, help="minimum servers (default 1)")
+    g.add_argument("--max-servers", type=int, default=None, help="maximum servers (default 100)")
+
+
+def _overrides(args) -> dict:
+    return {k: v for k, v in dict(
+        price_per_server_hour=args.price, capacity_per_server_rps=args.capacity_per_server_rps,
+        min_servers=args.min_servers, max_servers=args.max_servers, boot_delay_minutes=args.boot_delay_min,
+    ).items() if v is not None}
+
+
+def _model(args, with_overrides: bool = True):
+    from core.scaling.simulate import SimulationModel
+
+    model = SimulationModel()
+    return model.with_overrides(**_overrides(args)) if with_overrides else model
+
+
+def _series(args):
+    """The whole series at the requested granularity; the window is cut later so history feeds forecasts."""
+    series = open_store(args).resolve(args.data)
+    return series.resample(args.granularity)
+
+
+def _policy_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default="balanced", choices=("conservative", "balanced", "aggressive"),
+                   help="configuration preset (default balanced)")
+    p.add_argument("--policy", default="balanced", choices=("reactive", "balanced", "predictive"),
+                   help="policy (default balanced)")
+
+
+def _line(name: str, t: dict) -> str:
+    p95 = "n/a" if t.get("p95_latency_s") is None else f"{t['p95_latency_s']:.1f}s"
+    return (f"{name:28s} ${t['cost']:>10,.2f}  overloaded {t['overloaded_pct']:6.2f}%  dropped {t['dropped_pct']:6.3f}%"
+            f"  p95 {p95:>7s}  actions {t['scaling_actions']:5d}  peak {t['peak_servers']}")
+
+
+def _cmd_simulate(args) -> int:
+    from core.scaling.simulate import simulate
+
+    res = simulate(_series(args), args.config, args.policy, _model(args), start=args.start, end=args.end,
+                   timeline=bool(args.timeline))
+    if args.timeline:
+        res.timeline.reset_index().assign(timestamp=lambda f: f["timestamp"].map(lambda t: t.isoformat())).to_csv(
+            args.timeline, index=False)
+    out = res.to_dict()
+    if args.timeline:
+        out["timeline_file"] = args.timeline
+    text = _line(res.name, out) + f"\n({res.meta['excluded_periods']} periods in gaps excluded from the statistics)"
+    emit(args, out, text)
+    return 0
+
+
+def _cmd_matrix(args) -> int:
+    from core.scaling.matrix import run_matrix
+
+    m = run_matrix(_series(args), _model(args), start=args.start, end=args.end, cost_weight=args.cost_weight,
+                   sla_target_pct=args.sla_target)
+    d = m.to_dict()
+    lines = [_line(r["name"], r) for r in d["scenarios"]] + [_line(k, v) for k, v in d["baselines"].items()]
+    w = d["winners"]
+    lines.append(f"best cost: {w['best_cost']}  best SLA: {w['best_sla']}  best balance: {w['best_balance']}  "
+                 f"cheapest with <= {w['sla_target_pct']:g}% overloaded: {w['cheapest_meeting_sla']}")
+    emit(args, d, "\n".join(lines))
+    return 0
+
+
+def _cmd_optimize(args) -> int:
+    from core.scaling.optimize import optimize
+
+    def progress(done, total):
+        if not args.json and sys.stderr.isatty():
+            sys.stderr.write(f"\r{done}/{total} configurations")
+
+    r = optimize(_series(args), _model(args), budget=args.budget, start=args.start, end=args.end, seed=args.seed,
+                 progress=progress)
+    d = r.to_dict()
+    lines = [f"{r.evaluated} configurations in {r.seconds:.2f} s; Pareto front of {len(r.front)}:"]
+    lines += [_line(f"{f['policy']} {f['candidate']}", f) for f in r.front]
+    lines.append("knee: " + _line(f"{r.knee['policy']} {r.knee['candidate']}", r.knee))
+    emit(args, d, "\n".join(lines))
+    return 0
+
+
+def _cmd_whatif(args) -> int:
+    from core.scaling.whatif import LoadTransform, parse_spike, whatif
+
+    t = LoadTransform(multiplier=args.multiplier, spikes=tuple(parse_spike(s) for s in args.spike or ()),
+                      weekly_growth_pct=args.growth_pct)
+    r = whatif(_series(args), args.config, args.policy, _model(args, with_overrides=False), transform=t,
+               overrides=_overrides(args), start=args.start, end=args.end)
+    d = r.to_dict()
+    lines = [_line("baseline", d["baseline"]), _line("scenario", d["scenario"])]
+    lines.append("delta: " + ", ".join(f"{k} {v:+.3f}" for k, v in d["delta"].items() if v is not None))
+    emit(args, d, "\n".join(lines))
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("simulate", help="simulate one configuration x policy")
+    add_data_args(p)
+    _policy_args(p)
+    _model_args(p)
+    p.add_argument("--timeline", metavar="FILE.csv", default=None, help="write the per-period timeline to this CSV")
+    p.set_defaults(handler=_cmd_simulate)
+
+    p = subparsers.add_parser("matrix", help="3 configurations x 3 policies, baselines and winners")
+    add_data_args(p)
+    _model_args(p)
+    p.add_argument("--cost-weight", type=float, default=0.5, help="weight of cost in Best Balance, 0..1 (default 0.5)")
+    p.add_argument("--sla-target", type=float, default=None,
+                   help="max overloaded periods %% for 'cheapest meeting the SLA' (default 1)")
+    p.set_defaults(handler=_cmd_matrix)
+
+    p = subparsers.add_parser("optimize", help="search configurations: Pareto front of cost vs overloaded periods")
+    add_data_args(p)
+    _model_args(p)
+    p.add_argument("--budget", type=int, default=10_000, help="configurations to evaluate (default 10000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the search (default 0)")
+    p.set_defaults(handler=_cmd_optimize)
+
+    p = subparsers.add_parser("whatif", help="transform the load / override the model and compare with the baseline")
+    add_data_args(p)
+    _policy_args(p)
+    _model_args(p, " (applied to the scenario only)")
+    p.add_argument("--multiplier", type=float, default=1.0, help="multiply the demand (default 1)")
+    p.add_argument("--spike", action="append", metavar="START,DURATION_MIN,MAGNITUDE[,SHAPE]",
+                   help="inject a spike (x MAGNITUDE at its peak; SHAPE flat, ramp or decay); repeatable")
+    p.add_argument("--growth-pct", type=float, default=0.0, help="weekly growth of the demand in %% (default 0)")
+    p.set_defaults(handler=_cmd_whatif)

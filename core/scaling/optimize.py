@@ -1,0 +1,198 @@
+"""Search scaling configurations: Pareto front of cost vs overloaded periods, and its knee.
+
+All candidates run in one vectorized kernel pass per batch (no traces kept);
+only the front is re-simulated with traces for its latency figures.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from core.scaling.config import PRESETS, Policy, ScalingConfig
+from core.scaling.forecasting import RollingForecaster
+from core.scaling.kernel import MODE_THRESHOLD, ScenarioParams, run_kernel
+from core.scaling.simulate import SimulationModel, prepare, run_meta, run_scenarios
+from core.series import TrafficSeries
+
+__all__ = ["OptimizeResult", "SearchSpace", "knee_point", "optimize", "pareto_front"]
+
+_POLICIES = (Policy.REACTIVE, Policy.BALANCED, Policy.PREDICTIVE)
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Ranges sampled uniformly (integers inclusive)."""
+
+    scale_out_threshold: tuple[float, float] = (0.50, 0.95)
+    scale_in_gap: tuple[float, float] = (0.10, 0.60)  # scale_in = scale_out - gap, floored at 0.02
+    scale_out_periods: tuple[int, int] = (1, 6)
+    scale_in_periods: tuple[int, int] = (1, 15)
+    cooldown_minutes: tuple[float, ...] = (0, 1, 2, 3, 5, 10, 15, 20, 30)
+    step_out: tuple[int, int] = (1, 4)
+    step_in: tuple[int, int] = (1, 3)
+    safety_margin: tuple[float, float] = (0.0, 0.5)
+    policies: tuple[Policy, ...] = _POLICIES
+
+
+def _sample(space: SearchSpace, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    up = np.round(rng.uniform(*space.scale_out_threshold, n), 2)
+    down = np.maximum(np.round(up - rng.uniform(*space.scale_in_gap, n), 2), 0.02)
+    pol = np.array(space.policies, dtype=object)[rng.integers(0, len(space.policies), n)]
+    margin = np.where(pol == Policy.PREDICTIVE, np.round(rng.uniform(*space.safety_margin, n), 2), 0.0)
+    return dict(
+        policy=pol, scale_out_threshold=up, scale_in_threshold=down,
+        scale_out_periods=rng.integers(space.scale_out_periods[0], space.scale_out_periods[1] + 1, n),
+        scale_in_periods=rng.integers(space.scale_in_periods[0], space.scale_in_periods[1] + 1, n),
+        cooldown_minutes=np.asarray(space.cooldown_minutes, float)[rng.integers(0, len(space.cooldown_minutes), n)],
+        step_out=rng.integers(space.step_out[0], space.step_out[1] + 1, n),
+        step_in=rng.integers(space.step_in[0], space.step_in[1] + 1, n),
+        safety_margin=margin,
+    )
+
+
+def _presets(default_margin: float) -> dict[str, np.ndarray]:
+    rows = [(c, p) for c in PRESETS.values() for p in _POLICIES]
+    return dict(
+        policy=np.array([p for _, p in rows], dtype=object),
+        scale_out_threshold=np.array([c.scale_out_threshold for c, _ in rows]),
+        scale_in_threshold=np.array([c.scale_in_threshold for c, _ in rows]),
+        scale_out_periods=np.array([c.scale_out_periods for c, _ in rows]),
+        scale_in_periods=np.array([c.scale_in_periods for c, _ in rows]),
+        cooldown_minutes=np.array([c.cooldown_minutes for c, _ in rows], float),
+        step_out=np.array([c.step_out for c, _ in rows]),
+        step_in=np.array([c.step_in for c, _ in rows]),
+        safety_margin=np.array([default_margin if p == Policy.PREDICTIVE else 0.0 for _, p in rows]),
+    )
+
+
+def pareto_front(cost: np.ndarray, sla: np.ndarray) -> np.ndarray:
+    """Indices of the non-dominated points (minimize both), ordered by cost."""
+    order = np.lexsort((sla, cost))
+    keep, best = [], np.inf
+    for i in order:
+        if sla[i] < best - 1e-12:
+            keep.append(i)
+            best = sla[i]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def knee_point(cost: np.ndarray, sla: np.ndarray) -> int:
+    """Position (in the given front order) of the knee: farthest below the chord between the ends.
+
+    Both axes are min-max normalized; with fewer than 3 points, the smallest sum of normalized values.
+    """
+    c, s = np.asarray(cost, float), np.asarray(sla, float)
+    if len(c) == 0:
+        raise ValueError("empty front")
+    cn = (c - c.min()) / (np.ptp(c) or 1.0)
+    sn = (s - s.min()) / (np.ptp(s) or 1.0)
+    if len(c) < 3:
+        return int(np.argmin(cn + sn))
+    # Chord from (0, 1) to (1, 0): distance of (x, y) below it is proportional to 1 - x - y.
+    return int(np.argmax(1.0 - cn - sn))
+
+
+@dataclass
+class OptimizeResult:
+    front: list[dict]
+    knee: dict
+    evaluated: int
+    seconds: float
+    meta: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"front": self.front, "knee": self.knee, "evaluated": self.evaluated, "seconds": self.seconds,
+                "meta": self.meta}
+
+
+def optimize(series: TrafficSeries, model: SimulationModel | None = None, *, budget: int = 10_000, start=None,
+             end=None, space: SearchSpace | None = None, seed: int = 0, batch: int = 4096,
+             forecaster: RollingForecaster | None = None, engine: str = "auto", progress=None) -> OptimizeResult:
+    """Evaluate ``budget`` configurations (the 9 presets first, then random ones) and return the front.
+
+    Args:
+        series, model, start, end, forecaster: as for ``simulate``.
+        budget: number of configurations to evaluate (>= 9).
+        space: the ranges searched.
+        seed: random seed (the search is deterministic for a seed).
+        batch: configurations per kernel pass.
+        engine: kernel engine.
+        progress: optional ``progress(done, total)`` over configurations.
+
+    Returns:
+        The Pareto front of cost vs overloaded periods (each with its parameters and
+        totals), the knee, how many were evaluated and the wall time.
+    """
+    if int(budget) < 9:
+        raise ValueError(f"budget must be >= 9 (the presets are always evaluated), got {budget}")
+    t0 = time.perf_counter()
+    model = model or SimulationModel()
+    space = space or SearchSpace()
+    prep = prepare(series, model, start=start, end=end, forecaster=forecaster)
+    rng = np.random.default_rng(seed)
+    pres = _presets(model.predictive.safety_margin)
+    rnd = _sample(space, int(budget) - 9, rng)
+    cand = {k: np.concatenate([pres[k], rnd[k]]) for k in pres}
+    n = len(cand["policy"])
+    reactive = cand["policy"] == Policy.REACTIVE
+    cap = model.capacity
+    cooldown_p = np.array([prep.grid.ceil_periods(m * 60.0) for m in cand["cooldown_minutes"]], np.int64)
+    cols = dict(
+        mode=np.full(n, MODE_THRESHOLD, np.int64), up_thr=cand["scale_out_threshold"].astype(float),
+        down_thr=cand["scale_in_threshold"].astype(float),
+        up_n=np.where(reactive, 1, cand["scale_out_periods"]).astype(np.int64),
+        down_n=np.where(reactive, 1, cand["scale_in_periods"]).astype(np.int64), cooldown_p=cooldown_p,
+        step_up=cand["step_out"].astype(np.int64), step_down=cand["step_in"].astype(np.int64),
+        use_fc=(cand["policy"] == Policy.PREDICTIVE).astype(np.int64), margin=cand["safety_margin"].astype(float),
+        hpa_target=np.full(n, 0.7), hpa_tol=np.full(n, 0.1), stab_p=np.ones(n, np.int64),
+        min_s=np.full(n, cap.min_servers, np.int64), max_s=np.full(n, cap.max_servers, np.int64),
+        init=np.full(n, prep.initial_servers(), np.int64), sched_col=np.full(n, -1, np.int64),
+    )
+    server_periods = np.zeros(n)
+    topup = np.zeros(n)
+    overloaded = np.zeros(n, np.int64)
+    for lo in range(0, n, batch):
+        sl = slice(lo, min(n, lo + batch))
+        params = ScenarioParams(**{k: v[sl] for k, v in cols.items()})
+        kr = run_kernel(prep.demand, prep.include, params, server_cap=prep.server_cap,
+                        queue_cap=model.queue.queue_limit_seconds * cap.capacity_per_server_rps, boot_p=prep.boot_p,
+                        period_s=prep.grid.period_s, min_billed_s=model.cost.min_billed_seconds, fcmax=prep.fcmax,
+                        record=False, engine=engine)
+        server_periods[sl], topup[sl], overloaded[sl] = kr.server_periods, kr.topup_s, kr.overloaded
+        if progress is not None:
+            progress(sl.stop, n)
+    n_inc = max(1, int(prep.include.sum()))
+    cost = (server_periods * prep.grid.period_s / 3600.0 + topup / 3600.0) * model.cost.price_per_server_hour
+    over_pct = 100.0 * overloaded / n_inc
+    idx = pareto_front(cost, over_pct)
+    preset_names = [f"{c}/{p.value}" for c in PRESETS for p in _POLICIES]
+    configs = []
+    for i in idx:
+        configs.append((ScalingConfig(
+            name=preset_names[i] if i < 9 else f"candidate-{int(i)}",
+            scale_out_threshold=float(cand["scale_out_threshold"][i]),
+            scale_out_periods=int(cand["scale_out_periods"][i]),
+            scale_in_threshold=float(cand["scale_in_threshold"][i]),
+            scale_in_periods=int(cand["scale_in_periods"][i]), cooldown_minutes=float(cand["cooldown_minutes"][i]),
+            step_out=int(cand["step_out"][i]), step_in=int(cand["step_in"][i])), cand["policy"][i],
+            float(cand["safety_margin"][i])))
+    front = []
+    # Re-simulate the front with traces, per distinct safety margin, for its latency figures.
+    for cfg, pol, margin in configs:
+        p2 = prep
+        if pol == Policy.PREDICTIVE and margin != model.predictive.safety_margin:
+            p2 = replace(prep, model=replace(model, predictive=replace(model.predictive, safety_margin=margin)))
+        res = run_scenarios(p2, [(cfg, pol)], engine=engine)[0]
+        preset = cfg.name
+        entry = {"policy": pol.value, **{k: v for k, v in cfg.to_dict().items() if k != "name"},
+                 "safety_margin": margin if pol == Policy.PREDICTIVE else None, "candidate": preset,
+                 **res.totals.to_dict()}
+        front.append(entry)
+    k = knee_point(np.array([f["cost"] for f in front]), np.array([f["overloaded_pct"] for f in front]))
+    meta = run_meta(prep)
+    meta["presets_included"] = 9
+    meta["seed"] = seed
+    return OptimizeResult(front=front, knee=front[k], evaluated=n, seconds=time.perf_counter() - t0, meta=meta)
