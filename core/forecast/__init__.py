@@ -1,0 +1,23 @@
+"""Forecasting: one protocol over seasonal naive, Prophet, Fourier+ARMA, LightGBM and an ensemble.
+
+Importing the package registers every model; Prophet itself is imported
+only when a Prophet model is fitted.
+"""
+
+from core.forecast import ensemble, lgbm, naive, prophet, sarima  # noqa: F401  (registers the models)
+from core.forecast.backtest import PROTOCOLS, BacktestReport, backtest, metrics, rolling_forecast
+from core.forecast.base import Forecaster, Grid, make_model, model_names, parse_horizon, parse_levels
+
+__all__ = [
+    "PROTOCOLS",
+    "BacktestReport",
+    "Forecaster",
+    "Grid",
+    "backtest",
+    "make_model",
+    "metrics",
+    "model_names",
+    "parse_horizon",
+    "parse_levels",
+    "rolling_forecast",
+]

@@ -1,0 +1,283 @@
+"""Backtests (one-step, day-ahead, one-shot), metrics, and rolling k-step forecasts.
+
+Every forecast here comes from ``Forecaster.predict_paths``, which reads only
+data before each origin; models are fitted on the training window only. Gap
+periods (no data, outages) are left out of training and of scoring.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from core.errors import InputError
+from core.forecast.base import MAX_HORIZON, Forecaster, make_model, model_names, target_values
+from core.series import TrafficSeries
+
+__all__ = ["PROTOCOLS", "BacktestReport", "backtest", "metrics", "rolling_forecast", "split_series", "mase_scale"]
+
+PROTOCOLS = ("one-step", "day-ahead", "one-shot")
+_LEVELS = (80, 95)
+
+
+def _inclusive_end(series: TrafficSeries, value) -> int:
+    """Number of periods starting at or before ``value`` (a date alone means that whole day)."""
+    text = str(value).strip()
+    ts = pd.Timestamp(text)
+    if ts.tz is None:
+        ts = ts.tz_localize(series.index.tz)
+    if len(text) <= 10 and ts == ts.normalize():
+        ts = ts + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
+    return int(series.index.searchsorted(ts, side="right"))
+
+
+def split_series(series: TrafficSeries, train_end, test_end=None) -> tuple[int, int]:
+    """Positions ``(m, n)``: training is ``[0, m)``, test ``[m, n)`` (both ends inclusive of the given times).
+
+    Raises:
+        InputError: an empty training or test window.
+    """
+    try:
+        m = _inclusive_end(series, train_end)
+        n = len(series) if test_end is None else _inclusive_end(series, test_end)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"train_end/test_end must be timestamps like '1995-08-22 23:59': {exc}") from exc
+    if m < 1 or m >= len(series):
+        raise InputError(
+            f"train_end {train_end!r} leaves no training or no test data; the series covers "
+            f"{series.start} .. {series.end}"
+        )
+    if n <= m:
+        raise InputError(f"test_end {test_end!r} must be after train_end {train_end!r}")
+    return m, n
+
+
+def mase_scale(y_train: np.ndarray, steps_per_day: int) -> float:
+    """In-sample MAE of the one-day seasonal naive forecast (pairs touching a gap skipped)."""
+    d = np.abs(y_train[steps_per_day:] - y_train[:-steps_per_day])
+    d = d[~np.isnan(d)]
+    return float(d.mean()) if d.size else float("nan")
+
+
+def metrics(truth, mean, lo=None, hi=None, scale: float | None = None) -> dict:
+    """RMSE, MSE, MAE, MAPE (zero truth excluded), sMAPE, MASE and interval coverage.
+
+    ``lo``/``hi`` map a level (80, 95) to bound arrays. NaN truth is ignored.
+    """
+    truth = np.asarray(truth, dtype=np.float64)
+    mean = np.asarray(mean, dtype=np.float64)
+    ok = ~np.isnan(truth) & ~np.isnan(mean)
+    y, f = truth[ok], mean[ok]
+    e = y - f
+    out = {"n": int(ok.sum())}
+    if not y.size:
+        return out | {k: None for k in ("rmse", "mse", "mae", "mape", "smape", "mase")}
+    out["mse"] = float(np.mean(e**2))
+    out["rmse"] = float(np.sqrt(out["mse"]))
+    out["mae"] = float(np.mean(np.abs(e)))
+    nz = y != 0
+    out["mape"] = float(np.mean(np.abs(e[nz] / y[nz])) * 100) if nz.any() else None
+    out["mape_excluded_zero_truth"] = int((~nz).sum())
+    den = np.abs(y) + np.abs(f)
+    out["smape"] = float(np.mean(np.where(den > 0, 2 * np.abs(e) / np.where(den > 0, den, 1), 0.0)) * 100)
+    out["mase"] = float(out["mae"] / scale) if scale and np.isfinite(scale) and scale > 0 else None
+    for lev in _LEVELS:
+        if lo is not None and lev in lo:
+            lo_v, hi_v = np.asarray(lo[lev])[ok], np.asarray(hi[lev])[ok]
+            out[f"coverage_{lev}"] = float(np.mean((y >= lo_v) & (y <= hi_v)) * 100)
+        else:
+            out[f"coverage_{lev}"] = None
+    return out
+
+
+def protocol_origins(protocol: str, m: int, n: int, grid) -> tuple[np.ndarray, int, np.ndarray]:
+    """Origins, path length and the number of steps scored from each origin."""
+    if protocol == "one-step":
+        origins = np.arange(m, n)
+        return origins, 1, np.ones(len(origins), dtype=np.int64)
+    if protocol == "day-ahead":
+        spd = grid.steps_per_day
+        pos = np.arange(m, n)
+        midnights = pos[grid.tod(pos) == 0]
+        origins = np.unique(np.concatenate([[m], midnights]))
+        stops = np.append(origins[1:], n)
+        return origins, spd, np.minimum(stops - origins, spd)
+    if protocol == "one-shot":
+        if (n - m) * grid.step > MAX_HORIZON:
+            raise InputError("one-shot test windows are limited to 30 days; pass an earlier test_end")
+        return np.array([m]), n - m, np.array([n - m])
+    raise InputError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+
+
+@dataclass
+class BacktestReport:
+    """Scores of several models under one protocol on one split."""
+
+    protocol: str
+    target: str
+    granularity_minutes: float
+    train: tuple[str, str]
+    test: tuple[str, str]
+    periods: int
+    poisson_floor: float | None
+    mase_scale: float
+    results: dict[str, dict] = field(default_factory=dict)
+    forecasts: dict[str, dict] = field(default_factory=dict, repr=False)
+
+    def to_dict(self, include_forecasts: bool = False) -> dict:
+        d = {
+            "protocol": self.protocol,
+            "target": self.target,
+            "granularity_minutes": self.granularity_minutes,
+            "train": {"start": self.train[0], "end": self.train[1]},
+            "test": {"start": self.test[0], "end": self.test[1]},
+            "periods": self.periods,
+            "poisson_floor": self.poisson_floor,
+            "mase_scale": self.mase_scale,
+            "notes": "MAPE excludes periods with zero truth; MASE divides by the in-sample MAE of the "
+            "one-day seasonal naive; gap periods are neither trained on nor scored",
+            "results": self.results,
+        }
+        if include_forecasts:
+            d["forecasts"] = {k: {kk: _jsonable(v) for kk, v in f.items()} for k, f in self.forecasts.items()}
+        return d
+
+
+def _jsonable(v):
+    if isinstance(v, pd.DatetimeIndex):
+        return [t.isoformat() for t in v]
+    if isinstance(v, np.ndarray):
+        return [None if not np.isfinite(x) else float(x) for x in v]
+    return v
+
+
+def backtest(
+    series: TrafficSeries,
+    models=("seasonal_naive",),
+    train_end="1995-08-22 23:59",
+    test_end=None,
+    protocol: str = "one-step",
+    target: str = "requests",
+    params: dict | None = None,
+    progress=None,
+) -> BacktestReport:
+    """Fit each model on the training window and score it on the test window.
+
+    Args:
+        series: the whole series (training then test), at the wanted granularity.
+        models: registry names.
+        train_end, test_end: inclusive ends of training and test.
+        protocol: ``one-step`` (true values arrive, no refit), ``day-ahead``
+            (24 h from each local midnight) or ``one-shot`` (one path over the test).
+        params: optional ``{model_name: {hyperparameter: value}}``.
+        progress: ``progress(done, total)`` after each model.
+    Returns:
+        A :class:`BacktestReport`; its ``forecasts`` hold the scored paths.
+    """
+    if protocol not in PROTOCOLS:
+        raise InputError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    models = [models] if isinstance(models, str) else list(models)
+    if not models:
+        raise InputError(f"no models given; choose from {', '.join(model_names())}")
+    params = params or {}
+    m, n = split_series(series, train_end, test_end)
+    full = series if n == len(series) else TrafficSeries(series.frame.iloc[:n], series.interval, series.gaps)
+    train = TrafficSeries(series.frame.iloc[:m], series.interval, series.gaps)
+    y = target_values(full, target)
+    fitted = [make_model(name, **params.get(name, {})) for name in models]  # validate names first
+    grid = None
+    report = None
+    for i, model in enumerate(fitted):
+        t0 = time.perf_counter()
+        model.fit(train, target=target)
+        fit_s = time.perf_counter() - t0
+        grid = model.grid_
+        origins, h, keep = protocol_origins(protocol, m, n, grid)
+        if report is None:
+            truth_all = y[m:n]
+            scored = truth_all[~np.isnan(truth_all)]
+            report = BacktestReport(
+                protocol=protocol,
+                target=target,
+                granularity_minutes=series.interval_minutes,
+                train=(series.index[0].isoformat(), series.index[m - 1].isoformat()),
+                test=(series.index[m].isoformat(), series.index[n - 1].isoformat()),
+                periods=int(scored.size),
+                poisson_floor=float(np.sqrt(scored.mean())) if target == "requests" and scored.size else None,
+                mase_scale=mase_scale(y[:m], grid.steps_per_day),
+            )
+        t0 = time.perf_counter()
+        paths = model.predict_paths(y, origins, h, _LEVELS)
+        pred_s = time.perf_counter() - t0
+        j = np.arange(h)[None, :]
+        take = j < keep[:, None]
+        pos = (origins[:, None] + j)[take]
+        flat = {k: v[take] for k, v in paths.items()}
+        truth = y[pos]
+        lo = {lev: flat[f"lo-{lev}"] for lev in _LEVELS}
+        hi = {lev: flat[f"hi-{lev}"] for lev in _LEVELS}
+        res = metrics(truth, flat["mean"], lo, hi, report.mase_scale)
+        res.update(fit_seconds=round(fit_s, 3), predict_seconds=round(pred_s, 3), label=model.label)
+        report.results[model.name] = res
+        report.forecasts[model.name] = {"timestamps": grid.times(pos), "truth": truth, **flat}
+        if progress:
+            progress(i + 1, len(fitted))
+    return report
+
+
+def rolling_forecast(
+    series: TrafficSeries,
+    model: str | Forecaster = "seasonal_naive",
+    k: int = 1,
+    start=None,
+    *,
+    target: str = "requests",
+    params: dict | None = None,
+) -> np.ndarray:
+    """The rolling k-step-ahead forecast series, for a simulator's predictive policy.
+
+    No-leakage guarantee: ``out[t]`` is the forecast of period ``t`` made at
+    decision time ``t - k + 1`` (the start of period ``t - k + 1``), from the
+    values of periods ``< t - k + 1`` only, by a model fitted on periods
+    before ``start`` only. ``k = 1`` is the one-step-ahead forecast. Changing
+    any value at or after period ``p`` changes no ``out[t]`` with ``t < p + k``.
+
+    Args:
+        series: the whole series; the model is fitted on ``[0, start)``.
+        model: a registry name (fitted here) or a model already fitted on a
+            prefix of ``series`` that ends at or before ``start``.
+        k: steps ahead (>= 1).
+        start: first period forecast, as a timestamp or position; default:
+            the first period of the last 30% of the series (at least 2 days fitted).
+        target: ``requests`` or ``bytes``.
+        params: hyperparameters when ``model`` is a name.
+    Returns:
+        float array of ``len(series)``; NaN before ``start + k - 1`` (no forecast).
+    """
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise InputError(f"k must be an integer >= 1, got {k!r}")
+    n = len(series)
+    if start is None:
+        s = max(int(n * 0.7), 2 * max(1, int(pd.Timedelta(days=1) / series.interval)))
+    elif isinstance(start, (int, np.integer)):
+        s = int(start)
+    else:
+        s = _inclusive_end(series, pd.Timestamp(start) - pd.Timedelta(1, "ns"))
+    if not 1 <= s < n:
+        raise InputError(f"start must fall inside the series ({series.start} .. {series.end}), got {start!r}")
+    if isinstance(model, str):
+        model = make_model(model, **(params or {}))
+        model.fit(TrafficSeries(series.frame.iloc[:s], series.interval, series.gaps), target=target)
+    elif len(model.y_) > s:
+        raise InputError("the fitted model has seen data after start; fit it on the periods before start")
+    y = target_values(series, model.target_)
+    out = np.full(n, np.nan)
+    origins = np.arange(s, n - k + 1)
+    for chunk in np.array_split(origins, max(1, len(origins) // 20_000 + 1)):
+        if chunk.size:
+            paths = model.predict_paths(y, chunk, k, level=None)["mean"]
+            out[chunk + k - 1] = paths[:, k - 1]
+    return out

@@ -1,0 +1,347 @@
+"""The forecaster protocol shared by every model, and the model registry.
+
+``__init__`` stores hyperparameters only; ``fit(series, target)`` returns
+``self`` and sets trailing-underscore attributes; ``predict(h, level)``
+returns ``{"timestamps", "mean", "lo-80", "hi-80", ...}`` continuing the
+series' own grid from its last timestamp (never the wall clock).
+
+Every model implements one kernel, ``_paths(y, origins, h)``: the mean
+forecast of ``y[o], ..., y[o+h-1]`` for each origin ``o`` using ``y[:o]``
+only. Backtests, calibration and the simulator's rolling forecasts all go
+through it, so the leakage test on it covers every use.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+from core.errors import InputError, NotFittedError
+from core.events import Event, builtin_events, event_day_flags
+from core.forecast.intervals import ConformalCalibrator, calibration_origins
+from core.series import TrafficSeries, parse_granularity
+
+__all__ = [
+    "MAX_HORIZON",
+    "Grid",
+    "Forecaster",
+    "register",
+    "model_names",
+    "make_model",
+    "parse_horizon",
+    "parse_levels",
+    "target_values",
+]
+
+MAX_HORIZON = pd.Timedelta(days=30)
+_DAY = pd.Timedelta(days=1)
+_REGISTRY: dict[str, type[Forecaster]] = {}
+
+
+def register(cls):
+    """Class decorator adding a model to the registry under ``cls.name``."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def model_names() -> tuple[str, ...]:
+    """Registered model names, in registration order."""
+    return tuple(_REGISTRY)
+
+
+def make_model(name: str, **params) -> Forecaster:
+    """A new, unfitted model by registry name.
+
+    Raises:
+        InputError: unknown name (lists the known ones) or bad parameters.
+    """
+    if name not in _REGISTRY:
+        raise InputError(f"unknown model {name!r}; choose one of {', '.join(_REGISTRY)}")
+    try:
+        return _REGISTRY[name](**params)
+    except TypeError as exc:
+        raise InputError(f"bad parameters for model {name!r}: {exc}") from exc
+
+
+def parse_horizon(h, interval: pd.Timedelta) -> int:
+    """Steps for a horizon given as steps (int) or a duration ("7d", "90min").
+
+    Raises:
+        InputError: horizon of 0, below one step or beyond 30 days.
+    """
+    if isinstance(h, (int, np.integer)) and not isinstance(h, bool):
+        steps = int(h)
+        if steps < 1:
+            raise InputError(f"horizon must be at least 1 step, got {steps}; pass e.g. 1 or '1d'")
+    else:
+        try:
+            td = parse_granularity(h)
+        except ValueError:
+            raise InputError(f"horizon must be a number of steps or a duration like '7d', got {h!r}") from None
+        steps = int(td // interval)
+        if steps < 1:
+            raise InputError(f"horizon {h!r} is shorter than one step ({interval}); pass at least {interval}")
+    if steps * interval > MAX_HORIZON:
+        raise InputError(f"horizon {h!r} exceeds 30 days; pass at most '30d' ({int(MAX_HORIZON // interval)} steps)")
+    return steps
+
+
+def parse_levels(level) -> tuple[float, ...]:
+    """Interval levels in percent, each strictly between 0 and 100.
+
+    Raises:
+        InputError: a level outside (0, 100) or not a number.
+    """
+    if level is None:
+        return ()
+    if isinstance(level, str):
+        level = [v for v in level.split(",") if v.strip()]
+    if isinstance(level, (int, float, np.integer, np.floating)):
+        level = [level]
+    out = []
+    for v in level:
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise InputError(f"level must be a number in (0, 100), got {v!r}; pass e.g. 80,95") from None
+        if not 0 < f < 100 or math.isnan(f):
+            raise InputError(f"level must be in (0, 100), got {v!r}; pass e.g. 80,95")
+        out.append(f)
+    return tuple(sorted(set(out)))
+
+
+def _level_key(level: float) -> str:
+    return f"{level:g}"
+
+
+def target_values(series: TrafficSeries, target: str) -> np.ndarray:
+    """The target column as float64, NaN inside gaps and missing periods.
+
+    Raises:
+        InputError: the series has no such column.
+    """
+    if target not in ("requests", "bytes"):
+        raise InputError(f"target must be 'requests' or 'bytes', got {target!r}")
+    if target not in series.frame.columns:
+        raise InputError(f"this series has no {target!r} column; use --target requests")
+    y = series.frame[target].to_numpy(dtype=np.float64).copy()
+    y[series.gap_mask()] = np.nan
+    return y
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Positions ``0, 1, ...`` on a series' regular grid, and their calendar."""
+
+    start: pd.Timestamp
+    step: pd.Timedelta
+
+    @property
+    def steps_per_day(self) -> int:
+        return max(1, int(round(_DAY / self.step)))
+
+    def steps(self, td: pd.Timedelta) -> int:
+        return max(1, int(round(pd.Timedelta(td) / self.step)))
+
+    def times(self, pos) -> pd.DatetimeIndex:
+        pos = np.asarray(pos, dtype=np.int64)
+        return pd.DatetimeIndex(self.start + self.step * pos)
+
+    def _local_ns(self, pos) -> np.ndarray:
+        off = int(self.start.utcoffset().total_seconds()) * 10**9
+        return self.start.value + off + np.asarray(pos, dtype=np.int64) * self.step.value
+
+    def day_number(self, pos) -> np.ndarray:
+        """Local days since 1970-01-01."""
+        return self._local_ns(pos) // (86_400 * 10**9)
+
+    def tod(self, pos) -> np.ndarray:
+        """Fraction of the local day elapsed at each period start, in [0, 1)."""
+        return (self._local_ns(pos) % (86_400 * 10**9)) / (86_400 * 10**9)
+
+    def dow(self, pos) -> np.ndarray:
+        """Local day of week, Monday = 0 (1970-01-01 was a Thursday)."""
+        return (self.day_number(pos) + 3) % 7
+
+    def position(self, ts) -> int:
+        ts = pd.Timestamp(ts)
+        if ts.tz is None:
+            ts = ts.tz_localize(self.start.tz)
+        return int(math.ceil((ts - self.start) / self.step - 1e-9))
+
+
+class Forecaster:
+    """Base class: fitting, calibration, prediction. Subclasses implement ``_fit`` and ``_paths``.
+
+    Args:
+        calibrate: hold out the last ``calibration_days`` of the training data,
+            fit on the rest and use the forecast errors there (per horizon band)
+            for conformal intervals; then refit on everything.
+        calibration_days: length of that hold-out window.
+        events: user events added to the built-in calendar.
+    """
+
+    name: ClassVar[str] = "base"
+    label: ClassVar[str] = "base"
+    #: Whether forecasts depend on the data before the origin (False for Prophet).
+    uses_recent_data: ClassVar[bool] = True
+
+    def __init__(self, calibrate: bool = True, calibration_days: float = 14.0, events: tuple[Event, ...] = ()):
+        if calibration_days <= 0:
+            raise InputError(f"calibration_days must be > 0, got {calibration_days}")
+        self.calibrate = calibrate
+        self.calibration_days = calibration_days
+        self.events = tuple(events)
+
+    # -- hyperparameters ---------------------------------------------------
+    def get_params(self) -> dict:
+        """Hyperparameters as JSON-safe values (part of the cache key)."""
+        out = {"calibrate": self.calibrate, "calibration_days": self.calibration_days}
+        out["events"] = [e.to_dict() for e in self.events]
+        return out
+
+    # -- the protocol --------------------------------------------------------
+    def fit(self, series: TrafficSeries, target: str = "requests", progress=None) -> Forecaster:
+        """Fit on the whole series (gaps left out). Returns ``self``.
+
+        Raises:
+            InputError: unknown target, or too little data for this model.
+        """
+        y = target_values(series, target)
+        self.grid_ = Grid(series.start, series.interval)
+        self.target_ = target
+        self._all_events = builtin_events() + self.events
+        spd = self.grid_.steps_per_day
+        if np.count_nonzero(~np.isnan(y)) < 2 * spd:
+            raise InputError(
+                f"{self.name} needs at least 2 days of data to fit, got {np.count_nonzero(~np.isnan(y))} periods "
+                f"of {series.interval}; pass a longer series"
+            )
+        t0 = time.perf_counter()
+        pos_y = y[~np.isnan(y)]
+        self.scale_floor_ = float(max(1.0, 0.05 * np.median(pos_y))) if pos_y.size else 1.0
+        self.calibrator_ = None
+        # Short series calibrate on their last third rather than not at all.
+        n_cal = min(self.grid_.steps(pd.Timedelta(days=self.calibration_days)), len(y) // 3)
+        if self.calibrate and len(y) - n_cal >= 2 * spd and n_cal >= 1:
+            m = len(y) - n_cal
+            self._fit(y[:m])
+            self.calibrator_ = self._calibrate(y, m)
+        if progress:
+            progress(1, 2)
+        self._fit(y)
+        self.y_ = y
+        self.fit_seconds_ = time.perf_counter() - t0
+        if progress:
+            progress(2, 2)
+        return self
+
+    def _calibrate(self, y: np.ndarray, m: int) -> ConformalCalibrator:
+        """Errors of the model fit on ``y[:m]`` over ``y[m:]``, by horizon."""
+        tiers = calibration_origins(m, len(y), self.grid_.steps_per_day)
+        parts = []
+        for origins, h in tiers:
+            mean = np.maximum(self._paths(y, origins, h), 0.0)
+            parts.append((origins, mean))
+        return ConformalCalibrator.from_paths(parts, y, self.grid_, self.scale_floor_)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "y_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(series) first")
+
+    def predict(self, h, level=(80, 95)) -> dict:
+        """Forecast ``h`` steps (or a duration) after the last fitted period.
+
+        Returns:
+            ``{"timestamps": DatetimeIndex, "mean": array, "lo-80": ..., "hi-80": ...}``.
+        Raises:
+            NotFittedError: before ``fit``. InputError: bad horizon or level.
+        """
+        self._check_fitted()
+        steps = parse_horizon(h, self.grid_.step)
+        levels = parse_levels(level)
+        n = len(self.y_)
+        out = self.predict_paths(self.y_, np.array([n]), steps, levels)
+        res = {k: v[0] for k, v in out.items()}
+        res["timestamps"] = self.grid_.times(np.arange(n, n + steps))
+        return {"timestamps": res.pop("timestamps"), **res}
+
+    def predict_paths(self, y, origins, h: int, level=(80, 95)) -> dict:
+        """Forecast paths of ``h`` steps from each origin, using data before it only.
+
+        Args:
+            y: values on the fitted grid (same start), as an array (NaN = no
+               data) or a ``TrafficSeries``; may extend past the training data.
+            origins: positions; each path covers ``origin .. origin + h - 1``.
+            h: steps per path.
+            level: interval levels in percent.
+        Returns:
+            ``{"mean": (n_origins, h), "lo-80": ..., ...}``.
+        """
+        self._check_fitted()
+        if isinstance(y, TrafficSeries):
+            if y.start != self.grid_.start or y.interval != self.grid_.step:
+                raise InputError("the series must start on the fitted grid (same start and interval)")
+            y = target_values(y, self.target_)
+        y = np.asarray(y, dtype=np.float64)
+        origins = np.asarray(origins, dtype=np.int64)
+        if origins.size and (origins.min() < 1 or origins.max() > len(y)):
+            raise InputError(f"origins must lie in 1 .. {len(y)}")
+        mean = np.maximum(self._paths(y, origins, int(h)), 0.0)
+        out = {"mean": mean}
+        levels = parse_levels(level)
+        if levels:
+            if self.calibrator_ is None:
+                raise InputError(
+                    f"{self.name} has no calibrated intervals (calibrate=False or too little data); pass level=None"
+                )
+            for lev in levels:
+                lo, hi = self.calibrator_.interval(mean, lev)
+                out[f"lo-{_level_key(lev)}"] = lo
+                out[f"hi-{_level_key(lev)}"] = hi
+        return out
+
+    # -- helpers for subclasses ----------------------------------------------
+    def _event_flags(self, pos) -> np.ndarray:
+        """Impact-class flags ``(len(pos), len(IMPACTS))`` at grid positions."""
+        return event_day_flags(self._all_events, self.grid_.day_number(pos))
+
+    def _fit(self, y: np.ndarray) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _paths(self, y: np.ndarray, origins: np.ndarray, h: int) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    # -- persistence (see cache.py) -------------------------------------------
+    def _get_state(self) -> tuple[dict, dict, dict]:
+        """``(json_state, arrays, texts)`` of the fitted model, without the data."""
+        raise NotImplementedError
+
+    def _set_state(self, meta: dict, arrays: dict, texts: dict) -> None:
+        raise NotImplementedError
+
+    def get_state(self) -> tuple[dict, dict, dict]:
+        self._check_fitted()
+        meta, arrays, texts = self._get_state()
+        meta = {"model": self.name, "target": self.target_, "scale_floor": self.scale_floor_, "own": meta}
+        if self.calibrator_ is not None:
+            meta["calibrator"] = self.calibrator_.to_dict()
+        return meta, arrays, texts
+
+    def set_state(self, series: TrafficSeries, target: str, meta: dict, arrays: dict, texts: dict) -> Forecaster:
+        """Restore a fitted model on the series it was fitted on."""
+        self.grid_ = Grid(series.start, series.interval)
+        self.target_ = target
+        self._all_events = builtin_events() + self.events
+        self.scale_floor_ = float(meta["scale_floor"])
+        self.calibrator_ = ConformalCalibrator.from_dict(meta["calibrator"]) if "calibrator" in meta else None
+        self._set_state(meta["own"], arrays, texts)
+        self.y_ = target_values(series, target)
+        self.fit_seconds_ = 0.0
+        return self
+

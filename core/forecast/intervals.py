@@ -1,0 +1,137 @@
+"""Conformal prediction intervals from held-out forecast errors, per horizon band.
+
+Scores are scaled errors ``(y - mean) / sqrt(max(mean, floor))``: count data
+has variance growing with its level, so one quantile of the scaled error
+fits the night and the peak alike. For each horizon band the calibrator keeps
+the empirical quantile function of the scores; an interval at level L takes
+the split-conformal quantiles ``(1 -/+ L) / 2`` with the finite-sample
+correction ``ceil((n + 1) tau) / n``. Coverage is marginal over the band, and
+holds in backtests as long as the test period resembles the calibration one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["ConformalCalibrator", "calibration_origins", "horizon_band_edges"]
+
+_MIN_SCORES = 50
+_QGRID = np.linspace(0.0, 1.0, 2001)
+
+
+def horizon_band_edges(grid) -> np.ndarray:
+    """Upper edges (in steps) of the horizon bands: 1 step, 15 min, 1 h, 3 h, 12 h, 1, 2, 4, 30 days."""
+    spans = ["15min", "1h", "3h", "12h", "1D", "2D", "4D", "30D"]
+    edges = [1] + [max(1, int(round(pd.Timedelta(s) / grid.step))) for s in spans]
+    return np.unique(np.asarray(edges, dtype=np.int64))
+
+
+def calibration_origins(m: int, n: int, steps_per_day: int) -> list[tuple[np.ndarray, int]]:
+    """Origins and path lengths used to calibrate on the window ``[m, n)``.
+
+    Every position one step ahead; hourly origins one day ahead; daily origins
+    over the whole window (for horizons beyond a day).
+    """
+    w = n - m
+    stride = max(1, steps_per_day // 24)
+    tiers = [(np.arange(m, n), 1), (np.arange(m, n, stride), min(steps_per_day, w))]
+    if w > steps_per_day:
+        tiers.append((np.arange(m, n - steps_per_day, steps_per_day), w))
+    return tiers
+
+
+class ConformalCalibrator:
+    """Quantiles of scaled forecast errors per horizon band."""
+
+    def __init__(self, edges: np.ndarray, quantiles: list[np.ndarray | None], counts: list[int], floor: float):
+        self.edges = np.asarray(edges, dtype=np.int64)
+        self.quantiles = quantiles
+        self.counts = counts
+        self.floor = float(floor)
+        # Bands without enough scores borrow from the nearest shorter band that has them.
+        self._use = []
+        last = None
+        for i, q in enumerate(quantiles):
+            if q is not None:
+                last = i
+            self._use.append(last)
+        first = next((i for i in self._use if i is not None), None)
+        if first is None:
+            raise ValueError("no calibration scores; the calibration window holds no data")
+        self._use = [first if u is None else u for u in self._use]
+
+    @classmethod
+    def from_paths(cls, parts, y: np.ndarray, grid, floor: float) -> ConformalCalibrator:
+        """Build from ``[(origins, mean_paths), ...]`` tiers over the true ``y``.
+
+        A horizon is scored from the first tier whose paths reach it, so the
+        one-step band uses every position and longer bands the coarser tiers.
+        """
+        edges = horizon_band_edges(grid)
+        n = len(y)
+        per_band: list[list[np.ndarray]] = [[] for _ in edges]
+        covered = 0
+        for origins, mean in parts:
+            h = mean.shape[1]
+            j = np.arange(h)
+            keep_j = j >= covered
+            if not keep_j.any():
+                continue
+            pos = origins[:, None] + j[None, :]
+            valid = (pos < n) & keep_j[None, :]
+            truth = np.where(valid, y[np.minimum(pos, n - 1)], np.nan)
+            valid &= ~np.isnan(truth)
+            scale = np.sqrt(np.maximum(mean, floor))
+            score = (truth - mean) / scale
+            band = np.searchsorted(edges, j + 1)  # horizon j+1 -> band index
+            for b in np.unique(band[keep_j]):
+                sel = valid & (band == b)[None, :]
+                if sel.any():
+                    per_band[b].append(score[sel])
+            covered = h
+        quantiles, counts = [], []
+        for chunks in per_band:
+            s = np.concatenate(chunks) if chunks else np.empty(0)
+            s = s[np.isfinite(s)]
+            counts.append(int(s.size))
+            quantiles.append(np.quantile(s, _QGRID) if s.size >= _MIN_SCORES else None)
+        return cls(edges, quantiles, counts, floor)
+
+    def _tau(self, b: int, tau: float, upper: bool) -> float:
+        n = self.counts[b]
+        if upper:
+            return min(1.0, math.ceil((n + 1) * tau) / n)
+        return max(0.0, (math.floor((n + 1) * tau) - 1) / n)
+
+    def interval(self, mean: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds (same shape as ``mean``) at ``level`` percent."""
+        h = mean.shape[-1]
+        band = np.minimum(np.searchsorted(self.edges, np.arange(1, h + 1)), len(self.edges) - 1)
+        a = level / 100.0
+        q_lo = np.empty(h)
+        q_hi = np.empty(h)
+        for b in np.unique(band):
+            u = self._use[b]
+            q = self.quantiles[u]
+            q_lo[band == b] = np.interp(self._tau(u, (1 - a) / 2, False), _QGRID, q)
+            q_hi[band == b] = np.interp(self._tau(u, (1 + a) / 2, True), _QGRID, q)
+        scale = np.sqrt(np.maximum(mean, self.floor))
+        lo = np.maximum(mean + q_lo * scale, 0.0)
+        hi = np.maximum(mean + q_hi * scale, lo)
+        return lo, hi
+
+    def to_dict(self) -> dict:
+        return {
+            "edges": self.edges.tolist(),
+            "counts": list(self.counts),
+            "floor": self.floor,
+            "quantiles": [None if q is None else np.round(q, 6).tolist() for q in self.quantiles],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ConformalCalibrator:
+        qs = [None if q is None else np.asarray(q, dtype=np.float64) for q in d["quantiles"]]
+        return cls(np.asarray(d["edges"]), qs, [int(c) for c in d["counts"]], float(d["floor"]))
