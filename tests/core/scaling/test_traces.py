@@ -154,7 +154,7 @@ def test_numba_and_numpy_kernels_agree_exactly():
     d = rng.gamma(2.0, 150.0, T)
     d[100:120] = 0.0
     rows = []
-    for s in range(S):
+    for _s in range(S):
         up = rng.uniform(0.5, 0.95)
         rows.append(dict(mode=int(rng.integers(0, 3)), up_thr=up, down_thr=up * rng.uniform(0.1, 0.8),
                          up_n=int(rng.integers(1, 5)), down_n=int(rng.integers(1, 8)),
