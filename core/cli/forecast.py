@@ -1,0 +1,141 @@
+"""``forecast``, ``backtest`` and ``anomalies``: forecasting from the command line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core.cli.common import add_data_args, emit, load_series
+from core.errors import InputError
+
+__all__ = ["register"]
+
+_MODELS = ("seasonal_naive", "prophet", "sarima", "lightgbm", "ensemble")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("forecast", help="fit a model and forecast ahead of the series' last period")
+    add_data_args(p)
+    p.add_argument("--model", default="sarima", help=f"one of {', '.join(_MODELS)} (default sarima)")
+    p.add_argument("--horizon", default="1d", help="steps or a duration up to 30d, e.g. 288 or 7d (default 1d)")
+    p.add_argument("--target", default="requests", help="requests or bytes (default requests)")
+    p.add_argument("--level", default="80,95", help="interval levels in percent, e.g. 80,95")
+    p.add_argument("--out", default=None, help="write timestamp,mean,lo-80,hi-80,... to this CSV file")
+    p.add_argument("--events", default=None, help="extra events, .csv or .json (date or start,end + name,impact)")
+    p.add_argument("--models-dir", default=None, help="trained-model cache (default $TRAFFIC_MODELS_DIR or ./models)")
+    p.add_argument("--no-cache", action="store_true", help="always refit; do not read or write the model cache")
+    p.set_defaults(handler=_forecast)
+
+    p = subparsers.add_parser("backtest", help="score models on a train/test split under one protocol")
+    add_data_args(p)
+    p.add_argument("--train-end", required=True, help="last training period, e.g. '1995-08-22 23:59'")
+    p.add_argument("--test-end", default=None, help="last test period (default: the end of the series)")
+    p.add_argument("--protocol", default="one-step", help="one-step, day-ahead or one-shot (default one-step)")
+    p.add_argument("--models", default="seasonal_naive,sarima", help="comma-separated model names")
+    p.add_argument("--target", default="requests", help="requests or bytes (default requests)")
+    p.set_defaults(handler=_backtest)
+
+    p = subparsers.add_parser("anomalies", help="flag anomalous periods (z-score, IsolationForest, DDoS-like)")
+    add_data_args(p)
+    p.add_argument("--target", default="requests", help="requests or bytes (default requests)")
+    p.add_argument("--threshold", type=float, default=3.0, help="z-score threshold in sigmas (default 3)")
+    p.add_argument("--contamination", type=float, default=0.01, help="IsolationForest share (default 0.01)")
+    p.add_argument("--method", default=None, help="only list this method: zscore, iforest, agreement, ddos")
+    p.set_defaults(handler=_anomalies)
+
+
+def _model_name(name: str) -> str:
+    if name not in _MODELS:
+        raise InputError(f"unknown model {name!r}; choose one of {', '.join(_MODELS)}")
+    return name
+
+
+def _forecast(args) -> int:
+    from core.events import events_in_range, load_events
+    from core.forecast import make_model, parse_horizon, parse_levels
+    from core.forecast.cache import ModelCache
+
+    name = _model_name(args.model)
+    levels = parse_levels(args.level)
+    if not levels:
+        raise InputError("level must name at least one interval, e.g. --level 80,95")
+    series = load_series(args)
+    steps = parse_horizon(int(args.horizon) if str(args.horizon).isdigit() else args.horizon, series.interval)
+    params = {}
+    if args.events:
+        params["events"] = load_events(args.events)
+    cached = False
+    if args.no_cache:
+        model = make_model(name, **params).fit(series, target=args.target)
+    else:
+        root = args.models_dir or os.environ.get("TRAFFIC_MODELS_DIR") or "models"
+        dataset_id = None if Path(args.data).exists() else args.data
+        model, cached = ModelCache(root).get_or_fit(name, series, args.target, params, dataset_id=dataset_id)
+    fc = model.predict(steps, level=levels)
+    ts = fc["timestamps"]
+    mean = fc["mean"]
+    if args.out:
+        frame = pd.DataFrame({"timestamp": [t.isoformat() for t in ts], **{k: v for k, v in fc.items()
+                                                                          if k != "timestamps"}})
+        frame.to_csv(args.out, index=False, float_format="%.3f")
+    obj = {
+        "model": name,
+        "label": model.label,
+        "target": args.target,
+        "granularity_minutes": series.interval_minutes,
+        "start": ts[0].isoformat(),
+        "end": (ts[-1] + series.interval).isoformat(),
+        "points": int(len(ts)),
+        "levels": list(levels),
+        "summary": {"mean": float(mean.mean()), "min": float(mean.min()), "max": float(mean.max()),
+                    "total": float(mean.sum()), "peak_at": ts[int(np.argmax(mean))].isoformat()},
+        "fit_seconds": round(float(model.fit_seconds_), 3),
+        "cached": cached,
+        "events": events_in_range(model._all_events, ts[0], ts[-1]),
+        "out": args.out,
+    }
+    text = (f"{model.label}: {len(ts)} periods {obj['start']} .. {obj['end']}\n"
+            f"mean {obj['summary']['mean']:.1f}, peak {obj['summary']['max']:.1f} at {obj['summary']['peak_at']}"
+            + (f"\nwritten to {args.out}" if args.out else ""))
+    emit(args, obj, text)
+    return 0
+
+
+def _backtest(args) -> int:
+    from core.forecast import backtest
+
+    models = [_model_name(m.strip()) for m in args.models.split(",") if m.strip()]
+    series = load_series(args)
+    report = backtest(series, models, train_end=args.train_end, test_end=args.test_end,
+                      protocol=args.protocol, target=args.target)
+    obj = report.to_dict()
+    lines = [f"{report.protocol} backtest, test {report.test[0]} .. {report.test[1]}, {report.periods} periods"]
+    if report.poisson_floor is not None:
+        lines.append(f"Poisson floor (RMSE no honest forecast can beat): {report.poisson_floor:.1f}")
+    for m, r in report.results.items():
+        lines.append(f"{m:15s} RMSE {r['rmse']:8.2f}  MAE {r['mae']:8.2f}  MASE {r['mase'] or float('nan'):.3f}  "
+                     f"cov80 {r['coverage_80']:.1f}%  cov95 {r['coverage_95']:.1f}%  fit {r['fit_seconds']:.1f}s")
+    emit(args, obj, "\n".join(lines))
+    return 0
+
+
+def _anomalies(args) -> int:
+    from core.anomalies import METHODS, AnomalyConfig, detect_anomalies
+
+    if args.method is not None and args.method not in METHODS:
+        raise InputError(f"unknown method {args.method!r}; choose one of {', '.join(METHODS)}")
+    series = load_series(args)
+    cfg = AnomalyConfig(threshold=args.threshold, contamination=args.contamination)
+    report = detect_anomalies(series, target=args.target, config=cfg)
+    obj = report.to_dict()
+    if args.method:
+        obj["anomalies"] = [a for a in obj["anomalies"] if a["method"] == args.method]
+    lines = [f"{len(series)} periods scanned; flagged: "
+             + ", ".join(f"{m} {c}" for m, c in obj["counts"].items())]
+    for a in obj["anomalies"][:50]:
+        lines.append(f"{a['start']} .. {a['end']}  {a['method']:9s} score {a['score']}")
+    emit(args, obj, "\n".join(lines))
+    return 0
