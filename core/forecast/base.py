@@ -79,6 +79,8 @@ def parse_horizon(h, interval: pd.Timedelta) -> int:
         if steps < 1:
             raise InputError(f"horizon must be at least 1 step, got {steps}; pass e.g. 1 or '1d'")
     else:
+        if isinstance(h, str) and h.strip().endswith("d"):
+            h = h.strip()[:-1] + "D"  # pandas deprecates the lowercase day unit
         try:
             td = parse_granularity(h)
         except ValueError:
