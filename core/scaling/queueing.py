@@ -24,6 +24,7 @@ from core.scaling import kernel as _kernel
 __all__ = ["erlang_c", "response_times"]
 
 _LN20 = float(np.log(20.0))
+_LN05 = float(np.log(0.05))
 
 
 def erlang_c(c: np.ndarray, a: np.ndarray) -> np.ndarray:
@@ -54,9 +55,20 @@ def _rt_scalar(work, ready, backlog, mu, period_s, queue_limit_s, mean, p95):
     """Scalar twin of the numpy path (compiled by numba): Erlang B by recursion, then Newton."""
     s_mean = 1.0 / mu
     s_p95 = np.log(20.0) / mu
+    # Direct-mapped memo of unsaturated (servers, work) pairs: integer request counts repeat a lot.
+    size = 1 << 16
+    key_c = np.full(size, -1.0)
+    key_w = np.full(size, -1.0)
+    val_m = np.empty(size)
+    val_p = np.empty(size)
     for i in range(work.shape[0]):
         c = ready[i]
         lam = work[i] / period_s
+        slot = (int(c) * 1000003 + int(work[i] * 8.0)) & (size - 1)
+        if key_c[slot] == c and key_w[slot] == work[i]:
+            mean[i] = val_m[slot]
+            p95[i] = val_p[slot]
+            continue
         a = lam / mu
         rho = a / c if c > 0 else np.inf
         if rho >= 1.0:
@@ -95,13 +107,18 @@ def _rt_scalar(work, ready, backlog, mu, period_s, queue_limit_s, mean, p95):
                     dh = theta * mu * (et - em) / diff
                 f = (1.0 - cw) * em + cw * h
                 df = -(1.0 - cw) * mu * em + cw * dh
-                if df >= 0:
+                if df >= 0 or f <= 0:
                     break
-                step = (f - 0.05) / df
+                # Newton on log P(T > t), nearly linear in t: one or two steps suffice.
+                step = (np.log(f) - _LN05) * f / df
                 t = t - step
                 if abs(step) <= 1e-7 * max(t, 1.0):
                     break
         p95[i] = min(t, queue_limit_s + s_p95)
+        key_c[slot] = c
+        key_w[slot] = work[i]
+        val_m[slot] = mean[i]
+        val_p[slot] = p95[i]
 
 
 _rt_compiled = None
