@@ -1,0 +1,34 @@
+# Small production image: slim Python, non-root user, gunicorn, data and cache on a volume.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    OMP_NUM_THREADS=1 \
+    OPENBLAS_NUM_THREADS=1 \
+    TRAFFIC_DATA_DIR=/var/lib/traffic/data \
+    TRAFFIC_CACHE_DIR=/var/lib/traffic/cache \
+    TRAFFIC_MODELS_DIR=/var/lib/traffic/models \
+    NUMBA_CACHE_DIR=/var/lib/traffic/cache/numba \
+    TRAFFIC_BIND=0.0.0.0:8050
+
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+
+COPY core/ core/
+COPY dashapp/ dashapp/
+COPY assets/ assets/
+COPY gunicorn.conf.py .
+
+RUN useradd --create-home --uid 10001 traffic \
+    && mkdir -p /var/lib/traffic \
+    && chown traffic:traffic /var/lib/traffic
+USER traffic
+VOLUME ["/var/lib/traffic"]
+EXPOSE 8050
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8050/health', timeout=4).status != 200)"]
+
+CMD ["gunicorn", "-c", "gunicorn.conf.py"]

@@ -1,0 +1,243 @@
+"""Opening inputs safely: compression by magic bytes, size caps, chunked reads.
+
+Every byte of an input passes through ``Source.chunks`` exactly once: it
+enforces the uncompressed size limit (so a gzip bomb stops at the cap, not
+when memory runs out) and hashes the decompressed content for the dataset id.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import io
+import os
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from core.errors import InputError
+
+__all__ = ["Source", "open_sources", "DEFAULT_MAX_BYTES", "ACCEPTED_FORMATS"]
+
+DEFAULT_MAX_BYTES = 500 * 1024 * 1024
+HEAD_BYTES = 64 * 1024
+CHUNK_BYTES = 32 * 1024 * 1024
+ACCEPTED_FORMATS = (
+    "Apache Common/Combined log lines, a CSV with a load, request_count or requests column, "
+    "or TXT with one number per line (any of them may be gzip- or bz2-compressed)"
+)
+
+_MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bz2"}
+_KNOWN_BINARY = {
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"%PDF": "a PDF document",
+    b"PK\x03\x04": "a ZIP archive (unzip it first)",
+    b"\xfd7zXZ": "an xz archive (decompress it first)",
+    b"\x28\xb5\x2f\xfd": "a zstd archive (decompress it first)",
+    b"\x7fELF": "an executable",
+}
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:.0f} MB"
+
+
+@dataclass
+class Source:
+    """One input stream with its decompression and accounting."""
+
+    name: str
+    raw: BinaryIO
+    compression: str
+    max_bytes: int
+    raw_size: int | None = None
+    bytes_read: int = 0
+    _hash: hashlib._Hash = field(default_factory=hashlib.sha256, repr=False)
+    _stream: BinaryIO | None = field(default=None, repr=False)
+    _head: bytes = b""
+
+    def open(self) -> Source:
+        if self.compression == "gzip":
+            self._stream = gzip.GzipFile(fileobj=self.raw, mode="rb")
+        elif self.compression == "bz2":
+            self._stream = bz2.BZ2File(self.raw, mode="rb")
+        else:
+            self._stream = self.raw
+        self._head = self._read(HEAD_BYTES)
+        return self
+
+    def _read(self, n: int) -> bytes:
+        try:
+            data = self._stream.read(n)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(
+                f"{self.name}: the {self.compression} data is corrupt or truncated ({exc}); "
+                "re-export or re-compress the file"
+            ) from None
+        self._account(len(data))
+        return data
+
+    def _account(self, n: int) -> None:
+        self.bytes_read += n
+        if self.bytes_read > self.max_bytes:
+            what = "inflates" if self.compression != "none" else "is"
+            raise InputError(
+                f"{self.name} {what} past the size limit of {_mb(self.max_bytes)} uncompressed; "
+                "split the file or raise the limit (TRAFFIC_MAX_UPLOAD_MB)"
+            )
+
+    @property
+    def head(self) -> bytes:
+        """The first 64 KiB of decompressed content (for format detection)."""
+        return self._head
+
+    def read_all(self) -> bytes:
+        """The whole decompressed content (for CSV/TXT, bounded by ``max_bytes``)."""
+        parts = [self._head]
+        while True:
+            block = self._read(CHUNK_BYTES)
+            if not block:
+                break
+            parts.append(block)
+        data = b"".join(parts)
+        self._hash.update(data)
+        return data
+
+    def chunks(self, chunk_bytes: int = CHUNK_BYTES, pool=None) -> Iterator[np.ndarray]:
+        """Whole-line chunks as uint8 arrays, each ending with a newline.
+
+        Each array views one reused buffer: it is valid until the next chunk
+        is requested (consumers copy what they keep). With a thread pool the
+        content hash runs beside the consumer (hashlib releases the GIL).
+        """
+        self._hash.update(self._head)
+        carry = self._head
+        buf = bytearray(chunk_bytes + 1)
+        while True:
+            n0 = len(carry)
+            if n0 > chunk_bytes // 2:
+                # A single line longer than half a chunk: not a log.
+                raise InputError(f"{self.name}: a line is longer than {chunk_bytes // 2} bytes; not a log file")
+            buf[:n0] = carry
+            try:
+                got = self._stream.readinto(memoryview(buf)[n0:chunk_bytes])
+            except (OSError, EOFError, zlib.error) as exc:
+                raise InputError(
+                    f"{self.name}: the {self.compression} data is corrupt or truncated ({exc}); "
+                    "re-export or re-compress the file"
+                ) from None
+            self._account(got or 0)
+            total = n0 + (got or 0)
+            if total == 0:
+                return
+            view = memoryview(buf)[:total]
+            hashing = pool.submit(self._hash.update, view[n0:total]) if pool is not None else None
+            if hashing is None:
+                self._hash.update(view[n0:total])
+            if not got:
+                if hashing is not None:
+                    hashing.result()
+                if buf[total - 1] != 10:
+                    buf[total] = 10
+                    total += 1
+                yield np.frombuffer(bytes(buf[:total]), dtype=np.uint8)
+                return
+            cut = buf.rfind(b"\n", 0, total)
+            if cut < 0:
+                if hashing is not None:
+                    hashing.result()
+                carry = bytes(view)
+                continue
+            carry = bytes(buf[cut + 1 : total])
+            yield np.frombuffer(buf, dtype=np.uint8, count=cut + 1)
+            if hashing is not None:
+                hashing.result()  # before the buffer is overwritten
+
+    @property
+    def digest(self) -> str:
+        return self._hash.hexdigest()
+
+    def close(self) -> None:
+        for s in (self._stream, self.raw):
+            try:
+                if s is not None:
+                    s.close()
+            except OSError:
+                pass
+
+
+def _open_one(src, max_bytes: int) -> Source:
+    if isinstance(src, (str, os.PathLike)):
+        path = Path(src)
+        if not path.exists():
+            raise InputError(f"no such file: {path}")
+        if path.is_dir():
+            raise InputError(f"{path} is a folder; give a log, CSV or TXT file")
+        raw_size = path.stat().st_size
+        name = path.name
+        raw: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by Source.close
+    else:
+        raw, name, raw_size = src, getattr(src, "name", "upload"), None
+        name = Path(str(name)).name or "upload"
+    if raw_size == 0:
+        raw.close()
+        raise InputError(f"{name} is empty; expected {ACCEPTED_FORMATS}")
+    magic = raw.read(4) if raw.seekable() else None
+    if magic is None:
+        raw = io.BufferedReader(raw)  # type: ignore[arg-type]
+        magic = raw.peek(4)[:4]
+    else:
+        raw.seek(0)
+    compression = next((c for m, c in _MAGIC.items() if magic.startswith(m)), "none")
+    if compression == "none" and raw_size is not None and raw_size > max_bytes:
+        raw.close()
+        raise InputError(
+            f"{name} is {_mb(raw_size)}, over the size limit of {_mb(max_bytes)}; "
+            "split the file or raise the limit (TRAFFIC_MAX_UPLOAD_MB)"
+        )
+    source = Source(name=name, raw=raw, compression=compression, max_bytes=max_bytes, raw_size=raw_size)
+    try:
+        source.open()
+    except BaseException:
+        source.close()
+        raise
+    _check_text(source)
+    return source
+
+
+def _check_text(source: Source) -> None:
+    head = source.head
+    if not head:
+        raise InputError(f"{source.name} is empty after decompression; expected {ACCEPTED_FORMATS}")
+    for magic, what in _KNOWN_BINARY.items():
+        if head.startswith(magic):
+            raise InputError(f"{source.name} is {what}, not a traffic file; expected {ACCEPTED_FORMATS}")
+    sample = head[:8192]
+    control = sum(1 for c in sample if c < 32 and c not in (9, 10, 13))
+    if b"\x00" in sample or control > len(sample) * 0.05:
+        raise InputError(f"{source.name} looks binary, not text; expected {ACCEPTED_FORMATS}")
+
+
+def open_sources(sources, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Source]:
+    """Open one or more inputs (paths or binary streams), checking size and type.
+
+    Raises:
+        InputError: missing, empty, binary or over-limit input.
+    """
+    items = sources if isinstance(sources, (list, tuple)) else [sources]
+    opened: list[Source] = []
+    try:
+        for s in items:
+            opened.append(_open_one(s, max_bytes))
+    except BaseException:
+        for o in opened:
+            o.close()
+        raise
+    return opened

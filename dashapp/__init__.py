@@ -1,0 +1,1 @@
+"""The Plotly Dash front end: thin pages and callbacks over ``core``."""

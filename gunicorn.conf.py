@@ -1,0 +1,29 @@
+"""Production server settings: ``gunicorn -c gunicorn.conf.py``.
+
+Workers and threads come from the environment; every worker shares the data
+and cache folders (see dashapp/settings.py), so any worker can answer any
+request and background jobs survive a worker's death.
+"""
+
+import os
+
+wsgi_app = "dashapp.wsgi:server"
+bind = os.environ.get("TRAFFIC_BIND", "127.0.0.1:8050")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("TRAFFIC_THREADS", "4"))
+# Uploads of hundreds of MB and long page builds need more than the default 30 s.
+timeout = int(os.environ.get("TRAFFIC_TIMEOUT", "300"))
+graceful_timeout = 30
+keepalive = 5
+# gunicorn 27 opens a control socket in ~/.gunicorn by default; several instances (tests) would clash.
+control_socket_disable = True
+accesslog = os.environ.get("TRAFFIC_ACCESS_LOG", "-")
+errorlog = "-"
+
+
+def on_starting(server):
+    """Build the default dataset once, in the master, before the workers fork."""
+    from core.store import DatasetStore
+    from dashapp.settings import Settings
+
+    DatasetStore(Settings.from_env().data_dir).default_id()
