@@ -130,13 +130,6 @@ def load_events(source: str | Path) -> tuple[Event, ...]:
     raise InputError(f"events file {path.name}: unknown extension; use .csv or .json")
 
 
-def _local_day_numbers(index: pd.DatetimeIndex) -> np.ndarray:
-    """Days since 1970-01-01 of each timestamp in its own (local) offset."""
-    off = index[0].utcoffset() if len(index) else dt.timedelta(0)
-    ns = index.asi8 + int(off.total_seconds()) * 10**9
-    return ns // (86_400 * 10**9)
-
-
 def event_day_flags(events, day_numbers: np.ndarray) -> np.ndarray:
     """0/1 flags, shape ``(len(day_numbers), len(IMPACTS))``, for local day numbers."""
     flags = np.zeros((len(day_numbers), len(IMPACTS)), dtype=np.float64)

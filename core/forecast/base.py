@@ -49,9 +49,12 @@ def register(cls):
     return cls
 
 
+_ORDER = ("seasonal_naive", "prophet", "sarima", "lightgbm", "ensemble")
+
+
 def model_names() -> tuple[str, ...]:
-    """Registered model names, in registration order."""
-    return tuple(_REGISTRY)
+    """Registered model names: the baseline first, the ensemble last."""
+    return tuple(sorted(_REGISTRY, key=lambda n: (_ORDER.index(n) if n in _ORDER else len(_ORDER), n)))
 
 
 def make_model(name: str, **params) -> Forecaster:
@@ -61,7 +64,7 @@ def make_model(name: str, **params) -> Forecaster:
         InputError: unknown name (lists the known ones) or bad parameters.
     """
     if name not in _REGISTRY:
-        raise InputError(f"unknown model {name!r}; choose one of {', '.join(_REGISTRY)}")
+        raise InputError(f"unknown model {name!r}; choose one of {', '.join(model_names())}")
     try:
         return _REGISTRY[name](**params)
     except TypeError as exc:

@@ -1,0 +1,100 @@
+"""Metrics, protocols, gap handling and interval coverage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.errors import InputError
+from core.forecast import backtest, metrics
+from core.forecast.backtest import protocol_origins, split_series
+from core.forecast.base import Grid
+from tests.core.forecast.synth import FAST, make_series
+
+
+def test_metrics_by_hand():
+    truth = np.array([10.0, 0.0, 20.0, np.nan])
+    mean = np.array([12.0, 1.0, 16.0, 5.0])
+    lo = {80: np.array([9.0, 0.0, 17.0, 0.0]), 95: np.array([8.0, 0.0, 15.0, 0.0])}
+    hi = {80: np.array([11.0, 2.0, 19.0, 9.0]), 95: np.array([13.0, 2.0, 21.0, 9.0])}
+    m = metrics(truth, mean, lo, hi, scale=2.0)
+    assert m["n"] == 3
+    assert m["mse"] == pytest.approx((4 + 1 + 16) / 3)
+    assert m["rmse"] == pytest.approx(np.sqrt(7))
+    assert m["mae"] == pytest.approx(7 / 3)
+    assert m["mape"] == pytest.approx((0.2 + 0.2) / 2 * 100)  # the zero-truth period is excluded
+    assert m["mape_excluded_zero_truth"] == 1
+    assert m["smape"] == pytest.approx((2 * 2 / 22 + 2 * 1 / 1 + 2 * 4 / 36) / 3 * 100)
+    assert m["mase"] == pytest.approx(7 / 6)
+    assert m["coverage_80"] == pytest.approx(200 / 3)  # 20 is outside [17, 19]
+    assert m["coverage_95"] == pytest.approx(100.0)
+
+
+def test_split_is_inclusive_and_a_date_means_the_whole_day():
+    s = make_series(days=4)
+    m, n = split_series(s, "1995-07-04 23:59")
+    assert s.index[m - 1] == pd.Timestamp("1995-07-04 23:45", tz="-04:00")
+    assert n == len(s)
+    assert split_series(s, "1995-07-04") == (m, n)
+    with pytest.raises(InputError, match="leaves no training or no test data"):
+        split_series(s, "1995-08-30")
+
+
+def test_protocol_origins():
+    g = Grid(pd.Timestamp("1995-07-03", tz="-04:00"), pd.Timedelta("15min"))
+    m, n = 5 * 96 + 10, 8 * 96
+    o, h, keep = protocol_origins("day-ahead", m, n, g)
+    assert o[0] == m
+    assert (g.tod(o[1:]) == 0).all()
+    assert h == 96
+    assert keep[0] == 86
+    assert keep.sum() == n - m
+    o, h, keep = protocol_origins("one-shot", m, n, g)
+    assert list(o) == [m]
+    assert h == n - m
+    o, h, keep = protocol_origins("one-step", m, n, g)
+    assert len(o) == n - m
+    assert h == 1
+    with pytest.raises(InputError, match="unknown protocol"):
+        protocol_origins("two-step", m, n, g)
+
+
+def test_gaps_are_neither_trained_on_nor_scored():
+    gaps = (("1995-07-08 06:00", "1995-07-09 02:00"), ("1995-07-15 10:00", "1995-07-15 14:00"))
+    s = make_series(days=14, gaps=gaps)
+    rep = backtest(s, ["seasonal_naive", "sarima", "lightgbm"], train_end="1995-07-13 23:59",
+                   protocol="day-ahead", params=FAST)
+    assert rep.periods == 3 * 96 - 16  # three test days minus the four-hour gap
+    for name, r in rep.results.items():
+        assert r["n"] == rep.periods, name
+        for key in ("rmse", "mae", "mase", "smape", "coverage_80", "coverage_95"):
+            assert r[key] is not None, (name, key)
+            assert np.isfinite(r[key]), (name, key)
+        assert r["rmse"] < 3 * rep.poisson_floor, name  # the gap did not poison the fit
+    assert "gap" in rep.to_dict()["notes"]
+
+
+def test_interval_coverage_on_known_noise():
+    """Poisson noise around a known rate: conformal 80/95% intervals cover about 80/95%."""
+    s = make_series(days=28, step="15min", scale=80.0, seed=3)
+    rep = backtest(s, ["sarima"], train_end="1995-07-23 23:59", protocol="one-step", params=FAST)
+    r = rep.results["sarima"]
+    assert rep.periods == 7 * 96
+    assert abs(r["coverage_80"] - 80) <= 5  # 672 points: one binomial s.d. is 1.5 points
+    assert abs(r["coverage_95"] - 95) <= 3
+    rep = backtest(s, ["seasonal_naive"], train_end="1995-07-23 23:59", protocol="one-shot")
+    r = rep.results["seasonal_naive"]
+    assert abs(r["coverage_80"] - 80) <= 5
+    assert abs(r["coverage_95"] - 95) <= 3
+
+
+def test_report_to_dict_is_json_safe():
+    import json
+
+    s = make_series(days=9)
+    rep = backtest(s, "seasonal_naive", train_end="1995-07-10 23:59", protocol="one-shot")
+    d = rep.to_dict(include_forecasts=True)
+    json.dumps(d, allow_nan=False)
+    assert d["results"]["seasonal_naive"]["fit_seconds"] >= 0
+    assert d["poisson_floor"] > 0
