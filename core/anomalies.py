@@ -40,6 +40,8 @@ class AnomalyConfig:
         contamination: IsolationForest's expected share of anomalies, in (0, 0.5).
         ddos_factor: requests-per-host jump that raises the DDoS-like flag.
         seed: IsolationForest's random seed.
+        direction: ``"up"`` flags surges only (what capacity planning cares about;
+            dips are mostly outages, already marked as gaps), ``"both"`` dips too.
     """
 
     threshold: float = 3.0
@@ -47,6 +49,7 @@ class AnomalyConfig:
     contamination: float = 0.01
     ddos_factor: float = 3.0
     seed: int = 0
+    direction: str = "up"
 
     def __post_init__(self) -> None:
         if not self.threshold > 0:
@@ -55,6 +58,8 @@ class AnomalyConfig:
             raise InputError(f"window must be >= 2 periods, got {self.window}")
         if not 0 < self.contamination < 0.5:
             raise InputError(f"contamination must be in (0, 0.5), got {self.contamination}")
+        if self.direction not in ("up", "both"):
+            raise InputError(f"direction must be 'up' or 'both', got {self.direction!r}")
         if not self.ddos_factor > 1:
             raise InputError(f"ddos_factor must be > 1, got {self.ddos_factor}")
 
@@ -76,7 +81,11 @@ def zscore_baseline(y: np.ndarray, steps_per_day: int, window: int) -> tuple[np.
     level = _trailing(Y, window, "sum") / _trailing(seen, window, "sum")
     base = profile * level
     resid = Y - base
-    sd = _trailing(resid, steps_per_day, "std")
+    # Residuals clipped at 4 robust sigmas before the trailing std: earlier spikes in the
+    # window must not inflate the scale and hide the next one.
+    med = _trailing(resid, steps_per_day, "median")
+    mad = 1.4826 * _trailing((resid - med).abs(), steps_per_day, "median")
+    sd = _trailing(resid.clip(med - 4 * mad, med + 4 * mad), steps_per_day, "std")
     with np.errstate(invalid="ignore", divide="ignore"):
         z = (resid / sd.where(sd > 0)).to_numpy()
     return base.to_numpy(), z
@@ -145,7 +154,8 @@ def detect_anomalies(
     gap = series.gap_mask() | np.isnan(y)
     y[gap] = np.nan
     base, z = zscore_baseline(y, spd, window)
-    flags = {"zscore": np.nan_to_num(np.abs(z)) >= cfg.threshold}
+    zz = np.nan_to_num(z if cfg.direction == "up" else np.abs(z))
+    flags = {"zscore": zz >= cfg.threshold}
 
     idx = series.index
     tod = ((idx.hour * 60 + idx.minute) / 1440.0).to_numpy()
