@@ -17,7 +17,7 @@ graceful_timeout = 30
 keepalive = 5
 # gunicorn 27 opens a control socket in ~/.gunicorn by default; several instances (tests) would clash.
 control_socket_disable = True
-accesslog = os.environ.get("TRAFFIC_ACCESS_LOG", "-")
+accesslog = os.environ.get("TRAFFIC_ACCESS_LOG", "-") or None  # empty: no access log
 errorlog = "-"
 
 

@@ -11,7 +11,9 @@ from dash import DiskcacheManager, dcc
 from flask import jsonify
 
 from core.store import DatasetStore
+from dashapp.api import init_api
 from dashapp.settings import Settings
+from dashapp.upload import init_upload
 
 __all__ = ["create_app"]
 
@@ -37,6 +39,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server.secret_key = settings.secret_key
     server.config["TRAFFIC_SETTINGS"] = settings
     server.config["MAX_CONTENT_LENGTH"] = int(settings.max_upload_mb * 1024 * 1024)
+
+    init_api(server, settings)
+    init_upload(server, settings)
 
     @server.route("/health")
     def health():

@@ -75,3 +75,86 @@ def write_gz():
         return path
 
     return _write
+
+
+# -- a real gunicorn ------------------------------------------------------------------------------
+
+
+class LiveServer:
+    """A gunicorn serving the app on 127.0.0.1 with its own data and cache folders."""
+
+    def __init__(self, root: Path, workers: int = 2, **env: str) -> None:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.root = root
+        self.data_dir, self.cache_dir, self.models_dir = root / "data", root / "cache", root / "models"
+        self.env = dict(
+            os.environ,
+            PYTHONPATH=str(ROOT),
+            TRAFFIC_BIND=f"127.0.0.1:{self.port}",
+            TRAFFIC_DATA_DIR=str(self.data_dir),
+            TRAFFIC_CACHE_DIR=str(self.cache_dir),
+            TRAFFIC_MODELS_DIR=str(self.models_dir),
+            TRAFFIC_ACCESS_LOG="",
+            WEB_CONCURRENCY=str(workers),
+            **env,
+        )
+        self.proc: subprocess.Popen | None = None
+        self.log = root / "gunicorn.log"
+
+    def start(self, timeout: float = 180) -> LiveServer:
+        import time
+        import urllib.request
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
+            cwd=ROOT, env=self.env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {self.log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=2) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"gunicorn did not become healthy in {timeout}s: {self.log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """One shared gunicorn (2 workers) for the suite's HTTP and browser tests."""
+    server = LiveServer(tmp_path_factory.mktemp("live")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server_factory(tmp_path):
+    """Start extra gunicorn instances (own folders) for fault and restart tests; all stopped after."""
+    started: list[LiveServer] = []
+
+    def _start(root: Path | None = None, **env: str) -> LiveServer:
+        s = LiveServer(root or tmp_path / f"srv{len(started)}", **env)
+        started.append(s)
+        return s.start()
+
+    yield _start
+    for s in started:
+        s.stop()
