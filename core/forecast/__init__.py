@@ -5,15 +5,25 @@ only when a Prophet model is fitted.
 """
 
 from core.forecast import ensemble, lgbm, naive, prophet, sarima  # noqa: F401  (registers the models)
-from core.forecast.backtest import PROTOCOLS, BacktestReport, backtest, metrics, rolling_forecast
+from core.forecast.backtest import (
+    PROTOCOLS,
+    BacktestReport,
+    RollingModel,
+    backtest,
+    backtest_protocols,
+    metrics,
+    rolling_forecast,
+)
 from core.forecast.base import Forecaster, Grid, make_model, model_names, parse_horizon, parse_levels
 
 __all__ = [
     "PROTOCOLS",
     "BacktestReport",
+    "RollingModel",
     "Forecaster",
     "Grid",
     "backtest",
+    "backtest_protocols",
     "make_model",
     "metrics",
     "model_names",

@@ -17,7 +17,17 @@ from core.errors import InputError
 from core.forecast.base import MAX_HORIZON, Forecaster, make_model, model_names, target_values
 from core.series import TrafficSeries
 
-__all__ = ["PROTOCOLS", "BacktestReport", "backtest", "metrics", "rolling_forecast", "split_series", "mase_scale"]
+__all__ = [
+    "PROTOCOLS",
+    "BacktestReport",
+    "RollingModel",
+    "backtest",
+    "backtest_protocols",
+    "metrics",
+    "rolling_forecast",
+    "split_series",
+    "mase_scale",
+]
 
 PROTOCOLS = ("one-step", "day-ahead", "one-shot")
 _LEVELS = (80, 95)
@@ -177,8 +187,28 @@ def backtest(
     Returns:
         A :class:`BacktestReport`; its ``forecasts`` hold the scored paths.
     """
-    if protocol not in PROTOCOLS:
-        raise InputError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    return backtest_protocols(series, models, train_end, test_end, (protocol,), target, params, progress)[protocol]
+
+
+def backtest_protocols(
+    series: TrafficSeries,
+    models=("seasonal_naive",),
+    train_end="1995-08-22 23:59",
+    test_end=None,
+    protocols=PROTOCOLS,
+    target: str = "requests",
+    params: dict | None = None,
+    progress=None,
+) -> dict[str, BacktestReport]:
+    """Like :func:`backtest` for several protocols, fitting each model once.
+
+    Returns:
+        ``{protocol: BacktestReport}``; ``fit_seconds`` is the one shared fit.
+    """
+    protocols = [protocols] if isinstance(protocols, str) else list(protocols)
+    for protocol in protocols:
+        if protocol not in PROTOCOLS:
+            raise InputError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     models = [models] if isinstance(models, str) else list(models)
     if not models:
         raise InputError(f"no models given; choose from {', '.join(model_names())}")
@@ -188,44 +218,46 @@ def backtest(
     train = TrafficSeries(series.frame.iloc[:m], series.interval, series.gaps)
     y = target_values(full, target)
     fitted = [make_model(name, **params.get(name, {})) for name in models]  # validate names first
-    grid = None
-    report = None
+    truth_all = y[m:n]
+    scored = truth_all[~np.isnan(truth_all)]
+    reports = {
+        p: BacktestReport(
+            protocol=p,
+            target=target,
+            granularity_minutes=series.interval_minutes,
+            train=(series.index[0].isoformat(), series.index[m - 1].isoformat()),
+            test=(series.index[m].isoformat(), series.index[n - 1].isoformat()),
+            periods=int(scored.size),
+            poisson_floor=float(np.sqrt(scored.mean())) if target == "requests" and scored.size else None,
+            mase_scale=float("nan"),
+        )
+        for p in protocols
+    }
     for i, model in enumerate(fitted):
         t0 = time.perf_counter()
         model.fit(train, target=target)
         fit_s = time.perf_counter() - t0
         grid = model.grid_
-        origins, h, keep = protocol_origins(protocol, m, n, grid)
-        if report is None:
-            truth_all = y[m:n]
-            scored = truth_all[~np.isnan(truth_all)]
-            report = BacktestReport(
-                protocol=protocol,
-                target=target,
-                granularity_minutes=series.interval_minutes,
-                train=(series.index[0].isoformat(), series.index[m - 1].isoformat()),
-                test=(series.index[m].isoformat(), series.index[n - 1].isoformat()),
-                periods=int(scored.size),
-                poisson_floor=float(np.sqrt(scored.mean())) if target == "requests" and scored.size else None,
-                mase_scale=mase_scale(y[:m], grid.steps_per_day),
-            )
-        t0 = time.perf_counter()
-        paths = model.predict_paths(y, origins, h, _LEVELS)
-        pred_s = time.perf_counter() - t0
-        j = np.arange(h)[None, :]
-        take = j < keep[:, None]
-        pos = (origins[:, None] + j)[take]
-        flat = {k: v[take] for k, v in paths.items()}
-        truth = y[pos]
-        lo = {lev: flat[f"lo-{lev}"] for lev in _LEVELS}
-        hi = {lev: flat[f"hi-{lev}"] for lev in _LEVELS}
-        res = metrics(truth, flat["mean"], lo, hi, report.mase_scale)
-        res.update(fit_seconds=round(fit_s, 3), predict_seconds=round(pred_s, 3), label=model.label)
-        report.results[model.name] = res
-        report.forecasts[model.name] = {"timestamps": grid.times(pos), "truth": truth, **flat}
+        for protocol, report in reports.items():
+            report.mase_scale = mase_scale(y[:m], grid.steps_per_day)
+            origins, h, keep = protocol_origins(protocol, m, n, grid)
+            t0 = time.perf_counter()
+            paths = model.predict_paths(y, origins, h, _LEVELS)
+            pred_s = time.perf_counter() - t0
+            j = np.arange(h)[None, :]
+            take = j < keep[:, None]
+            pos = (origins[:, None] + j)[take]
+            flat = {k: v[take] for k, v in paths.items()}
+            truth = y[pos]
+            lo = {lev: flat[f"lo-{lev}"] for lev in _LEVELS}
+            hi = {lev: flat[f"hi-{lev}"] for lev in _LEVELS}
+            res = metrics(truth, flat["mean"], lo, hi, report.mase_scale)
+            res.update(fit_seconds=round(fit_s, 3), predict_seconds=round(pred_s, 3), label=model.label)
+            report.results[model.name] = res
+            report.forecasts[model.name] = {"timestamps": grid.times(pos), "truth": truth, **flat}
         if progress:
             progress(i + 1, len(fitted))
-    return report
+    return reports
 
 
 def rolling_forecast(
@@ -281,3 +313,33 @@ def rolling_forecast(
             paths = model.predict_paths(y, chunk, k, level=None)["mean"]
             out[chunk + k - 1] = paths[:, k - 1]
     return out
+
+
+class RollingModel:
+    """A registry model as the simulator's rolling forecaster ``f(values, k, interval) -> out``.
+
+    It refits inside every call on the periods before ``fit_until`` (so a
+    perturbed series refits too) and returns :func:`rolling_forecast`:
+    ``out[j]`` comes from ``values[: j - k + 1]`` only, NaN before
+    ``fit_until + k - 1``. ``core.scaling.prepare`` checks that contract.
+
+    Args:
+        model: registry name.
+        start: timestamp of ``values[0]`` (calendar features need the clock).
+        fit_until: first forecast period (timestamp or position); default as in
+            :func:`rolling_forecast`.
+        params: hyperparameters of the model.
+    """
+
+    def __init__(self, model: str, start, fit_until=None, params: dict | None = None):
+        make_model(model, **(params or {}))  # validate now, not inside the simulator
+        self.name = model
+        self.start = pd.Timestamp(start)
+        self.fit_until = fit_until
+        self.params = dict(params or {})
+
+    def __call__(self, values: np.ndarray, k: int, interval: pd.Timedelta) -> np.ndarray:
+        idx = pd.DatetimeIndex(self.start + interval * np.arange(len(values)))
+        frame = pd.DataFrame({"requests": np.asarray(values, dtype=np.float64)}, index=idx)
+        series = TrafficSeries(frame=frame, interval=pd.Timedelta(interval))
+        return rolling_forecast(series, self.name, k=int(k), start=self.fit_until, params=self.params)

@@ -69,6 +69,7 @@ class LightGBMForecaster(Forecaster):
         strategy: ``"direct"`` (per-band models) or ``"recursive"``.
         n_estimators, learning_rate, num_leaves, min_data_in_leaf: LightGBM settings.
         objective: ``"l2"`` or ``"poisson"``.
+        max_train_rows: train on at most this many of the most recent periods.
     """
 
     name = "lightgbm"
@@ -82,6 +83,7 @@ class LightGBMForecaster(Forecaster):
         num_leaves: int = 31,
         min_data_in_leaf: int = 40,
         objective: str = "l2",
+        max_train_rows: int = 30_000,
         **kw,
     ):
         super().__init__(**kw)
@@ -99,9 +101,13 @@ class LightGBMForecaster(Forecaster):
         self.num_leaves = int(num_leaves)
         self.min_data_in_leaf = int(min_data_in_leaf)
         self.objective = objective
+        if not isinstance(max_train_rows, (int, np.integer)) or max_train_rows < 100:
+            raise InputError(f"max_train_rows must be an integer >= 100, got {max_train_rows!r}")
+        self.max_train_rows = int(max_train_rows)
 
     def get_params(self) -> dict:
-        keys = ("strategy", "n_estimators", "learning_rate", "num_leaves", "min_data_in_leaf", "objective")
+        keys = ("strategy", "n_estimators", "learning_rate", "num_leaves", "min_data_in_leaf", "objective",
+                "max_train_rows")
         return {**super().get_params(), **{k: getattr(self, k) for k in keys}}
 
     # -- features ------------------------------------------------------------
@@ -157,6 +163,9 @@ class LightGBMForecaster(Forecaster):
         buf = _Buffer(y)
         t = np.flatnonzero(~np.isnan(y))
         t = t[t >= self.grid_.steps_per_day]  # the first day has no daily lags at all
+        # The most recent rows only: at 1 minute two months are 80,000 rows per band, and the
+        # last three weeks carry the current level anyway (keeps a 1-minute fit to seconds).
+        t = t[-self.max_train_rows :]
         rows = np.zeros(len(t), dtype=np.int64)
         self.boosters_ = {}
         for H in self._bands():

@@ -120,7 +120,8 @@ class FourierARMA(Forecaster):
             sw = np.sqrt(0.5 ** (age_days / self.halflife_days))
         self.beta_, *_ = np.linalg.lstsq(X[ok] * sw[:, None], z[ok] * sw, rcond=None)
         u = z - X @ self.beta_
-        w = min(len(u), self.grid_.steps(pd.Timedelta(days=self.arma_days)))
+        # At most 20,000 residuals: the ARMA has 3-4 parameters, and MLE time grows with length.
+        w = min(len(u), self.grid_.steps(pd.Timedelta(days=self.arma_days)), 20_000)
         tail = u[-w:]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
