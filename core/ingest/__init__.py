@@ -125,7 +125,7 @@ def _ingest_logs(sources: list[Source], report: IngestReport, progress: Progress
     done = 0
     with ThreadPoolExecutor(max_workers=_threads()) as pool:
         for s in sources:
-            for chunk in s.chunks(pool=pool):
+            for chunk in s.chunks():
                 agg.add_chunk(chunk, pool=pool)
                 done += len(chunk)
                 if progress is not None:

@@ -12,6 +12,8 @@ import gzip
 import hashlib
 import io
 import os
+import queue
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -110,55 +112,91 @@ class Source:
         self._hash.update(data)
         return data
 
-    def chunks(self, chunk_bytes: int = CHUNK_BYTES, pool=None) -> Iterator[np.ndarray]:
-        """Whole-line chunks as uint8 arrays, each ending with a newline.
-
-        Each array views one reused buffer: it is valid until the next chunk
-        is requested (consumers copy what they keep). With a thread pool the
-        content hash runs beside the consumer (hashlib releases the GIL).
-        """
+    def _fill(self, chunk_bytes: int, nbuf: int) -> Iterator[np.ndarray]:
+        """Read, decompress and hash into ``nbuf`` rotating buffers; yield whole-line chunks."""
         self._hash.update(self._head)
         carry = self._head
-        buf = bytearray(chunk_bytes + 1)
+        buffers = [bytearray(chunk_bytes + 1) for _ in range(nbuf)]
+        turn = 0
         while True:
+            buf = buffers[turn % nbuf]
+            turn += 1
             n0 = len(carry)
             if n0 > chunk_bytes // 2:
-                # A single line longer than half a chunk: not a log.
                 raise InputError(f"{self.name}: a line is longer than {chunk_bytes // 2} bytes; not a log file")
             buf[:n0] = carry
             try:
-                got = self._stream.readinto(memoryview(buf)[n0:chunk_bytes])
+                got = self._stream.readinto(memoryview(buf)[n0:chunk_bytes]) or 0
             except (OSError, EOFError, zlib.error) as exc:
                 raise InputError(
                     f"{self.name}: the {self.compression} data is corrupt or truncated ({exc}); "
                     "re-export or re-compress the file"
                 ) from None
-            self._account(got or 0)
-            total = n0 + (got or 0)
+            self._account(got)
+            total = n0 + got
             if total == 0:
                 return
-            view = memoryview(buf)[:total]
-            hashing = pool.submit(self._hash.update, view[n0:total]) if pool is not None else None
-            if hashing is None:
-                self._hash.update(view[n0:total])
+            self._hash.update(memoryview(buf)[n0:total])
             if not got:
-                if hashing is not None:
-                    hashing.result()
                 if buf[total - 1] != 10:
                     buf[total] = 10
                     total += 1
-                yield np.frombuffer(bytes(buf[:total]), dtype=np.uint8)
+                yield np.frombuffer(buf, dtype=np.uint8, count=total)
                 return
             cut = buf.rfind(b"\n", 0, total)
             if cut < 0:
-                if hashing is not None:
-                    hashing.result()
-                carry = bytes(view)
+                carry = bytes(buf[:total])
                 continue
             carry = bytes(buf[cut + 1 : total])
             yield np.frombuffer(buf, dtype=np.uint8, count=cut + 1)
-            if hashing is not None:
-                hashing.result()  # before the buffer is overwritten
+
+    def chunks(self, chunk_bytes: int = CHUNK_BYTES, prefetch: bool = True) -> Iterator[np.ndarray]:
+        """Whole-line chunks as uint8 arrays, each ending with a newline.
+
+        Each array views a reused buffer and is valid until the next chunk is
+        requested (consumers copy what they keep). With ``prefetch`` a reader
+        thread reads, decompresses and hashes the next chunk while the
+        consumer parses this one (zlib, bz2 and hashlib release the GIL).
+        """
+        if not prefetch:
+            yield from self._fill(chunk_bytes, 1)
+            return
+        # Three buffers: one being parsed, one queued, one being filled.
+        q: queue.Queue = queue.Queue(maxsize=1)
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                for arr in self._fill(chunk_bytes, 3):
+                    while not stop.is_set():
+                        try:
+                            q.put(("chunk", arr), timeout=0.2)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+                q.put(("end", None))
+            except BaseException as exc:  # handed to the consumer, re-raised there
+                q.put(("error", exc))
+
+        thread = threading.Thread(target=produce, name=f"read-{self.name}", daemon=True)
+        thread.start()
+        try:
+            while True:
+                kind, item = q.get()
+                if kind == "end":
+                    return
+                if kind == "error":
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            while thread.is_alive():
+                try:
+                    q.get_nowait()
+                except queue.Empty:
+                    thread.join(timeout=0.05)
 
     @property
     def digest(self) -> str:
