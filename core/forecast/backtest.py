@@ -242,15 +242,16 @@ def backtest_protocols(
             report.mase_scale = mase_scale(y[:m], grid.steps_per_day)
             origins, h, keep = protocol_origins(protocol, m, n, grid)
             t0 = time.perf_counter()
-            paths = model.predict_paths(y, origins, h, _LEVELS)
+            levels = _LEVELS if model.calibrator_ is not None else None  # calibrate=False: no intervals
+            paths = model.predict_paths(y, origins, h, levels)
             pred_s = time.perf_counter() - t0
             j = np.arange(h)[None, :]
             take = j < keep[:, None]
             pos = (origins[:, None] + j)[take]
             flat = {k: v[take] for k, v in paths.items()}
             truth = y[pos]
-            lo = {lev: flat[f"lo-{lev}"] for lev in _LEVELS}
-            hi = {lev: flat[f"hi-{lev}"] for lev in _LEVELS}
+            lo = {lev: flat[f"lo-{lev}"] for lev in _LEVELS if f"lo-{lev}" in flat}
+            hi = {lev: flat[f"hi-{lev}"] for lev in _LEVELS if f"hi-{lev}" in flat}
             res = metrics(truth, flat["mean"], lo, hi, report.mase_scale)
             res.update(fit_seconds=round(fit_s, 3), predict_seconds=round(pred_s, 3), label=model.label)
             report.results[model.name] = res

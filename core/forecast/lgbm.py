@@ -5,8 +5,8 @@ being predicted. Here every feature of target period ``t`` made at origin
 ``o`` reads only values at ``t - L`` with ``L >= H``, where ``H`` bounds the
 steps ahead (``t - o + 1 <= H``), so nothing at or after the origin is used:
 
-* ``direct``: one model per horizon band ``H`` in {1 step, 15 min, 1 h, 3 h,
-  1 day}; beyond a day, the day model is chained day by day on its own output.
+* ``direct``: one model per horizon band ``H`` in {1 step, 1 h, 3 h, 1 day};
+  beyond a day, the day model is chained day by day on its own output.
 * ``recursive``: the one-step model (``H = 1``) fed with its own predictions.
 
 Features: lags ``H .. H+11``, trailing means (1 h, 3 h, 1 day) ending at lag
@@ -70,6 +70,7 @@ class LightGBMForecaster(Forecaster):
         n_estimators, learning_rate, num_leaves, min_data_in_leaf: LightGBM settings.
         objective: ``"l2"`` or ``"poisson"``.
         max_train_rows: train on at most this many of the most recent periods.
+        band_spans: direct-strategy bands between one step and one day.
     """
 
     name = "lightgbm"
@@ -78,12 +79,13 @@ class LightGBMForecaster(Forecaster):
     def __init__(
         self,
         strategy: str = "direct",
-        n_estimators: int = 300,
-        learning_rate: float = 0.05,
+        n_estimators: int = 150,
+        learning_rate: float = 0.1,
         num_leaves: int = 31,
         min_data_in_leaf: int = 40,
         objective: str = "l2",
         max_train_rows: int = 30_000,
+        band_spans: tuple[str, ...] = ("1h", "3h"),
         **kw,
     ):
         super().__init__(**kw)
@@ -104,10 +106,16 @@ class LightGBMForecaster(Forecaster):
         if not isinstance(max_train_rows, (int, np.integer)) or max_train_rows < 100:
             raise InputError(f"max_train_rows must be an integer >= 100, got {max_train_rows!r}")
         self.max_train_rows = int(max_train_rows)
+        self.band_spans = tuple(band_spans)
+        for span in self.band_spans:
+            try:
+                pd.Timedelta(span)
+            except ValueError:
+                raise InputError(f"band_spans must be durations like '1h', got {span!r}") from None
 
     def get_params(self) -> dict:
         keys = ("strategy", "n_estimators", "learning_rate", "num_leaves", "min_data_in_leaf", "objective",
-                "max_train_rows")
+                "max_train_rows", "band_spans")
         return {**super().get_params(), **{k: getattr(self, k) for k in keys}}
 
     # -- features ------------------------------------------------------------
@@ -115,7 +123,7 @@ class LightGBMForecaster(Forecaster):
         if self.strategy == "recursive":
             return [1]
         spd = self.grid_.steps_per_day
-        hs = [1] + [self.grid_.steps(pd.Timedelta(s)) for s in ("15min", "1h", "3h")] + [spd]
+        hs = [1] + [self.grid_.steps(pd.Timedelta(s)) for s in self.band_spans] + [spd]
         return sorted({h for h in hs if h <= spd})
 
     def _lookback(self) -> int:

@@ -65,6 +65,7 @@ class FourierARMA(Forecaster):
         arma_days: float = 21.0,
         transform: str = "sqrt",
         halflife_days: float | None = None,
+        level_days: float = 0.25,
         **kw,
     ):
         super().__init__(**kw)
@@ -87,10 +88,13 @@ class FourierARMA(Forecaster):
         if halflife_days is not None and halflife_days <= 0:
             raise InputError(f"halflife_days must be > 0 or None, got {halflife_days}")
         self.halflife_days = None if halflife_days is None else float(halflife_days)
+        if level_days < 0:
+            raise InputError(f"level_days must be >= 0 (0 disables the level term), got {level_days}")
+        self.level_days = float(level_days)
 
     def get_params(self) -> dict:
         keys = ("daily_harmonics", "weekly_harmonics", "weekend_harmonics", "p", "q", "arma_days", "transform")
-        keys += ("halflife_days",)
+        keys += ("halflife_days", "level_days")
         return {**super().get_params(), **{k: getattr(self, k) for k in keys}}
 
     # -- transforms --------------------------------------------------------
@@ -102,6 +106,20 @@ class FourierARMA(Forecaster):
         nw = self.weekly_harmonics
         ne = min(self.weekend_harmonics, nd)
         return fourier_design(self.grid_, pos, nd, nw, ne, self._event_flags(pos))
+
+    def _level(self, u: np.ndarray) -> np.ndarray:
+        """Mean residual over the ``level_days`` before each period (the period excluded)."""
+        if self.level_days <= 0:
+            return np.zeros(len(u))
+        w = self.grid_.steps(pd.Timedelta(days=self.level_days))
+        ok = ~np.isnan(u)
+        cs = np.concatenate([[0.0], np.cumsum(np.where(ok, u, 0.0))])
+        cn = np.concatenate([[0], np.cumsum(ok)])
+        t = np.arange(len(u))
+        lo = np.maximum(t - w, 0)
+        k = cn[t] - cn[lo]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(k >= w // 4, (cs[t] - cs[lo]) / np.maximum(k, 1), 0.0)
 
     # -- fit -----------------------------------------------------------------
     def _fit(self, y: np.ndarray) -> None:
@@ -120,6 +138,11 @@ class FourierARMA(Forecaster):
             sw = np.sqrt(0.5 ** (age_days / self.halflife_days))
         self.beta_, *_ = np.linalg.lstsq(X[ok] * sw[:, None], z[ok] * sw, rcond=None)
         u = z - X @ self.beta_
+        # Yesterday's level persists (a busy day follows a busy day): u = rho * level + v.
+        lev = self._level(u)
+        okl = ok & (lev != 0)
+        self.rho_ = float(np.dot(lev[okl], u[okl]) / np.dot(lev[okl], lev[okl])) if okl.sum() > 10 else 0.0
+        u = u - self.rho_ * lev
         # At most 20,000 residuals: the ARMA has 3-4 parameters, and MLE time grows with length.
         w = min(len(u), self.grid_.steps(pd.Timedelta(days=self.arma_days)), 20_000)
         tail = u[-w:]
@@ -153,6 +176,8 @@ class FourierARMA(Forecaster):
         n = len(y)
         pos_all = np.arange(n)
         u = self._fwd(y) - self._design(pos_all) @ self.beta_
+        lev = self._level(u)
+        u = u - self.rho_ * lev
         u0 = np.where(np.isnan(u), 0.0, u)  # no data: the residual's mean
         e = self._innovations(u0)
         p, q = self.p, self.q
@@ -171,15 +196,20 @@ class FourierARMA(Forecaster):
             hist_u = np.column_stack([nxt, hist_u[:, :-1]])
         pos = origins[:, None] + np.arange(h)[None, :]
         mean_z = self._design(pos.ravel()) @ self.beta_
-        zhat = mean_z.reshape(pos.shape) + uhat
+        # The level term is frozen at its value at the origin (it reads data before it only).
+        lev_o = lev[np.minimum(origins, n - 1)] if n else np.zeros(len(origins))
+        lev_o = np.where(origins < n, lev_o, self._level(np.append(u + self.rho_ * lev, np.nan))[-1])
+        zhat = mean_z.reshape(pos.shape) + uhat + self.rho_ * lev_o[:, None]
         if self.transform == "sqrt":
             return np.maximum(zhat, 0.0) ** 2 + self._psi_var(h)[None, :]
         return zhat
 
     # -- persistence -------------------------------------------------------------
     def _get_state(self):
-        return {"sigma2": self.sigma2_}, {"beta": self.beta_, "phi": self.phi_, "theta": self.theta_}, {}
+        state = {"sigma2": self.sigma2_, "rho": self.rho_}
+        return state, {"beta": self.beta_, "phi": self.phi_, "theta": self.theta_}, {}
 
     def _set_state(self, meta, arrays, texts):
         self.sigma2_ = float(meta["sigma2"])
+        self.rho_ = float(meta["rho"])
         self.beta_, self.phi_, self.theta_ = arrays["beta"], arrays["phi"], arrays["theta"]
