@@ -21,10 +21,12 @@ COPY dashapp/ dashapp/
 COPY assets/ assets/
 COPY gunicorn.conf.py .
 
-RUN useradd --create-home --uid 10001 traffic \
+RUN groupadd --gid 10001 traffic \
+    && useradd --create-home --uid 10001 --gid 10001 traffic \
     && mkdir -p /var/lib/traffic \
-    && chown traffic:traffic /var/lib/traffic
-USER traffic
+    && chown 10001:10001 /var/lib/traffic
+# Numeric user: Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
+USER 10001:10001
 VOLUME ["/var/lib/traffic"]
 EXPOSE 8050
 
