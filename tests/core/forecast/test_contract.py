@@ -121,3 +121,14 @@ def test_forecast_starts_after_a_trailing_gap():
         out = make_model(name, **FAST[name]).fit(s).predict(8)
         assert out["timestamps"][0] == pd.Timestamp("1995-07-13 00:00", tz="-04:00")
         assert np.isfinite(out["mean"]).all()
+
+
+@pytest.mark.parametrize("name", ["seasonal_naive", "sarima"])
+def test_rolling_model_passes_the_simulators_leakage_check(name, series15):
+    scaling = pytest.importorskip("core.scaling.forecasting", reason="the simulator is not there yet")
+    from core.forecast import RollingModel
+
+    f = RollingModel(name, series15.start, fit_until=10 * 96, params=FAST[name])
+    out = scaling.honest_forecast(f, series15.requests, 2, series15.interval, check=True)
+    assert np.isnan(out[: 10 * 96 + 1]).all()
+    assert np.isfinite(out[10 * 96 + 1 :]).all()
