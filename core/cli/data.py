@@ -17,6 +17,7 @@ def register(subparsers) -> None:
     p.add_argument("--name", default=None, help="display name (default: the file name)")
     p.add_argument("--interval", default=None, help="period of a series without timestamps, e.g. 5min (default 5min)")
     p.add_argument("--start", default=None, help="first timestamp of a series without timestamps")
+    p.add_argument("--tz", default=None, help="UTC offset of CSV timestamps that carry none, e.g. -04:00")
     p.add_argument("--max-mb", type=float, default=None, help="uncompressed size limit in MB (default 500)")
     add_common_args(p)
     p.set_defaults(handler=_ingest)
@@ -53,6 +54,8 @@ def _ingest(args) -> int:
         kwargs["interval"] = args.interval
     if args.start:
         kwargs["start"] = args.start
+    if args.tz:
+        kwargs["tz"] = args.tz
     progress = None
     if not args.json and sys.stderr.isatty():
 

@@ -23,7 +23,7 @@ from core.ingest.apache import looks_like_apache
 from core.ingest.logs import LogAggregator
 from core.ingest.reader import ACCEPTED_FORMATS, DEFAULT_MAX_BYTES, Source, open_sources
 from core.ingest.report import IngestReport
-from core.ingest.tabular import is_csv, is_txt, read_csv, read_txt
+from core.ingest.tabular import is_csv, is_txt, parse_offset, read_csv, read_txt
 from core.series import TrafficSeries
 
 __all__ = ["IngestResult", "IngestReport", "ingest", "detect_format", "DEFAULT_MAX_BYTES", "ACCEPTED_FORMATS"]
@@ -57,6 +57,7 @@ def ingest(
     interval: str | pd.Timedelta | None = None,
     start: str | pd.Timestamp | None = None,
     gap_minutes: float = DEFAULT_GAP_MINUTES,
+    tz: str | None = None,
     progress: Progress | None = None,
 ) -> IngestResult:
     """Read a log or series into a TrafficSeries with its report.
@@ -70,6 +71,8 @@ def ingest(
             or to force the grid of a timestamped CSV.
         start: first timestamp of CSV/TXT input without timestamps.
         gap_minutes: shortest silent run reported as a gap.
+        tz: UTC offset (e.g. ``"-04:00"``) for CSV timestamps that carry none,
+            and for the assumed grid of CSV/TXT without timestamps.
         progress: called with ``(bytes_read, total_bytes_or_0)``.
 
     Raises:
@@ -77,9 +80,10 @@ def ingest(
     """
     t0 = time.perf_counter()
     step = pd.Timedelta(interval) if interval is not None else None
+    zone = parse_offset(tz)
     first = pd.Timestamp(start) if start is not None else None
     if first is not None and first.tz is None:
-        first = first.tz_localize("UTC")
+        first = first.tz_localize(zone or "UTC")
     sources = open_sources(source, max_bytes=max_bytes)
     try:
         fmt = detect_format(sources[0].head, sources[0].name)
@@ -91,7 +95,7 @@ def ingest(
         if fmt == "apache":
             series = _ingest_logs(sources, report, progress)
         else:
-            series = _ingest_table(sources, fmt, report, step, first)
+            series = _ingest_table(sources, fmt, report, step, first, zone)
         digest = sources[0].digest if len(sources) == 1 else _combine([s.digest for s in sources])
         report.compression = ",".join(sorted({s.compression for s in sources}))
         report.bytes_read = sum(s.bytes_read for s in sources)
@@ -140,12 +144,12 @@ def _ingest_logs(sources: list[Source], report: IngestReport, progress: Progress
     return series
 
 
-def _ingest_table(sources: list[Source], fmt: str, report: IngestReport, step, first) -> TrafficSeries:
+def _ingest_table(sources: list[Source], fmt: str, report: IngestReport, step, first, zone) -> TrafficSeries:
     if len(sources) > 1:
         raise InputError("CSV/TXT inputs are ingested one file at a time")
     data = sources[0].read_all()
     reader = read_csv if fmt == "csv" else read_txt
-    frame, interval, notes, rows = reader(data, interval=step, start=first)
+    frame, interval, notes, rows = reader(data, interval=step, start=first, tz=zone)
     report.assumptions.extend(notes)
     report.lines_total = rows
     report.lines_parsed = rows

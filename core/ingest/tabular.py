@@ -19,7 +19,7 @@ import pandas as pd
 
 from core.errors import InputError
 
-__all__ = ["LOAD_COLUMNS", "TIME_COLUMNS", "read_csv", "read_txt", "is_csv", "is_txt", "DEFAULT_START"]
+__all__ = ["parse_offset", "LOAD_COLUMNS", "TIME_COLUMNS", "read_csv", "read_txt", "is_csv", "is_txt", "DEFAULT_START"]
 
 LOAD_COLUMNS = ("load", "request_count", "requests")
 TIME_COLUMNS = ("timestamp", "time", "datetime", "date")
@@ -101,7 +101,24 @@ def _grid(times: pd.DatetimeIndex, interval: pd.Timedelta | None) -> tuple[pd.Da
     return index, pos, interval
 
 
-def _parse_times(col: pd.Series) -> tuple[pd.DatetimeIndex, list[str]]:
+def parse_offset(value: str | None):
+    """``"-04:00"``, ``"+0530"``, ``"UTC"`` or ``None`` -> a tz for ``tz_localize``.
+
+    Raises:
+        InputError: naming the accepted forms.
+    """
+    if value is None:
+        return None
+    text = str(value).strip()
+    if text.upper() in ("UTC", "Z", "+00:00", "-00:00"):
+        return "UTC"
+    m = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", text)
+    if not m or int(m.group(2)) > 23 or int(m.group(3)) > 59:
+        raise InputError(f"UTC offset must look like -04:00, +0530 or UTC, got {text[:40]!r}")
+    return f"{m.group(1)}{m.group(2)}:{m.group(3)}"
+
+
+def _parse_times(col: pd.Series, tz=None) -> tuple[pd.DatetimeIndex, list[str]]:
     notes: list[str] = []
     raw = col.astype("string").str.strip()
     if raw.isna().any() or (raw == "").any():
@@ -128,11 +145,14 @@ def _parse_times(col: pd.Series) -> tuple[pd.DatetimeIndex, list[str]]:
         raise InputError(
             f"unreadable timestamps ({str(exc).splitlines()[0][:120]}); use ISO 8601 like 1995-07-01 00:05:00"
         ) from None
-    notes.append("timestamps had no UTC offset; they are shown as given (offset +00:00 assumed)")
+    if tz is not None:
+        notes.append(f"timestamps had no UTC offset; read as local time at {tz}")
+        return pd.DatetimeIndex(parsed).tz_localize(tz), notes
+    notes.append("timestamps had no UTC offset; they are shown as given (offset +00:00 assumed; set one with --tz)")
     return pd.DatetimeIndex(parsed).tz_localize("UTC"), notes
 
 
-def read_csv(data: bytes, interval: pd.Timedelta | None = None, start: pd.Timestamp | None = None):
+def read_csv(data: bytes, interval: pd.Timedelta | None = None, start: pd.Timestamp | None = None, tz=None):
     """Parse CSV bytes.
 
     Returns:
@@ -163,11 +183,11 @@ def read_csv(data: bytes, interval: pd.Timedelta | None = None, start: pd.Timest
     tcol = next((cols[c] for c in TIME_COLUMNS if c in cols), None)
     if tcol is None:
         step = interval or DEFAULT_INTERVAL
-        t0 = start if start is not None else DEFAULT_START
+        t0 = start if start is not None else DEFAULT_START.tz_localize(None).tz_localize(tz or "UTC")
         index = pd.DatetimeIndex(t0 + step * np.arange(len(df)))
         notes.append(f"no timestamp column: timestamps assumed every {step} from {t0.isoformat()}")
         return pd.DataFrame(out, index=index), step, notes, len(df)
-    times, tnotes = _parse_times(df[tcol])
+    times, tnotes = _parse_times(df[tcol], tz)
     notes += tnotes
     order = np.argsort(times.asi8, kind="stable")
     if (np.diff(times.asi8) < 0).any():
@@ -193,7 +213,7 @@ def read_csv(data: bytes, interval: pd.Timedelta | None = None, start: pd.Timest
     return frame, step, notes, len(df)
 
 
-def read_txt(data: bytes, interval: pd.Timedelta | None = None, start: pd.Timestamp | None = None):
+def read_txt(data: bytes, interval: pd.Timedelta | None = None, start: pd.Timestamp | None = None, tz=None):
     """Parse TXT numbers; same return shape as :func:`read_csv`."""
     text = data.decode("latin-1")
     tokens = [t.strip() for t in re.split(r"[,;\s]+", text) if t.strip()]
@@ -201,7 +221,7 @@ def read_txt(data: bytes, interval: pd.Timedelta | None = None, start: pd.Timest
         raise InputError("TXT file holds no numbers")
     vals = _numeric(pd.Series(tokens), "value", offset_rows=1)
     step = interval or DEFAULT_INTERVAL
-    t0 = start if start is not None else DEFAULT_START
+    t0 = start if start is not None else DEFAULT_START.tz_localize(None).tz_localize(tz or "UTC")
     index = pd.DatetimeIndex(t0 + step * np.arange(len(vals)))
     notes = [f"TXT has no timestamps: assumed every {step} from {t0.isoformat()}"]
     return pd.DataFrame({"requests": vals}, index=index), step, notes, len(vals)

@@ -80,6 +80,17 @@ def test_nasa_per_minute_csv_finds_both_known_gaps(nasa_dir):
     ]
 
 
+def test_tz_option_localizes_naive_timestamps(nasa_dir, tmp_path):
+    r = ingest(nasa_dir / "requests_per_minute.csv.gz", tz="-04:00")
+    assert r.series.start == pd.Timestamp("1995-07-01 00:00", tz="-04:00")
+    assert r.report.utc_offset == "-04:00"
+    assert any("read as local time at -04:00" in a for a in r.report.assumptions)
+    r = ingest(_write(tmp_path, "s.txt", b"1\n2\n"), tz="+05:30")
+    assert r.series.start == pd.Timestamp("2024-01-01 00:00", tz="+05:30")
+    with pytest.raises(InputError, match="UTC offset must look like"):
+        ingest(_write(tmp_path, "t.txt", b"1\n"), tz="Mars/Olympus")
+
+
 def test_one_row_and_constant_series(tmp_path):
     r = ingest(_write(tmp_path, "one.csv", b"timestamp,requests\n2024-01-01 00:00,5\n"))
     assert len(r.series) == 1
