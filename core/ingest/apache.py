@@ -21,14 +21,13 @@ fields (e.g. truncated ones) are rejected and reported.
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from core.ingest._clf_kernel import ACCEPTED, _days_from_civil, scan_range
 
-__all__ = ["ParsedChunk", "parse_chunk", "parse_line", "LINE_RE", "looks_like_apache"]
+__all__ = ["ParsedChunk", "parse_chunk", "parse_range", "split_lines", "parse_line", "LINE_RE", "looks_like_apache"]
 
 _MONTHS = b"JanFebMarAprMayJunJulAugSepOctNovDec"
 
@@ -63,7 +62,7 @@ def looks_like_apache(sample: bytes) -> float:
     return sum(1 for ln in lines if LINE_RE.match(ln)) / len(lines)
 
 
-def _split(buf: np.ndarray, parts: int) -> list[tuple[int, int]]:
+def split_lines(buf: np.ndarray, parts: int) -> list[tuple[int, int]]:
     """Byte ranges of ``buf`` cut at newlines into about ``parts`` equal pieces."""
     n = len(buf)
     cuts = [0]
@@ -76,20 +75,9 @@ def _split(buf: np.ndarray, parts: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
 
 
-def parse_chunk(buf: np.ndarray, keep_examples: int = 5, pool: ThreadPoolExecutor | None = None) -> ParsedChunk:
-    """Parse a chunk of whole lines (``buf``: uint8, ending with a newline).
-
-    With a thread pool, the chunk is cut at newlines and the pieces are
-    parsed in parallel (the compiled kernel releases the GIL).
-    """
-    ranges = _split(buf, pool._max_workers if pool is not None else 1)
-    if pool is not None and len(ranges) > 1:
-        results = list(pool.map(lambda r: scan_range(buf, r[0], r[1]), ranges))
-    else:
-        results = [scan_range(buf, a, b) for a, b in ranges]
-    fields = [np.concatenate([r[k] for r in results]) for k in range(8)] if results else [np.empty(0)] * 8
-    starts, ends, minute, offset, status, size, hhash, flags = fields
-    nonstd = sum(int(r[8]) for r in results)
+def parse_range(buf: np.ndarray, lo: int, hi: int, keep_examples: int = 5) -> ParsedChunk:
+    """Parse the whole lines in ``buf[lo:hi]`` (ending with a newline); releases the GIL while parsing."""
+    starts, ends, minute, offset, status, size, hhash, flags, nonstd = scan_range(buf, lo, hi)
     ok = flags == ACCEPTED
     bad = np.flatnonzero(~ok)
     rejected: list[tuple[int, str, bytes]] = []
@@ -102,12 +90,17 @@ def parse_chunk(buf: np.ndarray, keep_examples: int = 5, pool: ThreadPoolExecuto
         offset_min=offset[ok].astype(np.int16),
         status=status[ok].astype(np.int16),
         size=size[ok],
-        host_hash=hhash[ok].astype(np.uint64),
+        host_hash=hhash[ok],
         lines_total=len(flags),
-        nonstandard_request=nonstd,
+        nonstandard_request=int(nonstd),
         rejected=rejected,
         rejected_count=len(bad),
     )
+
+
+def parse_chunk(buf: np.ndarray, keep_examples: int = 5) -> ParsedChunk:
+    """Parse a chunk of whole lines (``buf``: uint8, ending with a newline) in one range."""
+    return parse_range(buf, 0, len(buf), keep_examples)
 
 
 def parse_line(line: bytes):

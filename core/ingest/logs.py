@@ -14,12 +14,13 @@ the per-minute arrays and the distinct pairs, not by the file size.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from core.errors import InputError
-from core.ingest.apache import parse_chunk
+from core.ingest.apache import ParsedChunk, parse_range, split_lines
 from core.ingest.report import IngestReport, RejectedLine
 from core.series import TrafficSeries
 
@@ -30,15 +31,62 @@ __all__ = ["LogAggregator", "MAX_SPAN_MINUTES"]
 MAX_SPAN_MINUTES = 10 * 366 * 1440
 
 
-def sorted_unique(a: np.ndarray) -> np.ndarray:
+def sorted_unique(a: np.ndarray, kind: str = "quicksort") -> np.ndarray:
     """``np.unique`` by sorting: numpy 2.4's hash-based unique is ~5x slower on 64-bit keys here."""
-    a = np.sort(a)
+    a = np.sort(a, kind=kind)
     if len(a) == 0:
         return a
     keep = np.empty(len(a), dtype=bool)
     keep[0] = True
     np.not_equal(a[1:], a[:-1], out=keep[1:])
     return a[keep]
+
+
+@dataclass
+class _Partial:
+    """One parsed piece folded into per-minute sums (built in a worker thread)."""
+
+    lines_total: int
+    rejected_count: int
+    nonstandard: int
+    rejected: list
+    lines_parsed: int = 0
+    lo: int = 0
+    hi: int = 0
+    arrays: dict = field(default_factory=dict)
+    pairs: np.ndarray | None = None
+    hosts: np.ndarray | None = None
+    offsets: list = field(default_factory=list)
+
+
+def _fold(pc: ParsedChunk) -> _Partial:
+    """Per-minute sums, distinct (minute, host) keys and distinct hosts of one piece (numpy releases the GIL)."""
+    part = _Partial(pc.lines_total, pc.rejected_count, pc.nonstandard_request, pc.rejected)
+    m = pc.minute
+    if len(m) == 0:
+        return part
+    lo, hi = int(m.min()), int(m.max())
+    if hi - lo > MAX_SPAN_MINUTES:
+        raise InputError(
+            f"the log's timestamps span more than 10 years ({_fmt(lo)} .. {_fmt(hi)}); "
+            "check for corrupt dates or split the file"
+        )
+    rel = m - lo
+    n = hi - lo + 1
+    st = pc.status
+    part.lines_parsed, part.lo, part.hi = len(m), lo, hi
+    part.arrays = {
+        "requests": np.bincount(rel, minlength=n),
+        "bytes": np.bincount(rel, weights=pc.size, minlength=n),
+        "errors_4xx": np.bincount(rel[(st >= 400) & (st < 500)], minlength=n),
+        "errors_5xx": np.bincount(rel[st >= 500], minlength=n),
+    }
+    key32 = (pc.host_hash & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    part.pairs = sorted_unique((m << 32) | key32)
+    part.hosts = sorted_unique(pc.host_hash)
+    vals, counts = np.unique(pc.offset_min, return_counts=True)
+    part.offsets = list(zip(vals.tolist(), counts.tolist(), strict=True))
+    return part
 
 
 class LogAggregator:
@@ -59,41 +107,38 @@ class LogAggregator:
         self.max_minute: int | None = None
 
     def add_chunk(self, buf: np.ndarray, pool=None) -> None:
-        pc = parse_chunk(buf, keep_examples=self.keep_examples, pool=pool)
+        """Parse and fold one chunk; with a pool, its pieces are parsed and folded in parallel."""
+        workers = pool._max_workers if pool is not None else 1
+        ranges = split_lines(buf, workers)
+        if pool is not None and len(ranges) > 1:
+            parts = list(pool.map(lambda r: _fold(parse_range(buf, r[0], r[1], self.keep_examples)), ranges))
+        else:
+            parts = [_fold(parse_range(buf, lo, hi, self.keep_examples)) for lo, hi in ranges]
+        for part in parts:
+            self._merge(part)
+
+    def _merge(self, part: _Partial) -> None:
         base_line = self.lines_total
-        self.lines_total += pc.lines_total
-        self.rejected_count += pc.rejected_count
-        self.nonstandard += pc.nonstandard_request
-        for i, reason, text in pc.rejected:
+        self.lines_total += part.lines_total
+        self.rejected_count += part.rejected_count
+        self.nonstandard += part.nonstandard
+        for i, reason, text in part.rejected:
             if len(self.examples) < self.keep_examples:
                 self.examples.append(RejectedLine(base_line + i + 1, reason, text.decode("latin-1")))
-        m = pc.minute
-        if len(m) == 0:
+        if part.lines_parsed == 0:
             return
-        self.lines_parsed += len(m)
-        lo, hi = int(m.min()), int(m.max())
-        self.min_minute = lo if self.min_minute is None else min(lo, self.min_minute)
-        self.max_minute = hi if self.max_minute is None else max(hi, self.max_minute)
+        self.lines_parsed += part.lines_parsed
+        self.min_minute = part.lo if self.min_minute is None else min(part.lo, self.min_minute)
+        self.max_minute = part.hi if self.max_minute is None else max(part.hi, self.max_minute)
         if self.max_minute - self.min_minute > MAX_SPAN_MINUTES:
             raise InputError(
                 "the log's timestamps span more than 10 years "
                 f"({_fmt(self.min_minute)} .. {_fmt(self.max_minute)}); check for corrupt dates or split the file"
             )
-        rel = m - lo
-        n = hi - lo + 1
-        st = pc.status
-        arrays = {
-            "requests": np.bincount(rel, minlength=n),
-            "bytes": np.bincount(rel, weights=pc.size, minlength=n),
-            "errors_4xx": np.bincount(rel[(st >= 400) & (st < 500)], minlength=n),
-            "errors_5xx": np.bincount(rel[st >= 500], minlength=n),
-        }
-        self.parts.append((lo, arrays))
-        key32 = (pc.host_hash & np.uint64(0xFFFFFFFF)).astype(np.int64)
-        self.pairs.append(sorted_unique((m << 32) | key32))
-        self.host_hashes.append(sorted_unique(pc.host_hash))
-        vals, counts = np.unique(pc.offset_min, return_counts=True)
-        for v, c in zip(vals.tolist(), counts.tolist(), strict=True):
+        self.parts.append((part.lo, part.arrays))
+        self.pairs.append(part.pairs)
+        self.host_hashes.append(part.hosts)
+        for v, c in part.offsets:
             self.offsets[v] += c
 
     def finish(self) -> tuple[pd.DataFrame, np.ndarray, int]:
@@ -106,7 +151,7 @@ class LogAggregator:
             s = plo - lo
             for k, v in arrays.items():
                 cols[k][s : s + len(v)] += v
-        keys = sorted_unique(np.concatenate(self.pairs))
+        keys = sorted_unique(np.concatenate(self.pairs), kind="stable")  # sorted runs: timsort merges them
         minute = keys >> 32
         pairs = np.column_stack([minute - lo, keys & 0xFFFFFFFF]).astype(np.int64)
         cols["unique_hosts"] = np.bincount(pairs[:, 0], minlength=n).astype(np.float64)
@@ -121,7 +166,7 @@ class LogAggregator:
         report.lines_rejected = self.rejected_count
         report.rejected_examples = self.examples
         report.nonstandard_requests = self.nonstandard
-        report.unique_hosts_total = int(len(sorted_unique(np.concatenate(self.host_hashes))))
+        report.unique_hosts_total = int(len(sorted_unique(np.concatenate(self.host_hashes), kind="stable")))
         if len(self.offsets) > 1:
             desc = ", ".join(f"{_offset_str(o)} ({c} lines)" for o, c in self.offsets.most_common())
             report.warnings.append(f"mixed UTC offsets: {desc}; aggregated in UTC and shown in the most common one")
