@@ -1,9 +1,395 @@
-"""The JSON API blueprint under /api (issue 6). ``init_api(server, settings)`` registers it."""
+"""The JSON API blueprint under /api: thin routes over the same ``core`` calls as the pages.
+
+Each route parses and validates its input (:mod:`dashapp.api_params`), calls
+one ``core`` function and returns its ``to_dict()``. Bad input is a 4xx JSON
+error ``{"status", "error", "message"[, "field"]}``, never a 500. Forecasts and
+backtests are cached on disk for every worker (one computation per key, see :mod:`dashapp.api_cache`).
+The routes are documented in ``docs/api.md`` and by ``GET /api/openapi.json``.
+"""
 
 from __future__ import annotations
 
-__all__ = ["init_api"]
+import logging
+
+from flask import Blueprint, Flask, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from core.cli.common import to_jsonable
+from core.errors import InputError
+from core.forecast import backtest, model_names, parse_horizon, parse_levels
+from core.forecast.cache import ModelCache
+from core.scaling import parse_policy
+from core.scaling.action import MAX_POINTS, recommend_action
+from core.scaling.simulate import prepare, run_meta, run_scenarios
+from core.series import parse_granularity
+from core.store import DatasetStore
+from dashapp.api_cache import ResultCache  # becomes dashapp.jobs once that lands
+from dashapp.api_params import (
+    MODEL_FIELDS,
+    ApiError,
+    Fields,
+    dataset_id_of,
+    dataset_series,
+    model_from,
+    read_json,
+    scaling_config,
+    series_from_list,
+)
+from dashapp.openapi import openapi_document
+
+__all__ = ["init_api", "json_error", "register_error_handlers"]
+
+log = logging.getLogger(__name__)
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+OWN_BLUEPRINTS = ("api.", "upload.", "export.")  # endpoints whose errors are JSON
+DEFAULT_METRIC_MODELS = ("seasonal_naive", "sarima", "lightgbm")
+_POLICIES = ("reactive", "balanced", "predictive")
 
 
-def init_api(server, settings) -> None:
-    """Register the /api blueprint on the Flask ``server`` (placeholder until the API lands)."""
+def _settings():
+    return current_app.config["TRAFFIC_SETTINGS"]
+
+
+def _store() -> DatasetStore:
+    return DatasetStore(_settings().data_dir)
+
+
+def _cached(kind: str, ident: dict, params: dict, compute) -> tuple[dict, bool]:
+    """``(value, hit)`` from the result cache the pages share (one computation per key across workers)."""
+    with ResultCache(_settings().cache_dir) as rc:
+        owner = ident.get("dataset") or f"series-{ident.get('series')}"
+        return rc.get_or_compute(rc.key(f"api-{kind}", owner, {**ident, **params}), compute)
+
+
+def json_error(status: int, message: str, field: str | None = None):
+    """The API's one error shape."""
+    from http import HTTPStatus
+
+    body = {"status": status, "error": HTTPStatus(status).phrase, "message": message}
+    if field:
+        body["field"] = field
+    resp = jsonify(body)
+    resp.status_code = status
+    return resp
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError):
+    return json_error(exc.status, exc.message, exc.field)
+
+
+@bp.errorhandler(InputError)
+@bp.errorhandler(ValueError)
+def _input_error(exc: ValueError):
+    # core raises InputError / ValueError for bad input: the message names the value and the fix.
+    return json_error(400, str(exc))
+
+
+# -- routes --------------------------------------------------------------------------------------
+
+
+@bp.get("/openapi.json")
+def openapi():
+    settings = _settings()
+    return jsonify(openapi_document(max_upload_bytes=int(settings.max_upload_mb * 1024 * 1024)))
+
+
+@bp.get("/datasets")
+def datasets():
+    Fields(request.args.to_dict(), ())
+    store = _store()
+    default = store.default_id()
+    out = [{**d.to_dict(), "default": d.id == default} for d in store.list()]
+    return jsonify(datasets=out)
+
+
+def _series_input(fields: Fields, granularity_default: str | None = "5min", window: bool = True):
+    """``(cache identity, interval, load)`` for ``dataset_id`` or ``series`` + ``interval_minutes``.
+
+    ``load()`` returns the series, resampled and (with ``window``) cut to
+    ``start``/``end``. A stored dataset is only read by ``load()``, so a cache
+    hit never touches it (dataset ids are content hashes: a hit cannot be stale).
+    """
+    has_ds, has_series = fields.has("dataset_id"), fields.has("series")
+    if has_ds == has_series:
+        raise ApiError(400, "give either dataset_id (GET /api/datasets lists them) or series "
+                            "(an array of loads with interval_minutes), not both or neither")
+    start, end = fields.string("start", max_len=40), fields.string("end", max_len=40)
+    if has_ds:
+        store = _store()
+        ds_id = dataset_id_of(store, fields.raw("dataset_id"))
+        gran = fields.string("granularity", granularity_default, max_len=20)
+        ident = {"dataset": ds_id}
+        base = None
+    else:
+        minutes = fields.number("interval_minutes", 5, lo=1 / 60, hi=1440)
+        base, digest = series_from_list(fields.raw("series"), minutes)
+        gran = fields.string("granularity", None, max_len=20)
+        ident = {"series": digest}
+    try:
+        interval = parse_granularity(gran) if gran else base.interval
+    except ValueError as exc:
+        raise ApiError(400, f"granularity: {exc}", "granularity") from None
+    ident.update(start=start, end=end, granularity_s=interval.total_seconds())
+
+    def load():
+        series = base if base is not None else dataset_series(store, ds_id)
+        if window and (start or end):
+            try:
+                series = series.window(start, end)
+            except (ValueError, TypeError) as exc:
+                raise ApiError(400, f"start/end: {exc}") from None
+        try:
+            return series.resample(interval)
+        except ValueError as exc:
+            raise ApiError(400, f"granularity: {exc}", "granularity") from None
+
+    return ident, interval, load
+
+
+_FORECAST_FIELDS = ("dataset_id", "series", "interval_minutes", "granularity", "start", "end", "model", "horizon",
+                    "level", "target")
+
+
+@bp.post("/forecast")
+def forecast():
+    fields = Fields(read_json(request), _FORECAST_FIELDS)
+    names = model_names()
+    model = fields.string("model", "seasonal_naive", choices=names)
+    target = fields.string("target", "requests", choices=("requests", "bytes"))
+    horizon = fields.raw("horizon", "1d")
+    if isinstance(horizon, bool) or not isinstance(horizon, (int, float, str)):
+        raise ApiError(400, f"horizon must be a number of steps or a duration like '7d', got {horizon!r}", "horizon")
+    if isinstance(horizon, float):
+        if not horizon.is_integer():
+            raise ApiError(400, f"horizon must be a whole number of steps, got {horizon}", "horizon")
+        horizon = int(horizon)
+    level = fields.raw("level", [80, 95])
+    if isinstance(level, bool) or not isinstance(level, (int, float, list)) or (
+            isinstance(level, list) and (len(level) > 10 or any(isinstance(v, bool) for v in level))):
+        raise ApiError(400, f"level must be a number or an array of up to 10 numbers in (0, 100), got {level!r}",
+                       "level")
+    try:
+        levels = parse_levels(level)
+    except InputError as exc:
+        raise ApiError(400, str(exc), "level") from None
+    ident, interval, load = _series_input(fields)
+    try:
+        steps = parse_horizon(horizon, interval)
+    except InputError as exc:
+        raise ApiError(400, str(exc), "horizon") from None
+    settings = _settings()
+
+    def compute() -> dict:
+        series = load()
+        fitted, from_disk = ModelCache(settings.models_dir).get_or_fit(
+            model, series, target, {}, dataset_id=ident.get("dataset"))
+        fc = fitted.predict(steps, level=levels)
+        ts = fc.pop("timestamps")
+        return to_jsonable({
+            "model": model, "label": fitted.label, "target": target, "dataset_id": ident.get("dataset"),
+            "granularity_minutes": series.interval_minutes, "horizon_steps": steps, "levels": list(levels),
+            "start": ts[0].isoformat(), "end": (ts[-1] + series.interval).isoformat(),
+            "timestamps": [t.isoformat() for t in ts], **fc,
+            "fit_seconds": round(float(fitted.fit_seconds_), 3), "model_cached": from_disk,
+        })
+
+    value, hit = _cached("forecast", ident, {"model": model, "target": target, "steps": steps, "levels": levels},
+                         compute)
+    return jsonify({**value, "cached": hit})
+
+
+_SCALING_FIELDS = ("predicted_load", "current_servers", "config", "policy", "sla_target", "interval_minutes",
+                   *MODEL_FIELDS)
+
+
+@bp.post("/recommend-scaling")
+def recommend_scaling():
+    fields = Fields(read_json(request), _SCALING_FIELDS)
+    load = fields.raw("predicted_load")
+    if load is None:
+        raise ApiError(400, "predicted_load is required: an array of predicted requests per period", "predicted_load")
+    if not isinstance(load, list):
+        raise ApiError(400, f"predicted_load must be an array of numbers, got {type(load).__name__}", "predicted_load")
+    if len(load) > MAX_POINTS:
+        raise ApiError(413, f"predicted_load holds {len(load):,} points; at most {MAX_POINTS:,} are accepted",
+                       "predicted_load")
+    if not fields.has("current_servers"):
+        raise ApiError(400, "current_servers is required: the number of servers running now", "current_servers")
+    current = fields.number("current_servers", lo=0, hi=1_000_000, integer=True)
+    policy = fields.string("policy", "predictive", choices=_POLICIES)
+    sla = fields.number("sla_target", lo=0, hi=100)
+    minutes = fields.number("interval_minutes", 5, lo=0, lo_open=True, hi=1440)
+    cfg = scaling_config(fields.raw("config"))
+    model = model_from(fields)
+    try:
+        result = recommend_action(load, current, config=cfg, policy=policy, model=model, interval_minutes=minutes,
+                                  sla_target_pct=sla)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+    return jsonify(to_jsonable(result.to_dict()))
+
+
+_METRIC_FIELDS = ("dataset_id", "models", "protocol", "granularity", "train_end", "test_end", "target")
+
+
+@bp.get("/metrics")
+def metrics():
+    fields = Fields(request.args.to_dict(), _METRIC_FIELDS, query=True)
+    if not fields.has("dataset_id"):
+        raise ApiError(400, "dataset_id is required, e.g. /api/metrics?dataset_id=default", "dataset_id")
+    store = _store()
+    ds_id = dataset_id_of(store, fields.raw("dataset_id"))
+    gran = fields.string("granularity", "5min", max_len=20)
+    try:
+        interval = parse_granularity(gran)
+    except ValueError as exc:
+        raise ApiError(400, f"granularity: {exc}", "granularity") from None
+    names = model_names()
+    raw_models = fields.string("models", ",".join(DEFAULT_METRIC_MODELS), max_len=200)
+    models = [m.strip().lower() for m in raw_models.split(",") if m.strip()]
+    bad = [m for m in models if m not in names]
+    if bad or not models or len(models) > len(names):
+        raise ApiError(400, f"models must be a comma-separated list of {', '.join(names)}, got {raw_models!r}",
+                       "models")
+    protocol = fields.string("protocol", "one-step", choices=("one-step", "day-ahead", "one-shot"))
+    target = fields.string("target", "requests", choices=("requests", "bytes"))
+    train_end = fields.string("train_end", None, max_len=40)
+    test_end = fields.string("test_end", None, max_len=40)
+
+    def compute() -> dict:
+        try:
+            series = dataset_series(store, ds_id).resample(interval)
+        except ValueError as exc:
+            raise ApiError(400, f"granularity: {exc}", "granularity") from None
+        report = backtest(series, models, train_end=train_end or _default_train_end(series), test_end=test_end,
+                          protocol=protocol, target=target)
+        return to_jsonable({"dataset_id": ds_id, **report.to_dict()})
+
+    params = {"granularity_s": interval.total_seconds(), "models": models, "protocol": protocol, "target": target,
+              "train_end": train_end, "test_end": test_end}
+    value, hit = _cached("backtest", {"dataset": ds_id}, params, compute)
+    return jsonify({**value, "cached": hit})
+
+
+def _default_train_end(series) -> str:
+    """Test on the last 7 days (a quarter of a series shorter than four weeks)."""
+    import pandas as pd
+
+    span = series.end - series.start
+    test = pd.Timedelta(days=7) if span >= pd.Timedelta(days=28) else span / 4
+    last_train = series.index[max(0, series.index.searchsorted(series.end - test) - 1)]
+    return last_train.isoformat()
+
+
+_COST_FIELDS = ("dataset_id", "series", "interval_minutes", "granularity", "start", "end", "config", "policy",
+                *MODEL_FIELDS)
+
+
+@bp.post("/cost-report")
+def cost_report():
+    fields = Fields(read_json(request), _COST_FIELDS)
+    cfg = scaling_config(fields.raw("config"))
+    policy = parse_policy(fields.string("policy", "balanced", choices=_POLICIES))
+    model = model_from(fields)
+    _ident, _interval, load = _series_input(fields, window=False)
+    series = load()
+    # The window is cut by prepare(): periods before it remain the predictive policy's forecast history.
+    try:
+        prep = prepare(series, model, start=fields.string("start", max_len=40), end=fields.string("end", max_len=40))
+    except (ValueError, TypeError) as exc:
+        raise ApiError(400, f"start/end: {exc}") from None
+    results = run_scenarios(prep, [(cfg, policy)], baselines=True)
+    scenario, baselines = results[0], {r.name: r for r in results[1:]}
+    cost = scenario.totals.cost
+    savings = {}
+    for name in ("static_peak", "static_mean"):
+        ref = baselines[name].totals.cost
+        savings[f"vs_{name}"] = {"dollars": ref - cost, "pct": 100.0 * (ref - cost) / ref if ref > 0 else None}
+    oracle = baselines["oracle"].totals.cost
+    out = {
+        "config": cfg.to_dict(), "policy": policy.value,
+        "scenario": scenario.to_dict(),
+        "baselines": {k: v.to_dict() for k, v in baselines.items()},
+        "savings": savings,
+        "cost_vs_oracle": cost / oracle if oracle > 0 else None,
+        "sla": {k: scenario.totals.to_dict()[k] for k in (
+            "overloaded_periods", "overloaded_pct", "dropped_requests", "dropped_pct", "p95_latency_s",
+            "p95_over_target_periods", "p95_over_target_pct")},
+        "meta": run_meta(prep),
+    }
+    return jsonify(to_jsonable(out))
+
+
+@bp.route("/", defaults={"rest": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def _unmatched(rest: str):
+    # Without this, Dash's catch-all page route would answer unknown /api paths (and GET on POST routes)
+    # with the app's HTML and a 200.
+    return unmatched_route()
+
+
+def unmatched_route():
+    """404, or 405 with ``Allow`` when the path exists for other methods (for /api, /upload, /export)."""
+    adapter = current_app.url_map.bind("")
+    allowed = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        if method == request.method:
+            continue
+        try:
+            endpoint, _ = adapter.match(request.path, method=method)
+        except HTTPException:
+            continue
+        if endpoint.startswith(OWN_BLUEPRINTS) and not endpoint.endswith("_unmatched"):
+            allowed.append(method)
+    if allowed:
+        resp = json_error(405, f"{request.method} is not allowed on {request.path}; use {', '.join(allowed)}")
+        resp.headers["Allow"] = ", ".join(allowed)
+        return resp
+    return json_error(404, f"no route {request.method} {request.path}; GET /api/openapi.json lists the routes")
+
+
+# -- wiring --------------------------------------------------------------------------------------
+
+
+def _wants_json() -> bool:
+    p = request.path
+    return p.startswith(("/api/", "/upload", "/export/")) or p == "/api"
+
+
+def register_error_handlers(server: Flask) -> None:
+    """JSON errors for /api, /upload and /export (other paths keep Flask's and Dash's own pages)."""
+
+    def handle(exc: HTTPException):
+        if not _wants_json():
+            return exc
+        msg = exc.description or exc.name
+        if exc.code == 404:
+            msg = f"no route {request.method} {request.path}; GET /api/openapi.json lists the routes"
+        elif exc.code == 405:
+            allowed = ", ".join(sorted(m for m in (exc.valid_methods or ()) if m not in ("HEAD", "OPTIONS")))
+            msg = f"{request.method} is not allowed on {request.path}; use {allowed}"
+        elif exc.code == 413:
+            msg = "request body too large" + (f": {exc.description}" if exc.description else "")
+        resp = json_error(exc.code, msg)
+        if exc.code == 405 and exc.valid_methods:
+            resp.headers["Allow"] = ", ".join(exc.valid_methods)
+        return resp
+
+    def handle_500(exc):
+        if not _wants_json():
+            return exc
+        original = getattr(exc, "original_exception", None) or exc
+        log.error("unhandled error on %s %s", request.method, request.path, exc_info=original)
+        return json_error(500, "unexpected server error; the server log has the details")
+
+    for code in (400, 404, 405, 413, 415):
+        server.register_error_handler(code, handle)
+    server.register_error_handler(500, handle_500)
+
+
+def init_api(server: Flask, settings) -> None:
+    """Register the /api blueprint and the JSON error handlers on the Flask ``server``."""
+    server.register_blueprint(bp)
+    register_error_handlers(server)

@@ -1,0 +1,221 @@
+"""The OpenAPI 3.1 document served at ``GET /api/openapi.json`` (hand-written, checked by the tests).
+
+Every route of the API, the upload and the export blueprints is listed here;
+``tests/dashapp/test_api.py`` compares this document with the server's routes
+and validates it with ``openapi-spec-validator``.
+"""
+
+from __future__ import annotations
+
+import core
+
+__all__ = ["openapi_document"]
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, example=None) -> dict:
+    body = {"schema": schema}
+    if example is not None:
+        body["example"] = example
+    return {"application/json": body}
+
+
+def _errors(*codes: int) -> dict:
+    text = {400: "Bad input: malformed JSON, a wrong type, an out-of-range value or an unknown field.",
+            404: "Unknown dataset or upload.", 405: "Method not allowed.", 413: "Body or array too large.",
+            500: "Unexpected server error (a bug: the server log has details)."}
+    return {str(c): {"description": text[c], "content": _json(_ref("Error"))} for c in codes}
+
+
+_SERIES_PROPS = {
+    "dataset_id": {"type": "string", "description": "A stored dataset (`GET /api/datasets`) or `default`.",
+                   "example": "default"},
+    "series": {"type": "array", "items": {"type": ["number", "null"], "minimum": 0}, "maxItems": 200000,
+               "description": "Loads per period (null = no data), instead of dataset_id."},
+    "interval_minutes": {"type": "number", "exclusiveMinimum": 0, "maximum": 1440, "default": 5,
+                         "description": "Period of `series`."},
+    "granularity": {"type": "string", "example": "5min",
+                    "description": "Resample to this period (a whole multiple of the data's); datasets default 5min."},
+    "start": {"type": "string", "description": "First period used (ISO 8601; the data's own offset if none)."},
+    "end": {"type": "string", "description": "End of the window (exclusive)."},
+}
+
+_MODEL_PROPS = {
+    "capacity_per_server_rps": {"type": "number", "exclusiveMinimum": 0, "default": 1 / 3,
+                                "description": "Requests per second one server serves."},
+    "price_per_server_hour": {"type": "number", "minimum": 0, "default": 0.85},
+    "min_servers": {"type": "integer", "minimum": 1, "default": 1},
+    "max_servers": {"type": "integer", "minimum": 1, "default": 100},
+    "boot_delay_minutes": {"type": "number", "minimum": 0, "default": 5},
+}
+
+_CONFIG = {
+    "oneOf": [
+        {"type": "string", "enum": ["conservative", "balanced", "aggressive"]},
+        {"type": "object", "additionalProperties": False, "properties": {
+            "preset": {"type": "string", "enum": ["conservative", "balanced", "aggressive"]},
+            "name": {"type": "string"},
+            "scale_out_threshold": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+            "scale_out_periods": {"type": "integer", "minimum": 1},
+            "scale_in_threshold": {"type": "number", "minimum": 0, "maximum": 1},
+            "scale_in_periods": {"type": "integer", "minimum": 1},
+            "cooldown_minutes": {"type": "number", "minimum": 0},
+            "step_out": {"type": "integer", "minimum": 1},
+            "step_in": {"type": "integer", "minimum": 1},
+        }},
+    ],
+    "description": "A preset name, or a preset with some numbers replaced.",
+}
+
+_POLICY = {"type": "string", "enum": ["reactive", "balanced", "predictive"]}
+
+
+def _schemas() -> dict:
+    return {
+        "Error": {"type": "object", "required": ["status", "error", "message"], "properties": {
+            "status": {"type": "integer"}, "error": {"type": "string"},
+            "message": {"type": "string", "description": "What was wrong and how to fix it."},
+            "field": {"type": "string", "description": "The offending field, when one is."}}},
+        "Dataset": {"type": "object", "properties": {
+            "id": {"type": "string"}, "name": {"type": "string"}, "format": {"type": "string"},
+            "start": {"type": "string"}, "end": {"type": "string"}, "interval_seconds": {"type": "integer"},
+            "periods": {"type": "integer"}, "requests_total": {"type": "number"},
+            "synthetic": {"type": "boolean"}, "default": {"type": "boolean"},
+            "gaps": {"type": "array", "items": {"type": "object"}}}},
+        "ForecastRequest": {"type": "object", "additionalProperties": False, "properties": {
+            **_SERIES_PROPS,
+            "model": {"type": "string", "enum": ["seasonal_naive", "prophet", "sarima", "lightgbm", "ensemble"],
+                      "default": "seasonal_naive"},
+            "horizon": {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string"}], "default": "1d",
+                        "description": "Steps, or a duration like `7d` or `90min` (at most 30 days)."},
+            "level": {"oneOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}, "maxItems": 10}],
+                      "default": [80, 95], "description": "Interval levels in percent; [] for none."},
+            "target": {"type": "string", "enum": ["requests", "bytes"], "default": "requests"}}},
+        "Forecast": {"type": "object", "description": "Also `lo-<level>` / `hi-<level>` arrays per level.",
+                     "additionalProperties": True, "properties": {
+                         "model": {"type": "string"}, "label": {"type": "string"},
+                         "timestamps": {"type": "array", "items": {"type": "string"}},
+                         "mean": {"type": "array", "items": {"type": "number"}},
+                         "levels": {"type": "array", "items": {"type": "number"}},
+                         "granularity_minutes": {"type": "number"}, "cached": {"type": "boolean"}}},
+        "ScalingRequest": {"type": "object", "required": ["predicted_load", "current_servers"],
+                           "additionalProperties": False, "properties": {
+            "predicted_load": {"type": "array", "items": {"type": "number", "minimum": 0}, "minItems": 1,
+                               "maxItems": 100000, "description": "Predicted requests per period."},
+            "current_servers": {"type": "integer", "minimum": 0},
+            "config": _CONFIG, "policy": {**_POLICY, "default": "predictive"},
+            "sla_target": {"type": "number", "minimum": 0, "maximum": 100,
+                           "description": "Max % of predicted periods over capacity; replaces the threshold rule."},
+            "interval_minutes": {"type": "number", "exclusiveMinimum": 0, "maximum": 1440, "default": 5},
+            **_MODEL_PROPS}},
+        "ScalingAction": {"type": "object", "required": ["action", "current_servers", "target_servers", "reason"],
+                          "properties": {
+            "action": {"type": "string", "enum": ["scale_out", "scale_in", "hold"]},
+            "current_servers": {"type": "integer"}, "target_servers": {"type": "integer"},
+            "reason": {"type": "string"}, "needed_servers": {"type": "integer"},
+            "utilization_now": {"type": ["number", "null"]}, "utilization_after": {"type": ["number", "null"]}}},
+        "CostRequest": {"type": "object", "additionalProperties": False, "properties": {
+            **_SERIES_PROPS, "config": _CONFIG, "policy": {**_POLICY, "default": "balanced"}, **_MODEL_PROPS}},
+        "CostReport": {"type": "object", "properties": {
+            "scenario": {"type": "object"}, "baselines": {"type": "object"}, "savings": {"type": "object"},
+            "sla": {"type": "object"}, "cost_vs_oracle": {"type": ["number", "null"]}, "meta": {"type": "object"}}},
+        "Backtest": {"type": "object", "properties": {
+            "dataset_id": {"type": "string"}, "protocol": {"type": "string"},
+            "train": {"type": "object"}, "test": {"type": "object"},
+            "results": {"type": "object", "description": "Per model: rmse, mae, mape, mase, coverage_80/95, ..."},
+            "cached": {"type": "boolean"}}},
+        "UploadJob": {"type": "object", "properties": {
+            "upload_id": {"type": "string"}, "state": {"type": "string", "enum": ["queued", "running", "done",
+                                                                                    "failed"]},
+            "name": {"type": "string"}, "bytes": {"type": "integer"},
+            "progress": {"type": "number", "minimum": 0, "maximum": 1},
+            "dataset_id": {"type": ["string", "null"]}, "duplicate": {"type": "boolean"},
+            "report": {"type": ["object", "null"]}, "error": {"type": ["string", "null"]},
+            "status_url": {"type": "string"}}},
+    }
+
+
+def _query(name: str, description: str, schema: dict | None = None, required: bool = False) -> dict:
+    return {"name": name, "in": "query", "required": required, "description": description,
+            "schema": schema or {"type": "string"}}
+
+
+def openapi_document(max_upload_bytes: int = 500 * 1024 * 1024) -> dict:
+    """The OpenAPI 3.1 description of every route."""
+    ok = "200"
+    paths = {
+        "/api/openapi.json": {"get": {"operationId": "openapi", "summary": "This document.",
+                                      "responses": {ok: {"description": "The OpenAPI document.",
+                                                         "content": _json({"type": "object"})}}}},
+        "/api/datasets": {"get": {
+            "operationId": "listDatasets", "summary": "The store's datasets, newest first.",
+            "responses": {ok: {"description": "Datasets.", "content": _json({"type": "object", "properties": {
+                "datasets": {"type": "array", "items": _ref("Dataset")}}})}, **_errors(400)}}},
+        "/api/forecast": {"post": {
+            "operationId": "forecast", "summary": "Forecast a dataset or a posted series.",
+            "requestBody": {"required": True, "content": _json(_ref("ForecastRequest"),
+                                                               {"dataset_id": "default", "horizon": "1d"})},
+            "responses": {ok: {"description": "Timestamps, mean and interval arrays.",
+                               "content": _json(_ref("Forecast"))}, **_errors(400, 404, 413)}}},
+        "/api/recommend-scaling": {"post": {
+            "operationId": "recommendScaling", "summary": "Scale out, scale in or hold for a predicted load.",
+            "requestBody": {"required": True, "content": _json(_ref("ScalingRequest"),
+                                                               {"predicted_load": [120, 150, 180],
+                                                                "current_servers": 2})},
+            "responses": {ok: {"description": "The decision and its reason.",
+                               "content": _json(_ref("ScalingAction"))}, **_errors(400, 413)}}},
+        "/api/metrics": {"get": {
+            "operationId": "metrics", "summary": "Backtest metrics of forecasting models on a dataset.",
+            "parameters": [
+                _query("dataset_id", "Dataset id or `default`.", required=True),
+                _query("models", "Comma-separated models (default seasonal_naive,sarima,lightgbm)."),
+                _query("protocol", "one-step (default), day-ahead or one-shot.",
+                       {"type": "string", "enum": ["one-step", "day-ahead", "one-shot"]}),
+                _query("granularity", "Period, default 5min."),
+                _query("train_end", "Last training period (default: all but the last 7 days)."),
+                _query("test_end", "Last test period (default: the end)."),
+                _query("target", "requests (default) or bytes.", {"type": "string", "enum": ["requests", "bytes"]}),
+            ],
+            "responses": {ok: {"description": "The backtest report.", "content": _json(_ref("Backtest"))},
+                          **_errors(400, 404)}}},
+        "/api/cost-report": {"post": {
+            "operationId": "costReport", "summary": "Cost, savings vs static fleets and SLA of a configuration.",
+            "requestBody": {"required": True, "content": _json(_ref("CostRequest"),
+                                                               {"dataset_id": "default", "config": "balanced",
+                                                                "policy": "predictive"})},
+            "responses": {ok: {"description": "The cost report.", "content": _json(_ref("CostReport"))},
+                          **_errors(400, 404, 413)}}},
+        "/health": {"get": {"operationId": "health", "summary": "200 when the app can serve.",
+                            "responses": {ok: {"description": "Healthy.", "content": _json({"type": "object"})}}}},
+        "/upload": {
+            "get": {"operationId": "uploadLimits", "summary": "Upload limits.",
+                    "responses": {ok: {"description": "`max_bytes` and accepted formats.",
+                                       "content": _json({"type": "object"})}}},
+            "post": {
+                "operationId": "upload",
+                "summary": "Stream a log, CSV or TXT file (gzip/bz2 accepted); ingested in the background.",
+                "parameters": [_query("name", "Display name (sanitized; never used in a path).")],
+                "requestBody": {"required": True, "content": {
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary",
+                                                            "maxLength": max_upload_bytes}},
+                    "multipart/form-data": {"schema": {"type": "object", "properties": {
+                        "file": {"type": "string", "format": "binary"}}}}}},
+                "responses": {"202": {"description": "Accepted; poll `status_url`.",
+                                      "content": _json(_ref("UploadJob"))}, **_errors(400, 413)}}},
+        "/upload/{upload_id}": {"get": {
+            "operationId": "uploadStatus", "summary": "State, progress, ingest report and dataset id of an upload.",
+            "parameters": [{"name": "upload_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {ok: {"description": "The job.", "content": _json(_ref("UploadJob"))},
+                          **_errors(400, 404)}}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Traffic capacity workbench API", "version": core.__version__,
+                 "description": "Forecasts, scaling recommendations, cost reports and uploads over the same core "
+                                "as the Dash pages. Errors are JSON `{status, error, message}`; see docs/api.md."},
+        "paths": paths,
+        "components": {"schemas": _schemas()},
+    }
