@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import dash
 import dash_bootstrap_components as dbc
 import diskcache
-from dash import DiskcacheManager, dcc
+from dash import DiskcacheManager, Input, Output, clientside_callback, dcc, html
 from flask import jsonify
 
 from core.store import DatasetStore
+from dashapp import ids
 from dashapp.api import init_api
 from dashapp.settings import Settings
 from dashapp.upload import init_upload
@@ -19,6 +21,21 @@ __all__ = ["create_app"]
 
 HERE = Path(__file__).resolve().parent
 ASSETS = HERE.parent / "assets"
+#: Pages in the navbar, in order (module name -> label).
+NAV_PAGES = (("data", "Data", "/"), ("history", "History", "/history"), ("forecast", "Forecast", "/forecast"),
+             ("scenarios", "Scenarios", "/scenarios"), ("what_if", "What-if", "/what-if"))
+
+
+def _navbar() -> dbc.Navbar:
+    links = [dbc.NavItem(dbc.NavLink(label, href=path, id=ids.nav_link(key), active="exact"))
+             for key, label, path in NAV_PAGES]
+    return dbc.Navbar(
+        dbc.Container([
+            dbc.NavbarBrand("Traffic capacity workbench", href="/"),
+            dbc.Nav(links, navbar=True, className="me-auto"),
+        ], fluid=True),
+        id=ids.NAV, color="light", dark=False, className="mb-3 border-bottom",
+    )
 
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
@@ -34,6 +51,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         background_callback_manager=DiskcacheManager(jobs),
         title="Traffic capacity workbench",
         suppress_callback_exceptions=False,
+        update_title=None,
     )
     server = app.server
     server.secret_key = settings.secret_key
@@ -48,19 +66,25 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         store = DatasetStore(settings.data_dir)
         return jsonify(status="ok", datasets=len(store.list()))
 
-    app.layout = dbc.Container(
-        [
-            dbc.NavbarSimple(
-                brand="Traffic capacity workbench",
-                children=[
-                    dbc.NavItem(dbc.NavLink(p["name"], href=p["relative_path"])) for p in dash.page_registry.values()
-                ],
-                color="light",
-                className="mb-3",
-            ),
-            dcc.Location(id="url"),
+    app.layout = html.Div([
+        _navbar(),
+        dbc.Container([
+            # The pages write their query string here; "callback-nav" re-renders the page without a reload
+            # and pushes a history entry, so back/forward restore the previous scenario.
+            dcc.Location(id=ids.URL, refresh="callback-nav"),
             dash.page_container,
-        ],
-        fluid=True,
+        ], fluid=True),
+    ])
+
+    # Navbar links carry the selected dataset from page to page (clientside: no server round trip).
+    paths = ", ".join(f'"{path}"' for _, _, path in NAV_PAGES)
+    clientside_callback(
+        "function(search) {"
+        ' const ds = new URLSearchParams(search || "").get("dataset");'
+        ' const q = ds ? "?dataset=" + encodeURIComponent(ds) : "";'
+        f" return [{paths}].map(p => p + q); }}",
+        [Output(ids.nav_link(key), "href") for key, _, _ in NAV_PAGES],
+        Input(ids.URL, "search"),
     )
+    logging.getLogger("dashapp").setLevel(logging.INFO)
     return app

@@ -1,23 +1,153 @@
-"""Data page: the datasets in the store (placeholder until the pages issue lands)."""
+"""Data: the datasets in the store, the selected one's ingest report, upload and delete.
+
+The selected dataset is the ``dataset`` query parameter (the built-in default
+on a first visit); the navbar carries it to the other pages.
+"""
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import html
-from flask import current_app
+from dash import Input, Output, State, callback, dcc, html
+from dash.exceptions import PreventUpdate
 
 from core.store import DatasetStore
+from dashapp import ids
+from dashapp import state as st
+from dashapp.components.layout import fmt_num, safe_layout, table, warnings_alert
+from dashapp.jobs import current_settings
 
-dash.register_page(__name__, path="/", name="Data", title="Data · Traffic workbench")
+PAGE = "data"
+TITLE = "Data"
+CTX = f"{PAGE}-ctx"
+
+dash.register_page(__name__, path="/", name=TITLE, title="Data · Traffic workbench", order=0)
 
 
-def layout(**_query):
-    settings = current_app.config["TRAFFIC_SETTINGS"]
-    store = DatasetStore(settings.data_dir)
-    store.default_id()
-    rows = [
-        html.Tr([html.Td(d.name), html.Td(d.format), html.Td(f"{d.start[:16]} .. {d.end[:16]}"),
-                 html.Td(f"{d.interval_seconds // 60} min"), html.Td("synthetic" if d.synthetic else "real")])
-        for d in store.list()
+def _size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _interval(seconds: int) -> str:
+    return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
+
+
+def dataset_rows(store: DatasetStore, selected: str) -> list[list]:
+    """One row per dataset: name (a link selecting it), format, time range, interval, size, kind."""
+    rows = []
+    for d in store.list():
+        name = dcc.Link(d.name, href=f"/?dataset={d.id}", className="fw-semibold" if d.id == selected else "")
+        rows.append([
+            html.Span(["✔ " if d.id == selected else "", name]),
+            d.format, f"{d.start[:16].replace('T', ' ')} .. {d.end[:16].replace('T', ' ')}",
+            _interval(d.interval_seconds),
+            f"{d.periods:,} periods" + (f" · {_size(d.size_bytes)}" if d.size_bytes else ""),
+            dbc.Badge("synthetic", color="info") if d.synthetic else dbc.Badge("real", color="success"),
+        ])
+    return rows
+
+
+def report_view(store: DatasetStore, dataset_id: str) -> html.Div:
+    """The ingest report: lines parsed and rejected (with examples), gaps, assumptions, warnings."""
+    r = store.report(dataset_id)
+    info = store.info(dataset_id)
+    facts = [
+        ("Source", r.source), ("Format", f"{r.format} ({r.compression})"),
+        ("Lines", f"{fmt_num(r.lines_total)} read, {fmt_num(r.lines_parsed)} parsed, "
+                  f"{fmt_num(r.lines_rejected)} rejected"),
+        ("Requests", fmt_num(r.requests_total, 0)),
+        ("Range", f"{r.start} .. {r.end} (UTC{r.utc_offset})"),
+        ("Periods", f"{fmt_num(r.periods)} of {_interval(r.interval_seconds)}"),
+        ("Non-standard request lines", fmt_num(r.nonstandard_requests)),
+        ("Read in", f"{r.seconds:.1f} s" if r.seconds else "n/a"),
     ]
-    head = html.Thead(html.Tr([html.Th(h) for h in ("Name", "Format", "Range", "Interval", "Kind")]))
-    return html.Div([html.H3("Datasets"), dbc.Table([head, html.Tbody(rows)], id="data-table", striped=True)])
+    pairs = [x for k, v in facts for x in (html.Dt(k, className="col-sm-3"), html.Dd(v, className="col-sm-9"))]
+    parts = [html.H5(f"Ingest report: {info.name}"), html.Dl(pairs, className="row small mb-2")]
+    if r.rejected_examples:
+        parts += [html.H6("Rejected lines (first examples)"),
+                  table(["line", "reason", "text"], [[e.line, e.reason, html.Code(e.text[:200])]
+                                                     for e in r.rejected_examples])]
+    gaps = r.gaps or list(info.gaps)
+    gap_rows = [[g["start"], g["end"], g["kind"], fmt_num(g.get("minutes"))] for g in gaps]
+    parts += [html.H6(f"Gaps found ({len(gaps)})"),
+              table(["start", "end", "kind", "minutes"], gap_rows) if gaps else html.P("None.", className="small")]
+    for title, items in (("Assumptions", r.assumptions), ("Warnings", r.warnings)):
+        if items:
+            parts += [html.H6(title), html.Ul([html.Li(x) for x in items], className="small")]
+    return html.Div(parts, id=ids.DATA_REPORT)
+
+
+def upload_card() -> dbc.Card:
+    """The streaming upload widget (assets/upload.js fills ``#upload-widget``; the route is dashapp/upload.py).
+
+    A finished upload links to ``/?dataset=<id>``, which selects it here.
+    """
+    return dbc.Card(dbc.CardBody([
+        html.H6("Upload"),
+        html.P("Apache Common/Combined logs, CSV or TXT (optionally gzip/bz2).", className="small text-muted"),
+        html.Div(id=ids.DATA_UPLOAD, **{"data-upload-url": "/upload", "data-dataset-href": "/?dataset={id}"}),
+    ]), className="mb-3")
+
+
+@safe_layout(PAGE, TITLE)
+def layout(**query):
+    parsed = st.parse_query(PAGE, query)
+    store = DatasetStore(current_settings().data_dir)
+    selected = st.resolve_dataset(store, parsed)
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Name", "Format", "Time range", "Interval", "Size", "Kind")]))
+    rows = [html.Tr([html.Td(c) for c in r]) for r in dataset_rows(store, selected)]
+    listing = dbc.Table([head, html.Tbody(rows)], id=ids.DATA_TABLE, striped=True, hover=True, size="sm",
+                        responsive=True)
+    return html.Div([
+        html.H3("Datasets"),
+        warnings_alert(parsed.shown_warnings()),
+        *([dbc.Alert(f"Dataset {parsed.values['deleted']} deleted.", color="success", className="py-2")]
+          if parsed.values.get("deleted") else []),
+        dbc.Row([
+            dbc.Col([listing, report_view(store, selected)], md=9),
+            dbc.Col([
+                upload_card(),
+                dbc.Card(dbc.CardBody([
+                    html.H6("Delete the selected dataset"),
+                    dbc.Button("Delete", id=ids.DATA_DELETE, color="danger", outline=True, size="sm"),
+                    dcc.ConfirmDialog(id=ids.DATA_DELETE_CONFIRM,
+                                      message="Delete this dataset and its report? This cannot be undone."),
+                    html.Div(id=ids.DATA_DELETE_RESULT, className="small mt-2"),
+                ])),
+            ], md=3),
+        ]),
+        dcc.Store(id=CTX, data={"dataset": selected}),
+    ])
+
+
+@callback(Output(ids.DATA_DELETE_CONFIRM, "displayed"), Input(ids.DATA_DELETE, "n_clicks"),
+          prevent_initial_call=True)
+def _confirm(n):
+    if not n:
+        raise PreventUpdate
+    return True
+
+
+def delete_selected(store: DatasetStore, ctx: dict | None):
+    """Delete the page's selected dataset (the store validates the id); returns ``(search, message)``."""
+    dataset_id = str((ctx or {}).get("dataset", ""))
+    try:
+        store.delete(dataset_id)
+    except Exception as exc:  # noqa: BLE001 - report any failure in the page
+        return dash.no_update, dbc.Alert(f"Not deleted: {exc}", color="danger", className="py-1")
+    return f"?deleted={dataset_id}", None
+
+
+@callback(
+    Output(ids.URL, "search", allow_duplicate=True),
+    Output(ids.DATA_DELETE_RESULT, "children"),
+    Input(ids.DATA_DELETE_CONFIRM, "submit_n_clicks"),
+    State(CTX, "data"),
+    prevent_initial_call=True,
+)
+def _delete(n, ctx):
+    if not n or not ctx:
+        raise PreventUpdate
+    return delete_selected(DatasetStore(current_settings().data_dir), ctx)

@@ -1,0 +1,1 @@
+"""Reusable pieces of the pages: frame and controls, background-job panel, zoomable charts, URL sync."""

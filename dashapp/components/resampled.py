@@ -1,0 +1,71 @@
+"""Charts that re-aggregate on zoom, statelessly.
+
+The figure is sent with about ``N_POINTS`` points per long trace. On zoom
+(``relayoutData``) the page's provider reloads the full-resolution columns
+from the shared result cache, and the callback patches only the x/y of the
+re-aggregated traces for the new range. Nothing is kept per worker or per
+user: the store beside the graph holds the page's query string and which
+trace shows which column (plotly-resampler's ``FigureResampler`` would keep
+figures in worker memory, which gunicorn's workers do not share).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from dash import Input, Output, Patch, State, callback, dcc, html
+from dash.exceptions import PreventUpdate
+
+from dashapp.figures import ResampledFigure, downsample, parse_relayout
+from dashapp.ids import rs_graph, rs_source
+
+__all__ = ["resampled_graph", "register_zoom", "zoom_patch"]
+
+GRAPH_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+def resampled_graph(name: str, rf: ResampledFigure, search: str, **graph_kw) -> html.Div:
+    """The graph plus the store its zoom callback reads."""
+    source = {"search": search, "traces": {str(i): col for i, col in rf.traces.items()}}
+    return html.Div([
+        dcc.Graph(id=rs_graph(name), figure=rf.figure, config=GRAPH_CONFIG, **graph_kw),
+        dcc.Store(id=rs_source(name), data=source),
+    ])
+
+
+def _jsonable(x: pd.DatetimeIndex, y: np.ndarray) -> tuple[list, list]:
+    return (list(x.strftime("%Y-%m-%d %H:%M:%S")),
+            [None if not np.isfinite(v) else float(v) for v in np.asarray(y, dtype=np.float64)])
+
+
+def zoom_patch(relayout: dict | None, source: dict | None,
+               provider: Callable[[str], tuple[pd.DatetimeIndex, dict]]) -> Patch:
+    """The figure patch for a relayout event (PreventUpdate when it is not a zoom)."""
+    rng = parse_relayout(relayout)
+    if rng is None or not source:
+        raise PreventUpdate
+    x, cols = provider(source.get("search", ""))
+    patch = Patch()
+    for i, col in (source.get("traces") or {}).items():
+        if col not in cols:
+            continue
+        xs, ys = downsample(x, cols[col], x_range=None if rng == "full" else rng)
+        px, py = _jsonable(xs, ys)
+        patch["data"][int(i)]["x"] = px
+        patch["data"][int(i)]["y"] = py
+    return patch
+
+
+def register_zoom(name: str, provider: Callable[[str], tuple[pd.DatetimeIndex, dict]]) -> None:
+    """Register the zoom callback of chart ``name``; ``provider(search) -> (naive local index, columns)``."""
+
+    @callback(
+        Output(rs_graph(name), "figure"),
+        Input(rs_graph(name), "relayoutData"),
+        State(rs_source(name), "data"),
+        prevent_initial_call=True,
+    )
+    def _zoom(relayout, source):
+        return zoom_patch(relayout, source, provider)

@@ -1,0 +1,72 @@
+"""Component ids, in one place so pages, callbacks and browser tests agree.
+
+Ids are plain strings prefixed by their page. Pages with a background job use
+``job_ids(prefix)`` for the job panel's components; resampled charts use the
+pattern-matching ids from ``rs_graph`` / ``rs_source``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "URL",
+    "NAV",
+    "WARNINGS",
+    "ERROR",
+    "nav_link",
+    "control",
+    "job_ids",
+    "rs_graph",
+    "rs_source",
+    "RS_GRAPH_TYPE",
+    "RS_SOURCE_TYPE",
+]
+
+#: The app-wide location whose ``search`` the pages write (refresh="callback-nav").
+URL = "url"
+NAV = "navbar"
+#: The alert listing the query parameters that were ignored (same id on every page).
+WARNINGS = "query-warnings"
+#: An alert shown when something failed while building the page.
+ERROR = "page-error"
+
+RS_GRAPH_TYPE = "rs-graph"
+RS_SOURCE_TYPE = "rs-source"
+
+
+def nav_link(page: str) -> str:
+    return f"nav-{page}"
+
+
+def control(page: str, key: str) -> str:
+    """The control that edits query parameter ``key`` on ``page`` (e.g. ``history-granularity``)."""
+    return f"{page}-{key}"
+
+
+def job_ids(prefix: str) -> dict[str, str]:
+    """Ids of one page's background-job panel."""
+    names = ("params", "trigger", "bar", "progress", "cancel", "run", "result", "note", "status")
+    return {n: f"{prefix}-job-{n}" for n in names}
+
+
+def rs_graph(name: str) -> dict:
+    """A chart re-aggregated on zoom (see ``components.resampled``)."""
+    return {"type": RS_GRAPH_TYPE, "name": name}
+
+
+def rs_source(name: str) -> dict:
+    """The store telling the zoom callback where a chart's full-resolution data comes from."""
+    return {"type": RS_SOURCE_TYPE, "name": name}
+
+
+# Page-specific ids that are not query controls.
+DATA_TABLE = "data-table"
+DATA_REPORT = "data-report"
+DATA_DELETE = "data-delete"
+DATA_DELETE_CONFIRM = "data-delete-confirm"
+DATA_DELETE_RESULT = "data-delete-result"
+DATA_UPLOAD = "upload-widget"  # the DOM contract of assets/upload.js
+HISTORY_KPIS = "history-kpis"
+SCEN_RECOMMENDATION = "scenarios-recommendation"
+SCEN_WINNERS = "scenarios-winners"
+WHATIF_TABLE = "what_if-table"
+FORECAST_BACKTEST = "forecast-backtest"

@@ -1,0 +1,134 @@
+"""Server-side result cache shared by every gunicorn worker, and where the settings come from.
+
+Results (forecasts, matrices, optimizer fronts, simulations, resampled
+series) are stored in a diskcache folder under the cache directory, keyed by
+kind + dataset id + canonical parameters + the code version. A miss takes an
+exclusive ``flock`` on a per-key lock file before computing, so two
+identical requests (any workers, any background jobs) compute once; the
+second waits and reads the first's result. A killed job (cancel) releases
+its lock with its process, so nothing stays locked.
+
+No state lives in module globals: a ``ResultCache`` is a thin handle opened
+per use on the shared folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import diskcache
+
+import core
+from dashapp.settings import Settings
+
+__all__ = ["ResultCache", "code_version", "current_settings", "results"]
+
+_MISSING = object()
+_HERE = Path(__file__).resolve().parent
+
+
+@functools.cache
+def code_version() -> str:
+    """Hash of the sources of ``core`` and ``dashapp``: a code change invalidates cached results.
+
+    Computed once per process (the sources do not change under a running server).
+    """
+    h = hashlib.sha256(core.__version__.encode())
+    for root in (_HERE.parent / "core", _HERE):
+        for path in sorted(root.rglob("*.py")):
+            h.update(str(path.relative_to(root.parent)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def current_settings() -> Settings:
+    """The running app's settings: from the Flask app in a request, the Dash app in a background job."""
+    try:
+        from flask import current_app
+
+        return current_app.config["TRAFFIC_SETTINGS"]
+    except (RuntimeError, KeyError):
+        pass
+    try:
+        import dash
+
+        return dash.get_app().server.config["TRAFFIC_SETTINGS"]
+    except Exception:  # noqa: BLE001 - no app in this process: fall back to the environment
+        return Settings.from_env()
+
+
+class ResultCache:
+    """Computed results on disk, shared by processes; one computation per key at a time."""
+
+    def __init__(self, cache_dir: str | os.PathLike, size_limit: int = 4 * 2**30) -> None:
+        self.root = Path(cache_dir)
+        self.locks = self.root / "locks"
+        self.locks.mkdir(parents=True, exist_ok=True)
+        self.cache = diskcache.Cache(str(self.root / "results"), size_limit=size_limit,
+                                     eviction_policy="least-recently-used")
+
+    def close(self) -> None:
+        self.cache.close()
+
+    def __enter__(self) -> ResultCache:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @staticmethod
+    def key(kind: str, dataset_id: str, params: dict) -> str:
+        """Key of a result: kind, dataset, canonical parameters and the code version."""
+        blob = json.dumps({"kind": kind, "dataset": dataset_id, "params": params, "code": code_version()},
+                          sort_keys=True, default=str)
+        return f"{kind}-{hashlib.sha256(blob.encode()).hexdigest()[:32]}"
+
+    def get(self, key: str, default=None):
+        try:
+            return self.cache.get(key, default)
+        except Exception:  # noqa: BLE001 - an unreadable entry is a miss, never a crash
+            self.cache.delete(key)
+            return default
+
+    def __contains__(self, key: str) -> bool:
+        return self.get(key, _MISSING) is not _MISSING
+
+    def set(self, key: str, value) -> None:
+        self.cache.set(key, value)
+
+    @contextlib.contextmanager
+    def lock(self, key: str):
+        """Exclusive lock on ``key`` across processes (released when the holder dies)."""
+        path = self.locks / f"{key}.lock"
+        with open(path, "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def get_or_compute(self, key: str, compute: Callable[[], object]) -> tuple[object, bool]:
+        """The cached value, or ``compute()`` stored under the key; returns ``(value, was_cached)``."""
+        value = self.get(key, _MISSING)
+        if value is not _MISSING:
+            return value, True
+        with self.lock(key):
+            value = self.get(key, _MISSING)  # another process may have finished meanwhile
+            if value is not _MISSING:
+                return value, True
+            value = compute()
+            self.set(key, value)
+            return value, False
+
+
+def results(settings: Settings | None = None) -> ResultCache:
+    """A handle on the shared result cache of ``settings`` (default: the running app's)."""
+    settings = settings or current_settings()
+    return ResultCache(settings.cache_dir)

@@ -1,0 +1,153 @@
+"""Forecast: a model fitted on the history before the origin, its forecast with bands continuing the
+history, and the backtest table (protocols x metrics, the seasonal naive and the Poisson floor beside it).
+Fitting runs as a background job with progress and cancel; results are cached for every worker."""
+
+from dataclasses import dataclass
+
+import dash
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import dcc, html
+
+from core.forecast import model_names
+from core.series import TrafficSeries
+from core.store import DatasetStore
+from dashapp import ids, services
+from dashapp import state as st
+from dashapp.components.job import job_panel, register_job
+from dashapp.components.layout import field, fmt_num, page_frame, safe_layout, select, switch, table, text
+from dashapp.components.urlsync import register_url_writer
+from dashapp.figures import forecast_figure
+from dashapp.jobs import ResultCache, current_settings, results
+
+PAGE = "forecast"
+TITLE = "Forecast"
+CTX = f"{PAGE}-ctx"
+GRAPH = "forecast-graph"
+
+dash.register_page(__name__, path="/forecast", name=TITLE, title="Forecast · Traffic workbench", order=2)
+
+
+@dataclass
+class Context:
+    parsed: st.Parsed
+    dataset: services.Dataset
+    minutes: int
+    series: TrafficSeries
+    origin: pd.Timestamp
+    steps: int
+
+
+def resolve(parsed: st.Parsed, store: DatasetStore, rc: ResultCache) -> Context:
+    dataset_id = st.resolve_dataset(store, parsed)
+    ds = services.load_dataset(store, dataset_id)
+    minutes = st.resolve_granularity(parsed, ds.interval_seconds)
+    series = services.load_series(rc, store, dataset_id, minutes)
+    target = parsed.values["target"]
+    if target not in series.frame.columns:
+        parsed.warn(f"target {target}: this dataset has no such column; forecasting requests.")
+        parsed.values["target"] = "requests"
+    steps = st.resolve_horizon(parsed, series.interval)
+    origin = st.resolve_origin(parsed, series.start, series.end, series.interval)
+    return Context(parsed, ds, minutes, series, origin, steps)
+
+
+def _bundle(ctx: Context, rc: ResultCache, progress=None, cached_only=False):
+    v = ctx.parsed.values
+    return services.forecast_result(
+        rc, ctx.dataset.id, ctx.series, model=v["model"], target=v["target"], origin=ctx.origin, steps=ctx.steps,
+        levels=tuple(v["level"]), anomalies=v["anomalies"], models_dir=current_settings().models_dir,
+        progress=progress, cached_only=cached_only)
+
+
+_METRICS = (("rmse", "RMSE", 1), ("mae", "MAE", 1), ("mape", "MAPE %", 1), ("smape", "sMAPE %", 1),
+            ("mase", "MASE", 3), ("coverage_80", "cover 80 %", 1), ("coverage_95", "cover 95 %", 1))
+
+
+def backtest_rows(backtest: dict) -> list[list]:
+    """Rows ``protocol, model, n, metrics...`` with a Poisson-floor row under each protocol."""
+    rows = []
+    for protocol, rep in backtest.items():
+        for name, res in rep["results"].items():
+            rows.append([protocol, res.get("label", name), fmt_num(res.get("n"))]
+                        + [fmt_num(res.get(k), d) for k, _, d in _METRICS])
+        if rep.get("poisson_floor") is not None:
+            rows.append([protocol, html.Em("Poisson floor (RMSE >= sqrt(mean))"), "",
+                         fmt_num(rep["poisson_floor"], 1)] + [""] * (len(_METRICS) - 1))
+    return rows
+
+
+def render(ctx: Context, bundle: dict) -> list:
+    """The forecast chart, the backtest table and the notes."""
+    v = ctx.parsed.values
+    hx = bundle["history"][0]
+    end = bundle["forecast"]["timestamps"][-1] if len(bundle["forecast"]["timestamps"]) else ctx.origin
+    events = services.event_list(hx[0], end) if v["events"] and len(hx) else []
+    fig = forecast_figure(bundle, events=events, show_anomalies=v["anomalies"])
+    out = [
+        html.P(f"{bundle['label']} · {v['target']} · {ctx.minutes}-minute periods · origin "
+               f"{st.format_time(ctx.origin)} · {ctx.steps:,} steps"
+               + (" · model loaded from the model cache" if bundle.get("from_model_cache") else ""),
+               className="small text-muted mb-1", id="forecast-summary"),
+        dcc.Graph(id=GRAPH, figure=fig, config={"displaylogo": False}),
+    ]
+    if bundle.get("backtest"):
+        head = ["protocol", "model", "n"] + [label for _, label, _ in _METRICS]
+        first = next(iter(bundle["backtest"].values()))
+        out += [html.H5("Backtest", className="mt-2"),
+                html.P(f"Trained up to {first['train']['end'][:16]}, scored {first['test']['start'][:16]} .. "
+                       f"{first['test']['end'][:16]}. {first['notes']}", className="small text-muted"),
+                table(head, backtest_rows(bundle["backtest"]), id_=ids.FORECAST_BACKTEST)]
+    out += [dbc.Alert(n, color="info", className="py-2 small") for n in bundle.get("notes", [])]
+    return out
+
+
+def compute(progress, request: dict) -> list:
+    """The background job: re-validate the request, compute (or read) the forecast, render it."""
+    settings = current_settings()
+    parsed = st.parse_query(PAGE, st.query_from_search(request.get("search", "")))
+    with results(settings) as rc:
+        ctx = resolve(parsed, DatasetStore(settings.data_dir), rc)
+        bundle = _bundle(ctx, rc, progress=progress)
+    return render(ctx, bundle)
+
+
+def controls(parsed: st.Parsed) -> list:
+    v = parsed.values
+    c = lambda k: ids.control(PAGE, k)  # noqa: E731
+    return [
+        field("Model", select(c("model"), list(model_names()), v["model"])),
+        field("Target", select(c("target"), list(st.TARGETS), v["target"])),
+        field("Granularity (minutes)", dbc.RadioItems(id=c("granularity"), value=v["granularity"], inline=True,
+                                                      options=[{"label": g, "value": g} for g in st.GRANULARITIES])),
+        field("Horizon", text(c("horizon"), v["horizon"], "steps, or 90min, 12h, 7d (max 30d)")),
+        field("Interval levels (%)", text(c("level"), ",".join(f"{x:g}" for x in v["level"]), "80,95")),
+        field("Origin", text(c("origin"), v["origin"], "(a week before the end)"),
+              "history before it trains the model"),
+        switch(c("events"), "Events", v["events"]),
+        switch(c("anomalies"), "Anomalies", v["anomalies"]),
+    ]
+
+
+CONTROL_PROPS = [("model", "value"), ("target", "value"), ("granularity", "value"), ("horizon", "value"),
+                 ("level", "value"), ("origin", "value"), ("events", "value"), ("anomalies", "value")]
+
+
+@safe_layout(PAGE, TITLE)
+def layout(**query):
+    parsed = st.parse_query(PAGE, query)
+    settings = current_settings()
+    with results(settings) as rc:
+        ctx = resolve(parsed, DatasetStore(settings.data_dir), rc)
+        bundle = _bundle(ctx, rc, cached_only=True)
+    if bundle is not None:
+        panel = job_panel(PAGE, None, render(ctx, bundle), what="the forecast")
+    else:
+        panel = job_panel(PAGE, {"search": parsed.search()},
+                          html.P("The forecast appears here when the job is done.", className="text-muted"),
+                          what="the forecast")
+    return page_frame(TITLE, parsed, controls(parsed), panel, store=dcc.Store(id=CTX, data={"dataset": ctx.dataset.id}))
+
+
+register_url_writer(PAGE, CONTROL_PROPS, CTX)
+register_job(PAGE, compute, what="the forecast")

@@ -1,0 +1,178 @@
+"""History: the traffic (requests, bytes, error rate) with gaps, events and anomalies, and one simulation
+of the chosen configuration and policy below it (servers vs demand, KPIs)."""
+
+from dataclasses import dataclass
+
+import dash
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import dcc, html
+
+from core.scaling import PRESETS, Policy, SimulationModel
+from core.series import TrafficSeries
+from core.store import DatasetStore
+from dashapp import ids, services
+from dashapp import state as st
+from dashapp.components.layout import field, fmt_num, kpi_row, number, page_frame, safe_layout, select, switch, text
+from dashapp.components.resampled import register_zoom, resampled_graph
+from dashapp.components.urlsync import register_url_writer
+from dashapp.figures import local_index, sim_columns, simulation_figure, traffic_figure
+from dashapp.jobs import ResultCache, current_settings, results
+
+PAGE = "history"
+TITLE = "History"
+CTX = f"{PAGE}-ctx"
+
+dash.register_page(__name__, path="/history", name=TITLE, title="History · Traffic workbench", order=1)
+
+
+@dataclass
+class Context:
+    """Everything the page shows, resolved and validated."""
+
+    parsed: st.Parsed
+    dataset: services.Dataset
+    minutes: int
+    series: TrafficSeries
+    lo: pd.Timestamp
+    hi: pd.Timestamp
+    model: SimulationModel
+
+
+def resolve(parsed: st.Parsed, store: DatasetStore, rc: ResultCache) -> Context:
+    dataset_id = st.resolve_dataset(store, parsed)
+    ds = services.load_dataset(store, dataset_id)
+    minutes = st.resolve_granularity(parsed, ds.interval_seconds)
+    series = services.load_series(rc, store, dataset_id, minutes)
+    lo, hi = st.resolve_window(parsed, series.start, series.end)
+    metric = parsed.values["metric"]
+    problem = services.metric_problem(series, metric)
+    if problem:
+        parsed.warn(f"metric {metric}: {problem}.")
+        parsed.values["metric"] = "requests"
+    return Context(parsed, ds, minutes, series, lo, hi, st.sim_model(parsed))
+
+
+def _context_from_search(search: str) -> tuple[Context, ResultCache]:
+    settings = current_settings()
+    rc = results(settings)
+    return resolve(st.parse_query(PAGE, st.query_from_search(search)), DatasetStore(settings.data_dir), rc), rc
+
+
+def traffic_source(search: str):
+    """Full-resolution traffic of the page's window (for the zoom callback)."""
+    ctx, rc = _context_from_search(search)
+    try:
+        w = ctx.series.window(ctx.lo, ctx.hi)
+        return local_index(w.index), {"value": services.metric_values(w, ctx.parsed.values["metric"])}
+    finally:
+        rc.close()
+
+
+def simulation_source(search: str):
+    """Full-resolution simulation timeline (for the zoom callback)."""
+    ctx, rc = _context_from_search(search)
+    try:
+        sim = _simulate(ctx, rc)
+        tl = sim["result"].timeline
+        return local_index(tl.index), sim_columns(tl)
+    finally:
+        rc.close()
+
+
+def _simulate(ctx: Context, rc: ResultCache) -> dict:
+    v = ctx.parsed.values
+    return services.simulation_result(rc, ctx.dataset.id, ctx.series, v["config"], v["policy"], ctx.model,
+                                      ctx.lo, ctx.hi)
+
+
+def kpis(sim: dict) -> list[tuple]:
+    """The KPI cards: cost, savings vs static, overloaded %, dropped %, p95 latency, scaling actions."""
+    t = sim["result"].totals
+    static = sim["static_peak"]["cost"]
+    saving = static - t.cost
+    pct = 100.0 * saving / static if static else None
+    return [
+        ("Cost", f"${t.cost:,.2f}", f"{t.server_hours:,.0f} server-hours"),
+        ("Savings vs static", f"${saving:,.2f}", f"{fmt_num(pct, 1)}% of static peak (${static:,.2f})"),
+        ("Overloaded", fmt_num(t.overloaded_pct, 2, "%"), f"{t.overloaded_periods:,} periods"),
+        ("Dropped", fmt_num(t.dropped_pct, 3, "%"), f"{t.dropped_requests:,.0f} requests"),
+        ("p95 latency", fmt_num(t.p95_latency_s, 2, " s"), f"{fmt_num(t.p95_over_target_pct, 1)}% over target"),
+        ("Scaling actions", f"{t.scaling_actions:,}", f"peak {t.peak_servers} servers"),
+    ]
+
+
+def controls(parsed: st.Parsed) -> list:
+    v = parsed.values
+    c = lambda k: ids.control(PAGE, k)  # noqa: E731
+    return [
+        html.H6("Traffic"),
+        field("Granularity (minutes)", dbc.RadioItems(id=c("granularity"), value=v["granularity"], inline=True,
+                                                      options=[{"label": g, "value": g} for g in st.GRANULARITIES])),
+        field("Metric", select(c("metric"), [("requests", "requests"), ("bytes", "bytes"),
+                                             ("error_rate", "error rate")], v["metric"])),
+        field("Window start", text(c("start"), v["start"], "1995-07-10 or 1995-07-10T12:00")),
+        field("Window end", text(c("end"), v["end"], "(end of the data)")),
+        switch(c("events"), "Events", v["events"]),
+        switch(c("anomalies"), "Anomalies", v["anomalies"]),
+        html.Hr(),
+        html.H6("Simulation"),
+        field("Configuration", select(c("config"), list(PRESETS), v["config"])),
+        field("Policy", select(c("policy"), [p.value for p in Policy], v["policy"])),
+        field("Price per server-hour ($)", number(c("price"), v["price"], 0, 1000)),
+        field("Capacity (requests/min per server)", number(c("capacity"), v["capacity"], 0.01)),
+        field("Min servers", number(c("min"), v["min"], 1, step=1)),
+        field("Max servers", number(c("max"), v["max"], 1, step=1)),
+        field("Boot delay (minutes)", number(c("boot"), v["boot"], 0, 1440)),
+    ]
+
+
+CONTROL_PROPS = [("granularity", "value"), ("metric", "value"), ("start", "value"), ("end", "value"),
+                 ("events", "value"), ("anomalies", "value"), ("config", "value"), ("policy", "value"),
+                 ("price", "value"), ("capacity", "value"), ("min", "value"), ("max", "value"), ("boot", "value")]
+
+
+def body(ctx: Context, rc: ResultCache) -> list:
+    v = ctx.parsed.values
+    search = ctx.parsed.search()
+    w = ctx.series.window(ctx.lo, ctx.hi)
+    values = services.metric_values(w, v["metric"])
+    events = services.event_list(ctx.lo, ctx.hi) if v["events"] else []
+    anomalies = []
+    if v["anomalies"] and v["metric"] == "requests":
+        anomalies = [a for a in services.anomaly_periods(rc, ctx.dataset.id, ctx.series)
+                     if ctx.lo <= pd.Timestamp(a["start"]) < ctx.hi]
+    gaps = [g.to_dict() for g in w.gaps]
+    traffic = traffic_figure(w.index, values, v["metric"], gaps, events, anomalies)
+    sim = _simulate(ctx, rc)
+    simfig = simulation_figure(sim["result"].timeline, gaps)
+    kind = "synthetic" if ctx.dataset.synthetic else "real"
+    meta = sim["meta"]
+    return [
+        html.P([html.Strong(ctx.dataset.name), f" ({kind}) · {ctx.minutes}-minute periods · "
+                f"{st.format_time(ctx.lo)} .. {st.format_time(ctx.hi)} · {len(w):,} periods · "
+                f"{len(anomalies)} anomalies · {len(gaps)} gaps"], className="small text-muted mb-1",
+               id="history-summary"),
+        resampled_graph("history-traffic", traffic, search),
+        html.H5(f"Simulation: {v['config']} / {v['policy']}", className="mt-3"),
+        kpi_row(kpis(sim), id_=ids.HISTORY_KPIS),
+        resampled_graph("history-sim", simfig, search),
+        html.P(f"{meta['excluded_periods']:,} periods inside gaps are simulated with demand 0 and left out of cost "
+               f"and SLA figures; p95 target {meta['p95_target_s']:.1f} s.", className="small text-muted"),
+    ]
+
+
+@safe_layout(PAGE, TITLE)
+def layout(**query):
+    parsed = st.parse_query(PAGE, query)
+    settings = current_settings()
+    with results(settings) as rc:
+        ctx = resolve(parsed, DatasetStore(settings.data_dir), rc)
+        content = body(ctx, rc)
+    return page_frame(TITLE, parsed, controls(parsed), content,
+                      store=dcc.Store(id=CTX, data={"dataset": ctx.dataset.id}))
+
+
+register_url_writer(PAGE, CONTROL_PROPS, CTX)
+register_zoom("history-traffic", traffic_source)
+register_zoom("history-sim", simulation_source)

@@ -1,0 +1,165 @@
+"""Scenarios: the 3 x 3 matrix (configurations x policies) as heatmaps beside the baselines, the winners,
+the recommendation driven by the cost weight and SLA target, and the optimizer's Pareto front with its knee.
+The matrix and the optimizer run as one background job; weight and target only re-rank the cached result."""
+
+from dataclasses import dataclass
+
+import dash
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import dcc, html
+
+from core.scaling import SimulationModel
+from core.scaling.matrix import pick_winners
+from core.scaling.recommend import recommend
+from core.series import TrafficSeries
+from core.store import DatasetStore
+from dashapp import ids, services
+from dashapp import state as st
+from dashapp.components.job import job_panel, register_job
+from dashapp.components.layout import field, fmt_num, kpi_row, number, page_frame, safe_layout, table, text
+from dashapp.components.urlsync import register_url_writer
+from dashapp.figures import matrix_figure, pareto_figure
+from dashapp.jobs import ResultCache, current_settings, results
+
+PAGE = "scenarios"
+TITLE = "Scenarios"
+CTX = f"{PAGE}-ctx"
+
+dash.register_page(__name__, path="/scenarios", name=TITLE, title="Scenarios · Traffic workbench", order=3)
+
+
+@dataclass
+class Context:
+    parsed: st.Parsed
+    dataset: services.Dataset
+    minutes: int
+    series: TrafficSeries
+    lo: pd.Timestamp
+    hi: pd.Timestamp
+    model: SimulationModel
+
+
+def resolve(parsed: st.Parsed, store: DatasetStore, rc: ResultCache) -> Context:
+    dataset_id = st.resolve_dataset(store, parsed)
+    ds = services.load_dataset(store, dataset_id)
+    minutes = st.resolve_granularity(parsed, ds.interval_seconds)
+    series = services.load_series(rc, store, dataset_id, minutes)
+    lo, hi = st.resolve_window(parsed, series.start, series.end)
+    return Context(parsed, ds, minutes, series, lo, hi, st.sim_model(parsed))
+
+
+def _result(ctx: Context, rc: ResultCache, progress=None, cached_only=False):
+    return services.scenarios_result(rc, ctx.dataset.id, ctx.series, ctx.model, ctx.lo, ctx.hi,
+                                     ctx.parsed.values["budget"], progress=progress, cached_only=cached_only)
+
+
+def winner_cards(matrix, weight: float, sla: float | None) -> list[tuple]:
+    w = pick_winners(matrix.scenarios, weight, 1.0 if sla is None else sla)
+    cards = []
+    for label, name in (("Best Cost", w.best_cost), ("Best SLA", w.best_sla),
+                        (f"Best Balance (w={weight:g})", w.best_balance)):
+        t = matrix.scenario(name).totals
+        cards.append((label, name, f"${t.cost:,.2f} · {t.overloaded_pct:.2f}% overloaded · {t.dropped_pct:.3f}% "
+                                   "dropped"))
+    if sla is not None:
+        name = w.cheapest_meeting_sla
+        if name:
+            t = matrix.scenario(name).totals
+            cards.append((f"Cheapest with <= {sla:g}% overloaded", name, f"${t.cost:,.2f}"))
+        else:
+            cards.append((f"Cheapest with <= {sla:g}% overloaded", "none", "no scenario meets the target"))
+    return cards
+
+
+def baseline_rows(matrix) -> list[list]:
+    return [[name, f"${b.totals.cost:,.2f}", fmt_num(b.totals.overloaded_pct, 2, "%"),
+             fmt_num(b.totals.dropped_pct, 3, "%"), fmt_num(b.totals.p95_latency_s, 2, " s"),
+             fmt_num(b.totals.scaling_actions)] for name, b in matrix.baselines.items()]
+
+
+def render(ctx: Context, res: dict) -> list:
+    """Heatmaps, baselines, winners, the recommendation and the Pareto front."""
+    v = ctx.parsed.values
+    matrix, front = res["matrix"], res["front"]
+    rec = recommend(matrix, sla_target_pct=v["sla"], cost_weight=v["weight"])
+    md = matrix.to_dict()
+    return [
+        html.P(f"{ctx.minutes}-minute periods · {st.format_time(ctx.lo)} .. {st.format_time(ctx.hi)} · "
+               f"{front.evaluated:,} configurations searched", className="small text-muted mb-1",
+               id="scenarios-summary"),
+        dbc.Alert([html.Strong("Recommendation: "), html.Span(rec.reason, id="scenarios-reason")],
+                  id=ids.SCEN_RECOMMENDATION, color="primary", className="py-2"),
+        kpi_row(winner_cards(matrix, v["weight"], v["sla"]), id_=ids.SCEN_WINNERS, value_class="fs-6"),
+        dcc.Graph(id="scenarios-matrix", figure=matrix_figure(md), config={"displaylogo": False}),
+        html.H5("Baselines"),
+        table(["baseline", "cost", "overloaded", "dropped", "p95 latency", "scaling actions"], baseline_rows(matrix),
+              id_="scenarios-baselines"),
+        html.H5("Optimizer: Pareto front of cost vs overloaded periods"),
+        html.P(f"Knee: {front.knee['policy']} policy, scale out above {front.knee['scale_out_threshold']:.2f} for "
+               f"{front.knee['scale_out_periods']} period(s), in below {front.knee['scale_in_threshold']:.2f}, "
+               f"cooldown {front.knee['cooldown_minutes']:g} min: ${front.knee['cost']:,.2f}, "
+               f"{front.knee['overloaded_pct']:.2f}% overloaded.", className="small", id="scenarios-knee"),
+        dcc.Graph(id="scenarios-pareto", config={"displaylogo": False},
+                  figure=pareto_figure(front.front, front.knee, md["scenarios"],
+                                       {k: b for k, b in md["baselines"].items() if k != "static_mean"})),
+    ]
+
+
+def compute(progress, request: dict) -> list:
+    settings = current_settings()
+    parsed = st.parse_query(PAGE, st.query_from_search(request.get("search", "")))
+    with results(settings) as rc:
+        ctx = resolve(parsed, DatasetStore(settings.data_dir), rc)
+        res = _result(ctx, rc, progress=progress)
+    return render(ctx, res)
+
+
+def controls(parsed: st.Parsed) -> list:
+    v = parsed.values
+    c = lambda k: ids.control(PAGE, k)  # noqa: E731
+    return [
+        html.H6("Recommendation"),
+        field("Cost weight (0 = SLA only, 1 = cost only)",
+              dcc.Slider(id=c("weight"), min=0, max=1, step=0.05, value=v["weight"], updatemode="mouseup",
+                         marks={0: "SLA", 0.5: "0.5", 1: "cost"}, tooltip={"placement": "bottom"})),
+        field("SLA target (% overloaded periods)", number(c("sla"), v["sla"], 0, 100),
+              "empty: best balance by weight"),
+        html.Hr(),
+        html.H6("Simulation"),
+        field("Granularity (minutes)", dbc.RadioItems(id=c("granularity"), value=v["granularity"], inline=True,
+                                                      options=[{"label": g, "value": g} for g in st.GRANULARITIES])),
+        field("Window start", text(c("start"), v["start"], "1995-07-10")),
+        field("Window end", text(c("end"), v["end"], "(end of the data)")),
+        field("Optimizer budget (configurations)", number(c("budget"), v["budget"], 9, 5000, step=1)),
+        field("Price per server-hour ($)", number(c("price"), v["price"], 0, 1000)),
+        field("Capacity (requests/min per server)", number(c("capacity"), v["capacity"], 0.01)),
+        field("Min servers", number(c("min"), v["min"], 1, step=1)),
+        field("Max servers", number(c("max"), v["max"], 1, step=1)),
+        field("Boot delay (minutes)", number(c("boot"), v["boot"], 0, 1440)),
+    ]
+
+
+CONTROL_PROPS = [("weight", "value"), ("sla", "value"), ("granularity", "value"), ("start", "value"),
+                 ("end", "value"), ("budget", "value"), ("price", "value"), ("capacity", "value"), ("min", "value"),
+                 ("max", "value"), ("boot", "value")]
+
+
+@safe_layout(PAGE, TITLE)
+def layout(**query):
+    parsed = st.parse_query(PAGE, query)
+    settings = current_settings()
+    with results(settings) as rc:
+        ctx = resolve(parsed, DatasetStore(settings.data_dir), rc)
+        res = _result(ctx, rc, cached_only=True)
+    if res is not None:
+        panel = job_panel(PAGE, None, render(ctx, res), what="the matrix and the optimizer")
+    else:
+        panel = job_panel(PAGE, {"search": parsed.search()},
+                          html.P("The matrix and the Pareto front appear here when the job is done.",
+                                 className="text-muted"), what="the matrix and the optimizer")
+    return page_frame(TITLE, parsed, controls(parsed), panel, store=dcc.Store(id=CTX, data={"dataset": ctx.dataset.id}))
+
+
+register_url_writer(PAGE, CONTROL_PROPS, CTX)
+register_job(PAGE, compute, what="the matrix and the optimizer")

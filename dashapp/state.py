@@ -1,0 +1,495 @@
+"""The URL contract: every page's query parameters, parsed, validated and written back.
+
+A page is defined by its query string. ``parse_query(page, query)`` turns the
+raw parameters (as Dash passes them to ``layout(**query)``: strings, or lists
+for repeated keys) into typed values and a list of warnings; anything invalid
+or unknown falls back to its default with a warning naming it, so a bad URL
+never breaks a page. ``to_search(page, values)`` writes canonical values back
+(defaults omitted, except the dataset). The ``resolve_*`` helpers finish the
+validation that needs the dataset (granularity, window, horizon, origin) and
+build ``core`` configurations.
+
+Warnings quote user input only shortened (``shown``); Dash renders them as
+text, never as HTML.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, replace
+from urllib.parse import urlencode
+
+import pandas as pd
+
+from core.errors import InputError
+from core.forecast import model_names, parse_horizon, parse_levels
+from core.scaling import PRESETS, CapacityModel, CostModel, Policy, SimulationModel
+from core.scaling.whatif import SHAPES, LoadTransform, Spike
+from core.store import ID_RE, DatasetStore
+
+__all__ = [
+    "GRANULARITIES",
+    "PAGES",
+    "Param",
+    "Parsed",
+    "MAX_VALUE_CHARS",
+    "parse_query",
+    "to_search",
+    "shown",
+    "resolve_dataset",
+    "resolve_granularity",
+    "resolve_window",
+    "resolve_horizon",
+    "resolve_origin",
+    "sim_model",
+    "whatif_inputs",
+    "query_from_search",
+    "search_from_controls",
+    "format_time",
+    "defaults",
+]
+
+#: Longest value read at all; longer ones are ignored with a warning.
+MAX_VALUE_CHARS = 200
+#: Warnings shown at most (the rest are counted).
+MAX_WARNINGS = 8
+GRANULARITIES = ("1", "5", "15")
+METRICS = ("requests", "bytes", "error_rate")
+TARGETS = ("requests", "bytes")
+
+_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?)?$")
+_HORIZON_RE = re.compile(r"^(\d{1,6}|\d{1,5}(\.\d{1,3})?\s*(min|h|d))$")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def shown(value, limit: int = 40) -> str:
+    """A short, quoted rendering of user input for messages."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > limit:
+        text = text[:limit] + f"… ({len(text)} characters)"
+    return repr(text)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One query parameter.
+
+    Attributes:
+        key: the query key.
+        kind: ``float``, ``int``, ``choice``, ``bool``, ``time``, ``horizon``, ``levels`` or ``dataset``.
+        default: used when absent or invalid (None = decided by the page, e.g. the whole series).
+        lo, hi: inclusive bounds for numbers.
+        choices: allowed values for ``choice``.
+        label: what the control is called, for messages.
+    """
+
+    key: str
+    kind: str
+    default: object = None
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple[str, ...] = ()
+    label: str = ""
+
+    def parse(self, raw):
+        """The typed value of ``raw`` (a string or, for ``levels``, a list), or ValueError."""
+        k = self.kind
+        if k == "levels":
+            items = raw if isinstance(raw, list) else [raw]
+            if len(items) > 4:
+                raise ValueError("at most 4 levels")
+            text = ",".join(str(i) for i in items)
+            try:
+                levels = parse_levels(text)
+            except InputError as exc:
+                raise ValueError(str(exc).split(";")[0]) from None
+            if not levels or len(levels) > 4:
+                raise ValueError("give 1 to 4 levels between 0 and 100, e.g. 80,95")
+            return levels
+        text = str(raw).strip()
+        if k in ("float", "int"):
+            try:
+                v = float(text)
+            except ValueError:
+                raise ValueError("not a number") from None
+            if not math.isfinite(v):
+                raise ValueError("not a finite number")
+            if k == "int":
+                if not v.is_integer():
+                    raise ValueError("must be a whole number")
+                v = int(v)
+            if (self.lo is not None and v < self.lo) or (self.hi is not None and v > self.hi):
+                raise ValueError(f"must be between {self.lo:g} and {self.hi:g}")
+            return v
+        if k == "choice":
+            v = text.lower()
+            if v not in self.choices:
+                raise ValueError(f"must be one of {', '.join(self.choices)}")
+            return v
+        if k == "bool":
+            v = text.lower()
+            if v in _TRUE:
+                return True
+            if v in _FALSE:
+                return False
+            raise ValueError("must be 1 or 0")
+        if k == "time":
+            if not _TIME_RE.match(text):
+                raise ValueError("must be a date or time like 1995-07-10 or 1995-07-10T12:00")
+            try:
+                ts = pd.Timestamp(text)
+            except ValueError:
+                raise ValueError("not a valid date") from None
+            return format_time(ts)
+        if k == "horizon":
+            if not _HORIZON_RE.match(text.lower()):
+                raise ValueError("must be a number of steps or a duration like 90min, 12h or 7d")
+            return text.lower().replace(" ", "")
+        if k == "dataset":
+            if not ID_RE.match(text):
+                raise ValueError("ids are 3-64 characters of a-z, 0-9 and '-'")
+            return text
+        raise AssertionError(f"unknown parameter kind {k}")
+
+    def format(self, value) -> str:
+        if self.kind == "float":
+            return f"{value:g}"
+        if self.kind == "bool":
+            return "1" if value else "0"
+        if self.kind == "levels":
+            return ",".join(f"{v:g}" for v in value)
+        return str(value)
+
+    def describe(self, value) -> str:
+        if value is None:
+            return "the default dataset" if self.kind == "dataset" else "automatic"
+        return self.format(value)
+
+
+def format_time(ts: pd.Timestamp) -> str:
+    """``YYYY-MM-DD`` at midnight, else ``YYYY-MM-DDTHH:MM`` (local to the series, no offset)."""
+    ts = pd.Timestamp(ts)
+    if ts.tz is not None:
+        ts = ts.tz_localize(None)
+    if ts == ts.normalize():
+        return ts.strftime("%Y-%m-%d")
+    return ts.strftime("%Y-%m-%dT%H:%M")
+
+
+_DATASET = Param("dataset", "dataset", label="dataset")
+_WINDOW = (Param("start", "time", label="window start"), Param("end", "time", label="window end"))
+_RULE = (
+    Param("config", "choice", "balanced", choices=tuple(PRESETS), label="configuration"),
+    Param("policy", "choice", "balanced", choices=tuple(p.value for p in Policy), label="policy"),
+)
+_MODEL = (
+    Param("price", "float", 0.85, 0.0, 1000.0, label="price per server-hour"),
+    Param("capacity", "float", 20.0, 0.01, 1e6, label="capacity (requests per minute per server)"),
+    Param("min", "int", 1, 1, 10_000, label="minimum servers"),
+    Param("max", "int", 100, 1, 100_000, label="maximum servers"),
+    Param("boot", "float", 5.0, 0.0, 1440.0, label="boot delay (minutes)"),
+)
+
+
+def _gran(default: str) -> Param:
+    return Param("granularity", "choice", default, choices=GRANULARITIES, label="granularity (minutes)")
+
+
+PAGES: dict[str, tuple[Param, ...]] = {
+    "data": (_DATASET, Param("deleted", "dataset", label="deleted dataset")),
+    "history": (
+        _DATASET, _gran("5"), Param("metric", "choice", "requests", choices=METRICS, label="metric"), *_WINDOW,
+        Param("events", "bool", True, label="events"), Param("anomalies", "bool", True, label="anomalies"),
+        *_RULE, *_MODEL,
+    ),
+    "forecast": (
+        _DATASET, Param("model", "choice", "seasonal_naive", choices=model_names(), label="model"),
+        Param("target", "choice", "requests", choices=TARGETS, label="target"), _gran("15"),
+        Param("horizon", "horizon", "1d", label="horizon"), Param("level", "levels", (80.0, 95.0), label="levels"),
+        Param("origin", "time", label="forecast origin"),
+        Param("events", "bool", True, label="events"), Param("anomalies", "bool", False, label="anomalies"),
+    ),
+    "scenarios": (
+        _DATASET, _gran("5"), *_WINDOW, Param("weight", "float", 0.5, 0.0, 1.0, label="cost weight"),
+        Param("sla", "float", None, 0.0, 100.0, label="SLA target (% overloaded periods)"),
+        Param("budget", "int", 500, 9, 5000, label="optimizer budget"), *_MODEL,
+    ),
+    "what_if": (
+        _DATASET, _gran("5"), *_WINDOW, *_RULE,
+        Param("mult", "float", 1.0, 0.0, 100.0, label="traffic multiplier"),
+        Param("growth", "float", 0.0, -99.0, 1000.0, label="weekly growth (%)"),
+        Param("spike", "time", label="spike start"),
+        Param("spike_min", "float", 60.0, 1.0, 10_080.0, label="spike duration (minutes)"),
+        Param("spike_mag", "float", 3.0, 0.0, 1000.0, label="spike magnitude (x demand)"),
+        Param("spike_shape", "choice", "flat", choices=SHAPES, label="spike shape"),
+        *_MODEL,
+    ),
+}
+
+
+@dataclass
+class Parsed:
+    """Typed values of one page's parameters and the warnings raised while reading them."""
+
+    page: str
+    values: dict
+    warnings: list[str]
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+    def shown_warnings(self) -> list[str]:
+        """At most MAX_WARNINGS messages, the rest counted."""
+        w = self.warnings
+        if len(w) <= MAX_WARNINGS:
+            return list(w)
+        return w[:MAX_WARNINGS] + [f"… and {len(w) - MAX_WARNINGS} more ignored parameters"]
+
+    def search(self) -> str:
+        return to_search(self.page, self.values)
+
+
+def _spec(page: str) -> dict[str, Param]:
+    if page not in PAGES:
+        raise KeyError(f"unknown page {page!r}")
+    return {p.key: p for p in PAGES[page]}
+
+
+def defaults(page: str) -> dict:
+    return {p.key: p.default for p in PAGES[page]}
+
+
+def parse_query(page: str, query: dict | None) -> Parsed:
+    """Typed values for ``page`` from Dash's query dict; never raises on user input."""
+    spec = _spec(page)
+    out = Parsed(page, defaults(page), [])
+    unknown = [k for k in (query or {}) if k not in spec]
+    if unknown:
+        names = ", ".join(shown(k, 20) for k in unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5
+                                                                 else "")
+        out.warn(f"Unknown parameter{'s' if len(unknown) > 1 else ''} {names} ignored.")
+    for key, p in spec.items():
+        raw = (query or {}).get(key)
+        if raw is None:
+            continue
+        if isinstance(raw, (list, tuple)) and p.kind != "levels":
+            out.warn(f"{key} was given {len(raw)} times; the first value is used.")
+            raw = raw[0] if raw else ""
+        if isinstance(raw, (list, tuple)):
+            raw = [str(r) for r in raw]
+            too_long = sum(len(r) for r in raw) > MAX_VALUE_CHARS
+        else:
+            raw = str(raw)
+            too_long = len(raw) > MAX_VALUE_CHARS
+        if too_long:
+            out.warn(f"{key} ignored: the value is too long ({len(str(raw))} characters); "
+                     f"using {p.describe(p.default)}.")
+            continue
+        if raw == "" or raw == []:
+            continue
+        try:
+            out.values[key] = p.parse(raw)
+        except ValueError as exc:
+            out.warn(f"{key}={shown(raw if isinstance(raw, str) else ','.join(raw))} ignored: {exc}; "
+                     f"using {p.describe(p.default)}.")
+    return out
+
+
+def to_search(page: str, values: dict) -> str:
+    """``?key=value&...`` for the values that differ from the defaults (the dataset always)."""
+    pairs = []
+    for p in PAGES[page]:
+        v = values.get(p.key)
+        if v is None:
+            continue
+        if p.key != "dataset" and _same(v, p.default):
+            continue
+        pairs.append((p.key, p.format(v)))
+    return "?" + urlencode(pairs) if pairs else ""
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return b is not None and math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=1e-12)
+        except (TypeError, ValueError):
+            return False
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+# -- validation that needs the dataset ------------------------------------------------------------
+
+
+def resolve_dataset(store: DatasetStore, parsed: Parsed) -> str:
+    """The dataset id to show: the requested one if it exists, else the default (with a warning)."""
+    want = parsed.values.get("dataset")
+    if want and store.exists(want):
+        return want
+    default = store.default_id()
+    if want and want != "default":
+        parsed.warn(f"dataset {shown(want)} not found; showing the default dataset.")
+    parsed.values["dataset"] = default
+    return default
+
+
+def resolve_granularity(parsed: Parsed, interval_seconds: int) -> int:
+    """Minutes per period: the requested granularity if it is a multiple of the data's interval."""
+    want = int(parsed.values["granularity"])
+    base = max(1, int(round(interval_seconds / 60)))
+    if want * 60 % max(1, interval_seconds) == 0:
+        return want
+    for g in GRANULARITIES:
+        if int(g) * 60 % max(1, interval_seconds) == 0:
+            parsed.warn(f"granularity {want} min is finer than this dataset's {base}-minute interval; using {g} min.")
+            parsed.values["granularity"] = g
+            return int(g)
+    parsed.warn(f"this dataset's interval ({interval_seconds} s) fits none of {', '.join(GRANULARITIES)} min; "
+                "using its own interval.")
+    return base
+
+
+def resolve_window(parsed: Parsed, series_start: pd.Timestamp, series_end: pd.Timestamp
+                   ) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``[start, end)`` inside the series (tz-aware); invalid bounds fall back to the series' ends."""
+    tz = series_start.tz
+
+    def ts(key):
+        v = parsed.values.get(key)
+        if v is None:
+            return None
+        t = pd.Timestamp(v)
+        return t.tz_localize(tz) if t.tz is None else t
+
+    start, end = ts("start"), ts("end")
+    if start is not None and not series_start <= start < series_end:
+        parsed.warn(f"start {parsed.values['start']} is outside the data ({format_time(series_start)} .. "
+                    f"{format_time(series_end)}); using the beginning.")
+        parsed.values["start"], start = None, None
+    if end is not None and not series_start < end <= series_end:
+        if end > series_end and start is not None:
+            end = None  # past the end: the data's end, silently (bookmarks of growing datasets)
+        else:
+            parsed.warn(f"end {parsed.values['end']} is outside the data; using the end of the data.")
+            parsed.values["end"], end = None, None
+    lo, hi = start or series_start, end or series_end
+    if hi <= lo:
+        parsed.warn(f"end {parsed.values.get('end')} is not after start {parsed.values.get('start')}; "
+                    "showing the whole dataset.")
+        parsed.values["start"] = parsed.values["end"] = None
+        lo, hi = series_start, series_end
+    return lo, hi
+
+
+def resolve_horizon(parsed: Parsed, interval: pd.Timedelta) -> int:
+    """Forecast steps for the horizon; an invalid one falls back to one day (or one step)."""
+    text = parsed.values["horizon"]
+    value = int(text) if text.isdigit() else text
+    try:
+        return parse_horizon(value, interval)
+    except InputError as exc:
+        parsed.warn(f"horizon {shown(text)} ignored: {str(exc).split(';')[0]}; using 1d.")
+        parsed.values["horizon"] = "1d"
+        return parse_horizon("1d", interval)
+
+
+def resolve_origin(parsed: Parsed, series_start: pd.Timestamp, series_end: pd.Timestamp,
+                   interval: pd.Timedelta) -> pd.Timestamp:
+    """Where the forecast starts: history before it is the training data (at least 3 days)."""
+    span = series_end - series_start
+    default = (series_end - min(pd.Timedelta(days=7), span * 0.3)).normalize()
+    if default - series_start < pd.Timedelta(days=3):
+        default = series_end
+    v = parsed.values.get("origin")
+    if v is None:
+        return default
+    t = pd.Timestamp(v)
+    t = t.tz_localize(series_start.tz) if t.tz is None else t
+    if t - series_start < pd.Timedelta(days=3) or t > series_end:
+        parsed.warn(f"origin {v} leaves less than 3 days of history or is after the data "
+                    f"({format_time(series_start)} .. {format_time(series_end)}); using {format_time(default)}.")
+        parsed.values["origin"] = None
+        return default
+    # Snap to the grid so that the forecast continues the series' own periods.
+    steps = (t - series_start) // interval
+    return series_start + steps * interval
+
+
+def sim_model(parsed: Parsed) -> SimulationModel:
+    """The simulation model from price, capacity, min, max and boot; conflicts fall back to defaults."""
+    v = parsed.values
+    try:
+        cap = CapacityModel(capacity_per_server_rps=v["capacity"] / 60.0, min_servers=v["min"],
+                            max_servers=v["max"], boot_delay_minutes=v["boot"])
+    except ValueError as exc:
+        parsed.warn(f"server settings ignored: {exc}; using the defaults.")
+        for k in ("capacity", "min", "max", "boot"):
+            v[k] = _spec(parsed.page)[k].default
+        cap = CapacityModel(capacity_per_server_rps=v["capacity"] / 60.0, min_servers=v["min"],
+                            max_servers=v["max"], boot_delay_minutes=v["boot"])
+    return SimulationModel(capacity=cap, cost=CostModel(price_per_server_hour=v["price"]))
+
+
+def whatif_inputs(parsed: Parsed, series_start: pd.Timestamp, series_end: pd.Timestamp
+                  ) -> tuple[LoadTransform, dict]:
+    """The load transform and model overrides of the what-if page."""
+    v = parsed.values
+    spikes = ()
+    if v.get("spike") is not None:
+        t = pd.Timestamp(v["spike"])
+        t = t.tz_localize(series_start.tz) if t.tz is None else t
+        if not series_start <= t < series_end:
+            parsed.warn(f"spike start {v['spike']} is outside the data; no spike injected.")
+            v["spike"] = None
+        else:
+            spikes = (Spike(t, v["spike_min"], v["spike_mag"], v["spike_shape"]),)
+    transform = LoadTransform(multiplier=v["mult"], spikes=spikes, weekly_growth_pct=v["growth"])
+    model = sim_model(parsed)
+    overrides = dict(price_per_server_hour=model.cost.price_per_server_hour,
+                     capacity_per_server_rps=model.capacity.capacity_per_server_rps,
+                     min_servers=model.capacity.min_servers, max_servers=model.capacity.max_servers,
+                     boot_delay_minutes=model.capacity.boot_delay_minutes)
+    return transform, overrides
+
+
+def with_values(parsed: Parsed, **changes) -> Parsed:
+    """A copy with some values replaced (for links between pages)."""
+    return replace(parsed, values={**parsed.values, **changes}, warnings=list(parsed.warnings))
+
+
+def query_from_search(search: str | None) -> dict:
+    """Dash's query dict for a ``?a=1&b=2`` string (a repeated key becomes a list)."""
+    from urllib.parse import parse_qs
+
+    text = (search or "").lstrip("?")
+    try:
+        parsed = parse_qs(text, keep_blank_values=True, max_num_fields=500)
+    except ValueError:  # absurdly many fields: read none of them
+        return {}
+    return {k: v[0] if len(v) == 1 else v for k, v in parsed.items()}
+
+
+def search_from_controls(page: str, raw: dict) -> str:
+    """The query string for control values: valid ones canonical (defaults dropped), invalid ones kept
+    as typed so that the page shows its warning after the round trip."""
+    pairs = []
+    for p in PAGES[page]:
+        v = raw.get(p.key)
+        if v is None or v == "" or (isinstance(v, (list, tuple)) and not v and p.kind != "bool"):
+            continue
+        if p.kind == "bool" and isinstance(v, (list, tuple)):  # a checklist: checked = non-empty
+            v = bool(v)
+        if isinstance(v, bool):
+            v = "1" if v else "0"
+        try:
+            value = p.parse([str(i) for i in v] if isinstance(v, (list, tuple)) else str(v))
+        except ValueError:
+            pairs.append((p.key, ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)))
+            continue
+        if p.key != "dataset" and _same(value, p.default):
+            continue
+        pairs.append((p.key, p.format(value)))
+    return "?" + urlencode(pairs) if pairs else ""

@@ -1,0 +1,146 @@
+"""Figure builders: results in, go.Figure out (no Dash, no browser)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.scaling import simulate
+from core.scaling.matrix import run_matrix
+from core.scaling.optimize import optimize
+from core.scaling.whatif import LoadTransform, whatif
+from core.series import Gap, TrafficSeries
+from dashapp import figures as F
+
+
+def _series(days: int = 14, minutes: int = 5) -> TrafficSeries:
+    idx = pd.date_range("1995-07-03", periods=days * 1440 // minutes, freq=f"{minutes}min", tz="-04:00")
+    t = np.arange(len(idx))
+    rng = np.random.default_rng(0)
+    y = 200 + 150 * np.sin(2 * np.pi * t / (1440 // minutes)) + rng.normal(0, 10, len(idx))
+    y = np.maximum(y, 0)
+    y[500:560] = np.nan
+    gap = Gap(idx[500], idx[560], "missing")
+    return TrafficSeries(pd.DataFrame({"requests": y}, index=idx), pd.Timedelta(minutes=minutes), (gap,))
+
+
+def test_downsample_keeps_extremes_gaps_and_the_range():
+    x = pd.date_range("2024-01-01", periods=200_000, freq="1min")
+    y = np.sin(np.arange(len(x)) / 500.0)
+    y[123_456] = 50.0
+    y[10_000:12_000] = np.nan
+    xs, ys = F.downsample(x, y, n_out=2000)
+    assert len(xs) <= 2000
+    assert len(xs) == len(ys)
+    assert np.nanmax(ys) == 50.0  # the spike survives
+    assert np.isnan(ys).any()  # the gap stays a gap
+    assert xs.is_monotonic_increasing
+    xr, yr = F.downsample(x, y, n_out=2000, x_range=("2024-02-01", "2024-02-02"))
+    assert xr[0] >= pd.Timestamp("2024-01-31 23:59")
+    assert xr[-1] <= pd.Timestamp("2024-02-02 00:01")
+    assert len(xr) == 1443  # both ends of the day plus one point either side: under n_out, all points
+    short_x, short_y = F.downsample(x[:10], y[:10])
+    assert list(short_y) == list(y[:10])
+
+
+@pytest.mark.parametrize(("relayout", "expected"), [
+    ({"xaxis.range[0]": "1995-07-10", "xaxis.range[1]": "1995-07-11"}, ("1995-07-10", "1995-07-11")),
+    ({"xaxis2.range": ["a", "b"]}, ("a", "b")),
+    ({"xaxis.autorange": True}, "full"),
+    ({"autosize": True}, None),
+    (None, None),
+    ({"xaxis.range[0]": "1995-07-10"}, None),
+])
+def test_parse_relayout(relayout, expected):
+    assert F.parse_relayout(relayout) == expected
+
+
+def test_traffic_figure_shades_gaps_annotates_events_and_marks_anomalies():
+    s = _series()
+    events = [{"name": "STS-70 launch", "start": "1995-07-13", "end": "1995-07-13", "impact": "high_traffic"}]
+    anomalies = [{"start": s.index[100].isoformat(), "end": s.index[101].isoformat(), "method": "zscore",
+                  "periods": 1, "score": 4.2},
+                 {"start": s.index[200].isoformat(), "end": s.index[201].isoformat(), "method": "iforest",
+                  "periods": 1, "score": 0.7}]
+    rf = F.traffic_figure(s.index, s.requests, "requests", [g.to_dict() for g in s.gaps], events, anomalies)
+    fig = rf.figure
+    assert rf.traces == {0: "value"}
+    assert [t.name for t in fig.data] == ["requests per period", "anomaly"]
+    assert len(fig.data[1].x) == 1  # only the z-score run is marked
+    assert fig.data[1].y[0] == pytest.approx(s.requests[100])
+    texts = [a.text for a in fig.layout.annotations]
+    assert "no data" in texts
+    assert "STS-70 launch" in texts
+    assert len(fig.layout.shapes) == 2
+    # Local wall-clock times, without the offset.
+    assert pd.Timestamp(fig.data[0].x[0]) == pd.Timestamp("1995-07-03 00:00")
+
+
+def test_simulation_figure_shows_demand_capacity_excess_and_servers():
+    s = _series()
+    res = simulate(s, "balanced", "reactive")
+    rf = F.simulation_figure(res.timeline, [g.to_dict() for g in s.gaps])
+    assert [t.name.split(" (")[0] for t in rf.figure.data] == ["demand", "capacity", "overloaded", "dropped",
+                                                               "servers"]
+    assert set(rf.traces.values()) == {"demand", "capacity", "excess", "dropped", "servers"}
+    cols = F.sim_columns(res.timeline)
+    assert (cols["excess"] >= 0).all()
+    assert (cols["excess"][res.timeline["excluded"].to_numpy()] == 0).all()
+    over = res.timeline["overloaded"].to_numpy() & ~res.timeline["excluded"].to_numpy()
+    assert ((cols["excess"] > 0) == over).all()
+
+
+def test_forecast_figure_has_one_band_per_level():
+    idx = pd.date_range("1995-08-20", periods=200, freq="15min", tz="-04:00")
+    fidx = pd.date_range(idx[-1] + pd.Timedelta(minutes=15), periods=10, freq="15min", tz="-04:00")
+    mean = np.full(10, 100.0)
+    bundle = {"history": (idx, np.ones(200)), "actual": (fidx[:5], np.ones(5)), "label": "Seasonal naive",
+              "target": "requests", "levels": [80.0, 95.0], "anomalies": [],
+              "forecast": {"timestamps": fidx, "mean": mean, "lo-80": mean - 5, "hi-80": mean + 5,
+                           "lo-95": mean - 9, "hi-95": mean + 9}}
+    fig = F.forecast_figure(bundle)
+    names = [t.name for t in fig.data]
+    assert names[:2] == ["history", "actual"]
+    assert "80% interval" in names
+    assert "95% interval" in names
+    assert names[-1] == "forecast (Seasonal naive)"
+    band = next(t for t in fig.data if t.name == "95% interval")
+    assert band.fill == "tonexty"
+    assert list(band.y) == list(mean - 9)
+    assert fig.layout.shapes[0].x0 == fidx[0].tz_localize(None)  # the origin line
+
+
+def test_matrix_and_pareto_figures_show_the_core_numbers():
+    s = _series()
+    m = run_matrix(s)
+    md = m.to_dict()
+    fig = F.matrix_figure(md)
+    assert [t.type for t in fig.data] == ["heatmap"] * 3
+    cost = fig.data[0]
+    for sc in md["scenarios"]:
+        i, j = list(cost.y).index(sc["config"]), list(cost.x).index(sc["policy"])
+        assert cost.z[i][j] == sc["cost"]
+        assert fig.data[1].z[i][j] == sc["overloaded_pct"]
+    opt = optimize(s, budget=60)
+    pf = F.pareto_figure(opt.front, opt.knee, md["scenarios"], md["baselines"])
+    knee = next(t for t in pf.data if t.name == "knee")
+    assert (knee.x[0], knee.y[0]) == (opt.knee["cost"], opt.knee["overloaded_pct"])
+    front = next(t for t in pf.data if t.name == "Pareto front")
+    assert list(front.x) == sorted(front.x)
+
+
+def test_whatif_figure_compares_baseline_and_scenario():
+    s = _series()
+    res = whatif(s, transform=LoadTransform(multiplier=2.0), timelines=True)
+    rf = F.whatif_figure(res.baseline.timeline, res.scenario.timeline)
+    assert len(rf.figure.data) == 4
+    assert set(rf.traces.values()) == {"demand_base", "demand_scen", "servers_base",
+                                                                    "servers_scen"}
+    cols = F.whatif_columns(res.baseline.timeline, res.scenario.timeline)
+    np.testing.assert_allclose(np.nan_to_num(cols["demand_scen"]), 2 * np.nan_to_num(cols["demand_base"]))
+
+
+def test_empty_figure_says_why():
+    fig = F.empty_figure("no data")
+    assert fig.layout.annotations[0].text == "no data"

@@ -1,0 +1,200 @@
+"""Pages and their callbacks as plain functions, on the built-in default dataset."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.scaling.recommend import recommend
+from core.store import DatasetStore
+from dashapp import ids, services
+from dashapp import state as st
+from dashapp.components.resampled import zoom_patch
+from dashapp.components.urlsync import controls_search
+from dashapp.jobs import results
+from tests.dashapp.helpers import find, text, walk
+
+CHARTS = {"history": ids.rs_graph("history-traffic"), "what_if": ids.rs_graph("what_if-graph")}
+
+
+def _warnings(layout) -> list[str]:
+    alert = find(layout, ids.WARNINGS)
+    assert alert is not None
+    return [text(li) for li in walk(alert) if type(li).__name__ == "Li"] if alert.is_open else []
+
+
+def _controls_round_trip(module, layout, page):
+    """The controls as rendered write back exactly the page's URL."""
+    keys = [k for k, _ in module.CONTROL_PROPS]
+    values = [getattr(find(layout, ids.control(page, k)), prop) for k, prop in module.CONTROL_PROPS]
+    context = find(layout, module.CTX).data
+    return controls_search(page, keys, values, context)
+
+
+def _progress_recorder():
+    seen = []
+    return seen, lambda done, total=100: seen.append(100 * done / total)
+
+
+@pytest.mark.parametrize("page", ["data", "history", "what_if"])
+def test_pages_render_with_no_query(ctx, pages, page):
+    layout = pages[page].layout()
+    assert find(layout, ids.ERROR) is None
+    assert _warnings(layout) == []
+    if page in CHARTS:
+        assert find(layout, CHARTS[page]).figure.data
+
+
+def test_data_page_lists_the_default_and_its_report(ctx, pages, page_settings):
+    layout = pages["data"].layout()
+    table = find(layout, ids.DATA_TABLE)
+    assert "Synthetic NASA-like traffic" in text(table)
+    assert "synthetic" in text(table)
+    report = text(find(layout, ids.DATA_REPORT))
+    assert "Gaps found (2)" in report
+    assert "1995-08-01T14:52:00-04:00" in report
+    assert find(layout, ids.DATA_UPLOAD) is not None
+    bad = pages["data"].layout(dataset="no-such-dataset")
+    assert "not found" in _warnings(bad)[0]
+
+
+def test_history_numbers_come_from_core_and_controls_round_trip(ctx, pages, page_settings):
+    q = {"granularity": "15", "start": "1995-07-10", "end": "1995-07-24", "config": "aggressive",
+         "policy": "reactive", "price": "1.2"}
+    layout = pages["history"].layout(**q)
+    assert _warnings(layout) == []
+    kpis = text(find(layout, ids.HISTORY_KPIS))
+    store = DatasetStore(page_settings.data_dir)
+    series = store.get(store.default_id()).resample("15min")
+    parsed = st.parse_query("history", q)
+    from core.scaling import simulate
+
+    direct = simulate(series, "aggressive", "reactive", st.sim_model(parsed), start=pd.Timestamp("1995-07-10 00:00",
+                      tz="-04:00"), end=pd.Timestamp("1995-07-24", tz="-04:00"))
+    assert f"${direct.totals.cost:,.2f}" in kpis
+    assert f"{direct.totals.scaling_actions:,}" in kpis
+    # The window shows 14 days at 15 minutes.
+    fig = find(layout, ids.rs_graph("history-traffic")).figure
+    assert len(fig.data[0].x) == 14 * 96
+    search = _controls_round_trip(pages["history"], layout, "history")
+    assert st.query_from_search(search) == {**q, "dataset": store.default_id()}
+
+
+def test_history_bad_and_huge_values_warn_and_fall_back(ctx, pages):
+    layout = pages["history"].layout(granularity="7", price="<script>alert(1)</script>", metric="x" * 10_000,
+                                      policy=["reactive", "predictive"], bogus="1")
+    w = _warnings(layout)
+    assert len(w) == 5
+    assert any("granularity='7'" in m for m in w)
+    assert any("too long" in m for m in w)
+    assert any("price='<script>alert(1)</script>'" in m for m in w)
+    assert find(layout, ids.ERROR) is None
+    assert find(layout, ids.control("history", "granularity")).value == "5"
+    assert find(layout, ids.control("history", "policy")).value == "reactive"
+
+
+def test_history_zoom_reaggregates_the_visible_range(ctx, pages):
+    layout = pages["history"].layout(granularity="1")
+    source = find(layout, ids.rs_source("history-traffic")).data
+    fig = find(layout, ids.rs_graph("history-traffic")).figure
+    assert len(fig.data[0].x) <= 2000
+    x, cols = pages["history"].traffic_source(source["search"])
+    assert len(x) == 89_280
+    patch = zoom_patch({"xaxis.range[0]": "1995-07-13 08:00:00", "xaxis.range[1]": "1995-07-13 12:00:00"}, source,
+                       pages["history"].traffic_source)
+    ops = patch.to_plotly_json()["operations"]
+    xs = next(o["params"]["value"] for o in ops if o["location"] == ["data", 0, "x"])
+    ys = next(o["params"]["value"] for o in ops if o["location"] == ["data", 0, "y"])
+    assert len(xs) == 4 * 60 + 3  # 1-minute points from 07:59 to 12:01: all of them when zoomed in
+    expected = cols["value"][x.searchsorted(pd.Timestamp("1995-07-13 07:59")):][:len(ys)]
+    np.testing.assert_allclose(np.array(ys, dtype=float), expected)
+    sim_source = find(layout, ids.rs_source("history-sim")).data
+    patch = zoom_patch({"xaxis.autorange": True}, sim_source, pages["history"].simulation_source)
+    assert len(patch.to_plotly_json()["operations"]) == 2 * 5
+
+
+def test_forecast_runs_as_a_job_then_renders_from_the_cache(ctx, pages, page_settings):
+    q = {"model": "seasonal_naive", "granularity": "15", "horizon": "12h", "level": "80,95", "anomalies": "1"}
+    first = pages["forecast"].layout(**q)
+    params = find(first, ids.job_ids("forecast")["params"]).data
+    assert params
+    assert "horizon=12h" in params["search"]
+    seen, progress = _progress_recorder()
+    children = pages["forecast"].compute(progress, params)
+    assert seen[0] <= 5
+    assert seen[-1] == 100
+    assert seen == sorted(seen)
+    table = text(find(children, ids.FORECAST_BACKTEST))
+    for protocol in ("one-step", "day-ahead", "one-shot"):
+        assert protocol in table
+    assert "Poisson floor" in table
+    assert "Seasonal naive" in table
+    second = pages["forecast"].layout(**q)
+    assert find(second, ids.job_ids("forecast")["params"]).data is None  # cached: no job
+    graph = find(second, "forecast-graph")
+    names = [t.name for t in graph.figure.data]
+    assert "80% interval" in names
+    assert "95% interval" in names
+    mean = next(t for t in graph.figure.data if t.name.startswith("forecast"))
+    assert len(mean.x) == 48  # 12 h at 15 min
+    assert _controls_round_trip(pages["forecast"], second, "forecast") == params["search"]
+
+
+def test_scenarios_job_and_the_recommendation_follow_weight_and_target(ctx, pages, page_settings):
+    q = {"granularity": "15", "budget": "60", "start": "1995-08-03", "end": "1995-08-17"}
+    first = pages["scenarios"].layout(**q)
+    params = find(first, ids.job_ids("scenarios")["params"]).data
+    seen, progress = _progress_recorder()
+    pages["scenarios"].compute(progress, params)
+    assert seen[-1] >= 98
+    for weight, sla in (("0.1", None), ("0.9", None), ("0.5", "0.5")):
+        layout = pages["scenarios"].layout(**q, weight=weight, **({"sla": sla} if sla else {}))
+        assert find(layout, ids.job_ids("scenarios")["params"]).data is None
+        with results(page_settings) as rc:
+            res = pages["scenarios"]._result(pages["scenarios"].resolve(
+                st.parse_query("scenarios", {**q, "weight": weight}), DatasetStore(page_settings.data_dir), rc), rc)
+        rec = recommend(res["matrix"], sla_target_pct=float(sla) if sla else None, cost_weight=float(weight))
+        assert text(find(layout, "scenarios-reason")) == rec.reason
+        assert "Best Cost" in text(find(layout, ids.SCEN_WINNERS))
+    fig = find(layout, "scenarios-matrix").figure
+    assert len(fig.data) == 3
+
+
+def test_what_if_doubles_the_load_and_reports_deltas(ctx, pages):
+    layout = pages["what_if"].layout(mult="2", granularity="15", start="1995-08-05", end="1995-08-12")
+    rows = find(layout, ids.WHATIF_TABLE).children[1].children
+    cost = [text(c) for c in rows[0].children]
+    assert cost[0] == "Cost ($)"
+    base, scen = float(cost[1].replace(",", "")), float(cost[2].replace(",", ""))
+    assert scen > 1.5 * base
+    assert cost[3].startswith("+")
+    assert _controls_round_trip(pages["what_if"], layout, "what_if") == (
+        find(layout, ids.rs_source("what_if-graph")).data["search"])
+
+
+def test_deleting_a_dataset_and_bad_ids(ctx, pages, page_settings, tmp_path):
+    store = DatasetStore(page_settings.data_dir)
+    src = tmp_path / "small.csv"
+    src.write_text("timestamp,requests\n" + "\n".join(f"2024-01-01T{h:02d}:00:00Z,{h}" for h in range(24)))
+    info = store.put(src, name="small")
+    layout = pages["data"].layout(dataset=info.id)
+    assert "small" in text(find(layout, ids.DATA_REPORT))
+    search, message = pages["data"].delete_selected(store, {"dataset": info.id})
+    assert search == f"?deleted={info.id}"
+    assert message is None
+    assert not store.exists(info.id)
+    _, message = pages["data"].delete_selected(store, {"dataset": "../../etc"})
+    assert "invalid dataset id" in text(message)
+
+
+def test_services_metric_values(ctx, page_settings):
+    store = DatasetStore(page_settings.data_dir)
+    with results(page_settings) as rc:
+        s = services.load_series(rc, store, store.default_id(), 60 // 12)
+    err = services.metric_values(s, "error_rate")
+    req = s.requests
+    ok = req > 0
+    expected = 100 * (s.frame["errors_4xx"] + s.frame["errors_5xx"]).to_numpy()[ok] / req[ok]
+    np.testing.assert_allclose(err[ok], expected)
+    assert np.isnan(err[~ok]).all()
