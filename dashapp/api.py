@@ -390,6 +390,9 @@ def register_error_handlers(server: Flask) -> None:
 
 
 def init_api(server: Flask, settings) -> None:
-    """Register the /api blueprint and the JSON error handlers on the Flask ``server``."""
+    """Register the /api blueprint, the /export downloads and the JSON error handlers on the Flask ``server``."""
+    from dashapp.export_routes import init_exports
+
     server.register_blueprint(bp)
+    init_exports(server)
     register_error_handlers(server)

@@ -210,6 +210,21 @@ def openapi_document(max_upload_bytes: int = 500 * 1024 * 1024) -> dict:
             "parameters": [{"name": "upload_id", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {ok: {"description": "The job.", "content": _json(_ref("UploadJob"))},
                           **_errors(400, 404)}}},
+        "/export/{page}/{fmt}": {"get": {
+            "operationId": "export",
+            "summary": "Download what a page shows: its table (csv), numbers (json) or a standalone report (html).",
+            "description": "Pass the page's own query string. `dataset` is built in (query: dataset, granularity "
+                           "in minutes, start, end); other pages export when they offer it.",
+            "parameters": [
+                {"name": "page", "in": "path", "required": True, "schema": {"type": "string"},
+                 "example": "dataset"},
+                {"name": "fmt", "in": "path", "required": True,
+                 "schema": {"type": "string", "enum": ["csv", "json", "html"]}},
+                _query("dataset", "Dataset id (the dataset exporter and every page)."),
+            ],
+            "responses": {ok: {"description": "The file, as an attachment.", "content": {
+                "text/csv": {"schema": {"type": "string"}}, "application/json": {"schema": {"type": "object"}},
+                "text/html": {"schema": {"type": "string"}}}}, **_errors(400, 404, 413)}}},
     }
     return {
         "openapi": "3.1.0",

@@ -1,0 +1,140 @@
+"""Download routes: ``GET /export/<page>/<csv|json|html>?<the page's own query string>``.
+
+A page offers its exports with a function ``export_bundle(query: dict) -> ExportBundle`` in its
+module (``dashapp.pages.<page>``); the page links to ``/export/<page>/csv`` + its URL's query
+string, so the download shows exactly what the page shows (same parsing, same cached results).
+The ``dataset`` exporter is built in: the stored series itself (at a granularity, in a window),
+its metadata and ingest report, and a traffic chart.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from urllib.parse import quote
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from flask import Blueprint, Flask, Response, current_app, request
+
+from core.store import DatasetStore
+from dashapp.api_params import ApiError, Fields, dataset_id_of
+from dashapp.exports import ExportBundle, csv_bytes, html_report, json_bytes
+
+__all__ = ["FORMATS", "init_exports", "dataset_bundle"]
+
+bp = Blueprint("export", __name__, url_prefix="/export")
+FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json", "html": "text/html; charset=utf-8"}
+_PAGE_RE = re.compile(r"^[a-z][a-z_-]{0,30}$")
+MAX_EXPORT_POINTS = 2_000_000
+
+
+def dataset_bundle(query: dict) -> ExportBundle:
+    """The built-in exporter: a stored dataset (``dataset``, ``granularity`` minutes, ``start``, ``end``).
+
+    Raises:
+        ApiError: unknown dataset, bad granularity or window.
+    """
+    fields = Fields(query, ("dataset", "granularity", "start", "end"), query=True)
+    store = DatasetStore(current_app.config["TRAFFIC_SETTINGS"].data_dir)
+    ds_id = dataset_id_of(store, fields.raw("dataset", "default"))
+    info = store.info(ds_id)
+    series = store.get(ds_id)
+    minutes = fields.number("granularity", None, lo=0, lo_open=True, hi=1440)
+    start, end = fields.string("start", max_len=40), fields.string("end", max_len=40)
+    try:
+        if start or end:
+            series = series.window(start, end)
+        if minutes is not None:
+            series = series.resample(pd.Timedelta(minutes=minutes))
+    except (ValueError, TypeError) as exc:
+        raise ApiError(400, f"granularity/start/end: {exc}") from None
+    if len(series) > MAX_EXPORT_POINTS:
+        raise ApiError(413, f"{len(series):,} periods exceed the export limit of {MAX_EXPORT_POINTS:,}; "
+                            "choose a coarser granularity or a shorter window")
+    frame = series.frame
+    x = frame.index.tz_localize(None)  # wall-clock time in the data's own offset
+    fig = go.Figure(go.Scatter(x=x, y=frame["requests"].to_numpy(dtype=np.float64), mode="lines",
+                               name="requests", line=dict(width=1)))
+    for g in series.gaps:
+        fig.add_vrect(x0=g.start.tz_localize(None), x1=g.end.tz_localize(None), fillcolor="grey", opacity=0.2,
+                      line_width=0, annotation_text=g.kind, annotation_position="top left")
+    fig.update_layout(height=380, margin=dict(l=55, r=20, t=30, b=40), yaxis_title="requests per period",
+                      plot_bgcolor="white")
+    summary = {"dataset": info.to_dict(), "granularity_minutes": series.interval_minutes,
+               "window": {"start": series.start.isoformat(), "end": series.end.isoformat()},
+               "periods": len(series), "requests_total": float(np.nansum(series.requests)),
+               "ingest_report": store.report(ds_id).to_dict()}
+    notes = ["Synthetic data (the built-in demo)." if info.synthetic else f"Source: {info.name}",
+             "Empty cells mean no data; shaded bands are gaps found at ingest."]
+    return ExportBundle(title=f"Dataset {info.name}", filename=f"dataset-{ds_id}", frame=frame,
+                        summary=summary, figures={"Traffic": fig}, notes=notes)
+
+
+def _exporter(page: str) -> Callable[[dict], ExportBundle] | None:
+    if page == "dataset":
+        return dataset_bundle
+    # The page modules Dash loaded (importing them again would register the pages twice).
+    import dash
+
+    want = page.replace("-", "_")
+    for entry in dash.page_registry.values():
+        module = sys.modules.get(entry.get("module", ""))
+        if module is not None and module.__name__.rsplit(".", 1)[-1] == want:
+            return getattr(module, "export_bundle", None)
+    return None
+
+
+def _query() -> dict:
+    """The query string as Dash gives it to ``layout``: one value per key, a list when repeated."""
+    return {k: (v[0] if len(v) == 1 else v) for k, v in request.args.to_dict(flat=False).items()}
+
+
+@bp.get("/<page>/<fmt>")
+def export(page: str, fmt: str):
+    if fmt not in FORMATS:
+        raise ApiError(404, f"unknown export format {fmt[:20]!r}; use csv, json or html")
+    exporter = _exporter(page) if _PAGE_RE.match(page) else None
+    if exporter is None:
+        raise ApiError(404, f"no exports for page {page[:30]!r}; pages with exports: dataset, "
+                            "and each page that offers them")
+    bundle = exporter(_query())
+    if fmt == "csv":
+        body = csv_bytes(bundle.frame)
+    elif fmt == "json":
+        body = json_bytes(bundle.summary)
+    else:
+        body = html_report(bundle.title, bundle.figures, summary=bundle.summary, notes=bundle.notes).encode()
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", bundle.filename).strip("-.")[:100] or "export"
+    resp = Response(body, mimetype=FORMATS[fmt].split(";")[0], content_type=FORMATS[fmt])
+    resp.headers["Content-Disposition"] = f"attachment; filename=\"{name}.{fmt}\"; filename*=UTF-8''{quote(name)}.{fmt}"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    return resp
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError):
+    from dashapp.api import json_error
+
+    return json_error(exc.status, exc.message, exc.field)
+
+
+@bp.errorhandler(ValueError)
+def _value_error(exc: ValueError):
+    from dashapp.api import json_error
+
+    return json_error(400, str(exc))
+
+
+@bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def _unmatched(rest: str):
+    from dashapp.api import unmatched_route
+
+    return unmatched_route()
+
+
+def init_exports(server: Flask) -> None:
+    """Register the export routes (called by :func:`dashapp.api.init_api`)."""
+    server.register_blueprint(bp)
