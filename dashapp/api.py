@@ -3,7 +3,7 @@
 Each route parses and validates its input (:mod:`dashapp.api_params`), calls
 one ``core`` function and returns its ``to_dict()``. Bad input is a 4xx JSON
 error ``{"status", "error", "message"[, "field"]}``, never a 500. Forecasts and
-backtests are cached on disk for every worker (one computation per key, see :mod:`dashapp.api_cache`).
+backtests are cached on disk for every worker, in the result cache the pages use (:mod:`dashapp.jobs`).
 The routes are documented in ``docs/api.md`` and by ``GET /api/openapi.json``.
 """
 
@@ -23,7 +23,6 @@ from core.scaling.action import MAX_POINTS, recommend_action
 from core.scaling.simulate import prepare, run_meta, run_scenarios
 from core.series import parse_granularity
 from core.store import DatasetStore
-from dashapp.api_cache import ResultCache  # becomes dashapp.jobs once that lands
 from dashapp.api_params import (
     MODEL_FIELDS,
     ApiError,
@@ -35,6 +34,7 @@ from dashapp.api_params import (
     scaling_config,
     series_from_list,
 )
+from dashapp.jobs import ResultCache
 from dashapp.openapi import openapi_document
 
 __all__ = ["init_api", "json_error", "register_error_handlers"]
