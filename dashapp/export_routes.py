@@ -1,8 +1,8 @@
 """Download routes: ``GET /export/<page>/<csv|json|html>?<the page's own query string>``.
 
-A page offers its exports with a function ``export_bundle(query: dict) -> ExportBundle`` in its
-module (``dashapp.pages.<page>``); the page links to ``/export/<page>/csv`` + its URL's query
-string, so the download shows exactly what the page shows (same parsing, same cached results).
+Pages: ``history``, ``forecast``, ``scenarios``, ``what-if`` (:mod:`dashapp.page_exports`, or the page
+module's own ``export_bundle(query) -> ExportBundle``); a page links to ``/export/<page>/csv`` + its URL's
+query string, so the download shows exactly what the page shows (same parsing, same cached results).
 The ``dataset`` exporter is built in: the stored series itself (at a granularity, in a window),
 its metadata and ingest report, and a traffic chart.
 """
@@ -10,7 +10,6 @@ its metadata and ingest report, and a traffic chart.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -76,15 +75,12 @@ def dataset_bundle(query: dict) -> ExportBundle:
 def _exporter(page: str) -> Callable[[dict], ExportBundle] | None:
     if page == "dataset":
         return dataset_bundle
-    # The page modules Dash loaded (importing them again would register the pages twice).
-    import dash
+    from dashapp.page_exports import PAGE_EXPORTERS, page_module
 
-    want = page.replace("-", "_")
-    for entry in dash.page_registry.values():
-        module = sys.modules.get(entry.get("module", ""))
-        if module is not None and module.__name__.rsplit(".", 1)[-1] == want:
-            return getattr(module, "export_bundle", None)
-    return None
+    module = page_module(page.replace("-", "_"))
+    if module is None:
+        return None
+    return getattr(module, "export_bundle", None) or PAGE_EXPORTERS.get(page)
 
 
 def _query() -> dict:
@@ -98,11 +94,11 @@ def export(page: str, fmt: str):
         raise ApiError(404, f"unknown export format {fmt[:20]!r}; use csv, json or html")
     exporter = _exporter(page) if _PAGE_RE.match(page) else None
     if exporter is None:
-        raise ApiError(404, f"no exports for page {page[:30]!r}; pages with exports: dataset, "
-                            "and each page that offers them")
+        raise ApiError(404, f"no exports for page {page[:30]!r}; use dataset, history, forecast, scenarios "
+                            "or what-if")
     bundle = exporter(_query())
     if fmt == "csv":
-        body = csv_bytes(bundle.frame)
+        body = csv_bytes(bundle.frame, index_label=bundle.frame.index.name or "timestamp")
     elif fmt == "json":
         body = json_bytes(bundle.summary)
     else:

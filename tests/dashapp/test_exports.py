@@ -189,6 +189,7 @@ def test_dataset_json_and_html_downloads(live_server):
     [
         ("/export/dataset/xml", 404, "unknown export format"),
         ("/export/no-such-page/csv", 404, "no exports"),
+        ("/export/data/csv", 404, "no exports"),
         ("/export/dataset/csv?dataset=nope-nope", 404, "unknown dataset_id"),
         ("/export/dataset/csv?dataset=../../etc", 400, "invalid dataset id"),
         ("/export/dataset/csv?granularity=7.5", 400, "granularity"),
@@ -202,3 +203,47 @@ def test_export_errors_are_json(live_server, path, status, fragment):
     r = requests.get(live_server.url + path, timeout=30)
     assert r.status_code == status, r.text
     assert fragment in r.json()["message"]
+
+
+# -- every page's exports ----------------------------------------------------------------------------
+
+PAGE_QUERIES = {
+    "history": ("?start=1995-08-25&granularity=15", 2),
+    "forecast": ("?granularity=15&horizon=12h", 1),
+    "scenarios": ("?start=1995-08-28&budget=20", 2),
+    "what-if": ("?start=1995-08-28&mult=1.5", 1),
+}
+
+
+@pytest.mark.parametrize("page", PAGE_QUERIES)
+def test_page_exports(live_server, page):
+    query, n_figures = PAGE_QUERIES[page]
+    base = f"{live_server.url}/export/{page}"
+    r = requests.get(f"{base}/csv{query}", timeout=120)
+    assert r.status_code == 200, r.text
+    table = read_back(r.content)
+    assert len(table) > 0
+    r = requests.get(f"{base}/json{query}", timeout=120)
+    assert r.status_code == 200, r.text
+    summary = r.json()
+    assert summary["page"] == page.replace("-", "_")
+    r = requests.get(f"{base}/html{query}", timeout=120)
+    assert r.status_code == 200, r.text
+    assert not EXTERNAL.search(r.text)
+    assert len(FIGURE_CALL.findall(r.text)) == n_figures
+
+
+def test_history_csv_holds_the_simulated_numbers(live_server):
+    from core.scaling import SimulationModel, simulate
+
+    r = requests.get(f"{live_server.url}/export/history/csv?start=1995-08-25&granularity=15&config=aggressive",
+                     timeout=120)
+    assert r.status_code == 200, r.text
+    table = read_back(r.content)
+    store = DatasetStore(live_server.data_dir)
+    series = replace(store.get(store.default_id()), host_pairs=None).resample("15min")
+    res = simulate(series, "aggressive", "balanced", SimulationModel(), start="1995-08-25")
+    assert len(table) == len(res.timeline)
+    np.testing.assert_array_equal(table["requests"].to_numpy(), res.timeline["demand"].to_numpy())
+    np.testing.assert_array_equal(table["servers"].to_numpy(), res.timeline["servers"].to_numpy())
+    np.testing.assert_array_equal(table["capacity"].to_numpy(), res.timeline["capacity"].to_numpy())

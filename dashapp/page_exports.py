@@ -1,0 +1,148 @@
+"""What each page exports, computed exactly as the page computes it.
+
+Each exporter parses the page's query string with :mod:`dashapp.state`, resolves it with the page's own
+``resolve(parsed, store, rc)``, and reads the same cached results through :mod:`dashapp.services`, so a
+download made after viewing the page is a cache hit and shows the same numbers. A page module may
+override its exporter by defining ``export_bundle(query)`` itself.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import pandas as pd
+
+from core.scaling.recommend import recommend
+from core.store import DatasetStore
+from dashapp import services
+from dashapp import state as st
+from dashapp.exports import ExportBundle, forecast_frame
+from dashapp.figures import (
+    forecast_figure,
+    matrix_figure,
+    pareto_figure,
+    simulation_figure,
+    traffic_figure,
+    whatif_figure,
+)
+from dashapp.jobs import current_settings, results
+
+__all__ = ["PAGE_EXPORTERS", "page_module"]
+
+
+def page_module(name: str):
+    """The page module Dash loaded (by its short name); importing it again would register the page twice."""
+    import dash
+
+    for entry in dash.page_registry.values():
+        module = sys.modules.get(entry.get("module", ""))
+        if module is not None and module.__name__.rsplit(".", 1)[-1] == name:
+            return module
+    return None
+
+
+def _context(page: str, query: dict):
+    parsed = st.parse_query(page, query)
+    settings = current_settings()
+    rc = results(settings)
+    module = page_module(page)
+    ctx = module.resolve(parsed, DatasetStore(settings.data_dir), rc)
+    return ctx, rc, parsed
+
+
+def _head(ctx, parsed) -> dict:
+    return {"page": parsed.page, "query": parsed.search(), "dataset": {"id": ctx.dataset.id, "name": ctx.dataset.name,
+            "synthetic": ctx.dataset.synthetic}, "granularity_minutes": ctx.minutes, "warnings": list(parsed.warnings)}
+
+
+def _notes(ctx, parsed) -> list[str]:
+    kind = "synthetic (the built-in demo)" if ctx.dataset.synthetic else "real"
+    return [f"Dataset {ctx.dataset.name} ({kind}), {ctx.minutes}-minute periods.",
+            f"Page query: {parsed.search() or '(defaults)'}", *parsed.warnings]
+
+
+def history_bundle(query: dict) -> ExportBundle:
+    ctx, rc, parsed = _context("history", query)
+    with rc:
+        v = parsed.values
+        w = ctx.series.window(ctx.lo, ctx.hi)
+        sim = services.simulation_result(rc, ctx.dataset.id, ctx.series, v["config"], v["policy"], ctx.model,
+                                         ctx.lo, ctx.hi)
+    tl = sim["result"].timeline
+    frame = w.frame.join(tl.drop(columns=["demand"], errors="ignore"), how="left")
+    t = sim["result"].totals
+    static = sim["static_peak"]["cost"]
+    gaps = [g.to_dict() for g in w.gaps]
+    values = services.metric_values(w, v["metric"])
+    summary = {**_head(ctx, parsed), "window": {"start": ctx.lo.isoformat(), "end": ctx.hi.isoformat()},
+               "scenario": sim["result"].to_dict(), "static_peak": sim["static_peak"],
+               "savings_vs_static_peak": {"dollars": static - t.cost,
+                                          "pct": 100.0 * (static - t.cost) / static if static else None},
+               "meta": sim["meta"], "gaps": gaps}
+    figures = {f"Traffic ({v['metric']})": traffic_figure(w.index, values, v["metric"], gaps).figure,
+               f"Simulation: {v['config']} / {v['policy']}": simulation_figure(tl, gaps).figure}
+    return ExportBundle(title=f"History: {ctx.dataset.name}, {v['config']}/{v['policy']}",
+                        filename=f"history-{ctx.dataset.id}", frame=frame, summary=summary, figures=figures,
+                        notes=_notes(ctx, parsed))
+
+
+def forecast_bundle(query: dict) -> ExportBundle:
+    ctx, rc, parsed = _context("forecast", query)
+    v = parsed.values
+    with rc:
+        bundle = services.forecast_result(rc, ctx.dataset.id, ctx.series, model=v["model"], target=v["target"],
+                                          origin=ctx.origin, steps=ctx.steps, levels=tuple(v["level"]),
+                                          anomalies=v["anomalies"], models_dir=current_settings().models_dir)
+    frame = forecast_frame(bundle["forecast"])
+    ax, ay = bundle["actual"]
+    frame["actual"] = pd.Series(ay, index=pd.DatetimeIndex(ax)).reindex(frame.index)
+    summary = {**_head(ctx, parsed), "model": bundle["model"], "label": bundle["label"], "target": bundle["target"],
+               "origin": ctx.origin.isoformat(), "steps": ctx.steps, "levels": bundle["levels"],
+               "backtest": bundle["backtest"], "notes": bundle["notes"]}
+    return ExportBundle(title=f"Forecast: {ctx.dataset.name}, {bundle['label']}",
+                        filename=f"forecast-{ctx.dataset.id}-{v['model']}", frame=frame, summary=summary,
+                        figures={f"Forecast ({bundle['label']})": forecast_figure(bundle)},
+                        notes=_notes(ctx, parsed) + list(bundle["notes"]))
+
+
+def scenarios_bundle(query: dict) -> ExportBundle:
+    ctx, rc, parsed = _context("scenarios", query)
+    v = parsed.values
+    with rc:
+        res = services.scenarios_result(rc, ctx.dataset.id, ctx.series, ctx.model, ctx.lo, ctx.hi, v["budget"])
+    matrix, front = res["matrix"], res["front"]
+    md = matrix.to_dict()
+    rec = recommend(matrix, sla_target_pct=v["sla"], cost_weight=v["weight"])
+    rows = {r.name: {"kind": r.kind, **r.totals.to_dict()} for r in [*matrix.scenarios, *matrix.baselines.values()]}
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "scenario"
+    summary = {**_head(ctx, parsed), "window": {"start": ctx.lo.isoformat(), "end": ctx.hi.isoformat()},
+               "recommendation": rec.to_dict(), "matrix": md, "optimizer": front.to_dict()}
+    figures = {"Configurations x policies": matrix_figure(md),
+               "Pareto front of cost vs overloaded periods": pareto_figure(
+                   front.front, front.knee, md["scenarios"],
+                   {k: b for k, b in md["baselines"].items() if k != "static_mean"})}
+    return ExportBundle(title=f"Scenarios: {ctx.dataset.name}", filename=f"scenarios-{ctx.dataset.id}",
+                        frame=frame, summary=summary, figures=figures, notes=[rec.reason, *_notes(ctx, parsed)])
+
+
+def what_if_bundle(query: dict) -> ExportBundle:
+    ctx, rc, parsed = _context("what_if", query)
+    v = parsed.values
+    with rc:
+        res = services.whatif_result(rc, ctx.dataset.id, ctx.series, v["config"], v["policy"], ctx.transform,
+                                     ctx.overrides, ctx.lo, ctx.hi)
+    base, scen = res.baseline.timeline, res.scenario.timeline
+    frame = base.add_prefix("baseline_").join(scen.add_prefix("scenario_"), how="outer")
+    summary = {**_head(ctx, parsed), **res.to_dict()}
+    return ExportBundle(title=f"What-if: {ctx.dataset.name}, {v['config']}/{v['policy']}",
+                        filename=f"what-if-{ctx.dataset.id}", frame=frame, summary=summary,
+                        figures={"Baseline vs scenario": whatif_figure(base, scen).figure}, notes=_notes(ctx, parsed))
+
+
+#: Page (URL name or module name) -> exporter.
+PAGE_EXPORTERS: dict[str, Callable[[dict], ExportBundle]] = {
+    "history": history_bundle, "forecast": forecast_bundle, "scenarios": scenarios_bundle,
+    "what_if": what_if_bundle, "what-if": what_if_bundle,
+}
