@@ -318,3 +318,58 @@ def test_a_job_whose_worker_died_reads_as_failed(live_server):
     # A job on another host is judged by its heartbeat alone.
     table.put({**job, "upload_id": "cd" * 12, "state": "running", "host": "elsewhere", "heartbeat": now - 120})
     assert requests.get(f"{live_server.url}/upload/{'cd' * 12}", timeout=10).json()["state"] == "failed"
+
+
+# -- the upload widget (assets/upload.js) in headless Chromium ---------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.mark.browser
+def test_upload_widget_streams_polls_and_reports(live_server, tmp_path):
+    if not CHROMIUM.exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
+    good = tmp_path / "widget.log.gz"
+    good.write_bytes(gzip.compress(make_log(days=1, junk_every=700, seed=9)))
+    bad = tmp_path / "picture.log"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page()
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            # A path without a page: the app (and its assets, upload.js among them) loads, no widget is there yet.
+            page.goto(live_server.url + "/no-such-page-widget-test", wait_until="load", timeout=60_000)
+            assert page.query_selector("script[src*='upload.js']") is not None
+            assert page.query_selector("#upload-widget") is None
+            # The DOM contract: any element with id upload-widget (here added late, as Dash renders pages).
+            page.evaluate("""() => { const d = document.createElement('div'); d.id = 'upload-widget';
+                                     d.setAttribute('data-target-input', 'new-id');
+                                     const i = document.createElement('input'); i.id = 'new-id';
+                                     document.body.append(d, i); }""")
+            page.wait_for_selector("#upload-widget .upload-file", timeout=10_000)
+            page.wait_for_function("document.querySelector('#upload-widget .upload-hint').textContent.includes('MB')")
+            page.set_input_files("#upload-widget .upload-file", str(good))
+            page.click("#upload-widget .upload-button")
+            page.wait_for_selector("#upload-widget[data-state=done]", timeout=60_000)
+            dataset_id = page.get_attribute("#upload-widget", "data-dataset-id")
+            assert dataset_id
+            assert page.input_value("#new-id") == dataset_id
+            report = page.inner_text("#upload-widget .upload-report")
+            assert "rejected" in report
+            assert "line " in report  # the first rejected examples
+            assert page.get_attribute("#upload-widget .upload-progress", "value") in ("100", None)
+            assert page.evaluate("document.querySelector('#upload-widget .upload-progress').value") == 100
+            page.set_input_files("#upload-widget .upload-file", str(bad))
+            page.click("#upload-widget .upload-button")
+            page.wait_for_selector("#upload-widget .upload-row[data-state=failed]", timeout=60_000)
+            assert "PNG image" in page.inner_text("#upload-widget .upload-row[data-state=failed] .upload-status")
+            assert errors == []
+        finally:
+            browser.close()
+    listed = requests.get(live_server.url + "/api/datasets", timeout=10).json()["datasets"]
+    assert dataset_id in {d["id"] for d in listed}
