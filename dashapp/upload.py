@@ -311,6 +311,8 @@ def status(upload_id: str):
     if job["state"] in ("queued", "running") and not table.alive(job):
         job = table.update(upload_id, state="failed", error="the server process ingesting this upload stopped "
                            "(a restart or a crash); nothing was stored: upload the file again")
+        settings = current_app.config["TRAFFIC_SETTINGS"]
+        (Path(settings.data_dir) / ".uploads" / f"{upload_id}.part").unlink(missing_ok=True)
     return jsonify(_job_view(job))
 
 

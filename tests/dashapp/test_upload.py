@@ -373,3 +373,35 @@ def test_upload_widget_streams_polls_and_reports(live_server, tmp_path):
             browser.close()
     listed = requests.get(live_server.url + "/api/datasets", timeout=10).json()["datasets"]
     assert dataset_id in {d["id"] for d in listed}
+
+
+def test_killing_the_worker_mid_ingest_leaves_a_failed_job_and_no_dataset(server_factory, make_nasa_log, tmp_path):
+    import os
+    import signal
+
+    import psutil
+
+    log = make_nasa_log(tmp_path / "week.log", "--start", "1995-07-01", "--end", "1995-07-07")  # ~60 MB, ~1 s
+    root = tmp_path / "srv"
+    root.mkdir()  # server_factory does not create its default folder
+    server = server_factory(root, workers=1)
+    before = {d["id"] for d in requests.get(server.url + "/api/datasets", timeout=10).json()["datasets"]}
+    with open(log, "rb") as f:
+        r = requests.post(server.url + "/upload?name=week.log", data=f, timeout=120)
+    assert r.status_code == 202
+    worker = psutil.Process(server.proc.pid).children()[0]
+    os.kill(worker.pid, signal.SIGKILL)  # the ingest thread dies with its worker
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            job = requests.get(server.url + r.json()["status_url"], timeout=10).json()
+            break
+        except requests.ConnectionError:
+            time.sleep(0.5)  # the master is starting a new worker
+    assert job["state"] == "failed", job
+    assert "stopped" in job["error"]
+    after = {d["id"] for d in requests.get(server.url + "/api/datasets", timeout=10).json()["datasets"]}
+    assert after == before
+    assert not list((server.data_dir / ".uploads").glob("*.part"))
+    store_dirs = [p for p in server.data_dir.iterdir() if not p.name.startswith(".")]
+    assert all((p / "meta.json").exists() for p in store_dirs)  # nothing half-written is visible
