@@ -15,13 +15,16 @@ from core.forecast.backtest import (
     rolling_forecast,
 )
 from core.forecast.base import Forecaster, Grid, make_model, model_names, parse_horizon, parse_levels
+from core.forecast.rolling import DEFAULT_FORECAST_MODEL, ModelForecaster
 
 __all__ = [
+    "DEFAULT_FORECAST_MODEL",
     "PROTOCOLS",
     "BacktestReport",
     "RollingModel",
     "Forecaster",
     "Grid",
+    "ModelForecaster",
     "backtest",
     "backtest_protocols",
     "make_model",

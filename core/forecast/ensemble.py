@@ -12,7 +12,6 @@ then refitted on all the data. Without calibration the weights are equal.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import nnls
 
 from core.errors import InputError
 from core.forecast.base import Forecaster, make_model, model_names, register
@@ -68,6 +67,8 @@ class Ensemble(Forecaster):
         return np.stack([np.maximum(mem._paths(y, origins, h), 0.0) for mem in self.members_])
 
     def _calibrate(self, y: np.ndarray, m: int) -> ConformalCalibrator:
+        from scipy.optimize import nnls  # imported here: scipy.optimize is slow to import
+
         tiers = calibration_origins(m, len(y), self.grid_.steps_per_day)
         member_tiers = [(org, self._member_paths(y, org, h)) for org, h in tiers]
         edges = horizon_band_edges(self.grid_)

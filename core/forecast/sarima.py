@@ -16,7 +16,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
 
 from core.errors import InputError
 from core.forecast.base import Forecaster, register
@@ -157,6 +156,8 @@ class FourierARMA(Forecaster):
     # -- forecast --------------------------------------------------------------
     def _innovations(self, u0: np.ndarray) -> np.ndarray:
         """ARMA innovations e of the residuals: phi(B) u = theta(B) e, causal."""
+        from scipy.signal import lfilter  # imported here: scipy.signal costs ~1 s at import
+
         b = np.concatenate([[1.0], -self.phi_])
         a = np.concatenate([[1.0], self.theta_])
         return lfilter(b, a, u0)
@@ -172,10 +173,21 @@ class FourierARMA(Forecaster):
             psi[j] = acc
         return self.sigma2_ * np.cumsum(psi**2)
 
+    def _seasonal(self, top: int) -> np.ndarray:
+        """``design @ beta`` at positions ``0 .. top - 1`` (kept: it depends on the fit only)."""
+        cached = getattr(self, "_seas_", None)
+        if cached is None or cached[0] is not self.beta_ or len(cached[1]) < top:
+            cached = (self.beta_, self._design(np.arange(top)) @ self.beta_)
+            self._seas_ = cached
+        return cached[1][:top]
+
     def _paths(self, y, origins, h):
         n = len(y)
-        pos_all = np.arange(n)
-        u = self._fwd(y) - self._design(pos_all) @ self.beta_
+        # The seasonal mean of a period does not depend on the origin: compute it once per position
+        # (rolling forecasts ask for ~n origins x h steps, which would be n*h design rows otherwise).
+        top = max(n, int(origins.max()) + h if len(origins) else n)
+        seas = self._seasonal(top)
+        u = self._fwd(y) - seas[:n]
         lev = self._level(u)
         u = u - self.rho_ * lev
         u0 = np.where(np.isnan(u), 0.0, u)  # no data: the residual's mean
@@ -195,10 +207,11 @@ class FourierARMA(Forecaster):
             uhat[:, j] = nxt
             hist_u = np.column_stack([nxt, hist_u[:, :-1]])
         pos = origins[:, None] + np.arange(h)[None, :]
-        mean_z = self._design(pos.ravel()) @ self.beta_
+        mean_z = seas[pos.ravel()]
         # The level term is frozen at its value at the origin (it reads data before it only).
         lev_o = lev[np.minimum(origins, n - 1)] if n else np.zeros(len(origins))
-        lev_o = np.where(origins < n, lev_o, self._level(np.append(u + self.rho_ * lev, np.nan))[-1])
+        if len(origins) and origins.max() >= n:  # the level after the last value (one more period)
+            lev_o = np.where(origins < n, lev_o, self._level(np.append(u + self.rho_ * lev, np.nan))[-1])
         zhat = mean_z.reshape(pos.shape) + uhat + self.rho_ * lev_o[:, None]
         if self.transform == "sqrt":
             return np.maximum(zhat, 0.0) ** 2 + self._psi_var(h)[None, :]

@@ -15,7 +15,7 @@ from core.scaling.config import (
     parse_policy,
 )
 from core.scaling.forecasting import RollingForecaster, SeasonalNaive, honest_forecast
-from core.scaling.simulate import ScenarioResult, SimulationModel, Totals, prepare, simulate
+from core.scaling.simulate import ScenarioResult, SimulationModel, Totals, default_forecaster, prepare, simulate
 
 __all__ = [
     "PRESETS",
@@ -30,6 +30,7 @@ __all__ = [
     "SeasonalNaive",
     "SimulationModel",
     "Totals",
+    "default_forecaster",
     "get_preset",
     "honest_forecast",
     "parse_policy",

@@ -33,11 +33,13 @@ import numpy as np
 from core.scaling.config import Policy, ScalingConfig, get_preset, parse_policy
 from core.scaling.simulate import SimulationModel
 
-__all__ = ["ACTIONS", "MAX_POINTS", "ScalingAction", "recommend_action"]
+__all__ = ["ACTIONS", "MAX_POINTS", "RECOMMEND_SAFETY_MARGIN", "ScalingAction", "recommend_action"]
 
 ACTIONS = ("scale_out", "scale_in", "hold")
 MAX_POINTS = 100_000
 MAX_LOAD = 1e12
+#: Margin over a caller-supplied predicted load (the original dashboard's 10%).
+RECOMMEND_SAFETY_MARGIN = 0.10
 
 
 @dataclass
@@ -98,6 +100,7 @@ def recommend_action(
     model: SimulationModel | None = None,
     interval_minutes: float = 5.0,
     sla_target_pct: float | None = None,
+    safety_margin: float | None = None,
 ) -> ScalingAction:
     """Decide scale out / scale in / hold for the predicted load of the next periods.
 
@@ -110,6 +113,9 @@ def recommend_action(
         interval_minutes: length of one period of ``predicted_load``.
         sla_target_pct: optional maximum share (%) of predicted periods allowed
             to exceed capacity; replaces the threshold rule for the needed count.
+        safety_margin: margin over the predicted load for the predictive policy; default
+            ``RECOMMEND_SAFETY_MARGIN`` (10%, the original dashboard's figure for a load the
+            caller forecast; the simulator's own default margin is tuned for its own forecast).
 
     Returns:
         A :class:`ScalingAction`.
@@ -138,7 +144,12 @@ def recommend_action(
     cap = model.capacity
     per_server = cap.capacity_per_server_rps * minutes * 60.0
     peak = float(load.max())
-    margin = model.predictive.safety_margin if pol == Policy.PREDICTIVE else 0.0
+    if safety_margin is None:
+        safety_margin = RECOMMEND_SAFETY_MARGIN
+    if isinstance(safety_margin, bool) or not isinstance(safety_margin, (int, float)) \
+            or not 0 <= safety_margin <= 10:
+        raise ValueError(f"safety_margin must be a number within [0, 10], got {safety_margin!r}")
+    margin = float(safety_margin) if pol == Policy.PREDICTIVE else 0.0
 
     if sla_target_pct is None:
         needed = math.ceil(peak * (1 + margin) / (per_server * cfg.scale_out_threshold) - 1e-9)

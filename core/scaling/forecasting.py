@@ -57,8 +57,13 @@ class SeasonalNaive:
 
 
 def forecast_leakage_check(forecaster: RollingForecaster, values: np.ndarray, k: int, interval: pd.Timedelta,
-                           out: np.ndarray | None = None) -> None:
+                           out: np.ndarray | None = None, cuts=None) -> None:
     """Raise if any forecast moved when only data after its decision time changed.
+
+    Args:
+        cuts: positions after which the values are perturbed (default: half and
+            three quarters of the series). The simulator passes cuts inside the
+            simulated window: a forecast fitted on that window moves when they do.
 
     Raises:
         ValueError: naming the forecaster and the first period that leaked.
@@ -67,7 +72,7 @@ def forecast_leakage_check(forecaster: RollingForecaster, values: np.ndarray, k:
     n = len(v)
     if out is None:
         out = np.asarray(forecaster(v, k, interval), dtype=np.float64)
-    for cut in sorted({n // 2, (3 * n) // 4}):
+    for cut in sorted(set(cuts) if cuts is not None else {n // 2, (3 * n) // 4}):
         if cut <= 0 or cut >= n:
             continue
         w = v.copy()
@@ -86,8 +91,10 @@ def forecast_leakage_check(forecaster: RollingForecaster, values: np.ndarray, k:
 
 
 def honest_forecast(forecaster: RollingForecaster | None, values: np.ndarray, k: int, interval: pd.Timedelta,
-                    check: bool = True) -> np.ndarray:
+                    check: bool = True, cuts=None) -> np.ndarray:
     """Run ``forecaster`` (default :class:`SeasonalNaive`) and verify its contract.
+
+    ``cuts``: where :func:`forecast_leakage_check` perturbs the values (default: n/2, 3n/4).
 
     Returns:
         out[j]: forecast of period j from data up to period j - k (NaN where none).
@@ -102,7 +109,7 @@ def honest_forecast(forecaster: RollingForecaster | None, values: np.ndarray, k:
     if out.shape != v.shape:
         raise ValueError(f"forecaster returned shape {out.shape}, expected {v.shape} (one value per period)")
     if check:
-        forecast_leakage_check(f, v, k, interval, out)
+        forecast_leakage_check(f, v, k, interval, out, cuts=cuts)
     return out
 
 

@@ -20,7 +20,7 @@ from core.scaling.config import (
     get_preset,
     parse_policy,
 )
-from core.scaling.forecasting import RollingForecaster, honest_forecast, window_max
+from core.scaling.forecasting import RollingForecaster, SeasonalNaive, honest_forecast, window_max
 from core.scaling.kernel import MODE_HPA, MODE_SCHEDULE, MODE_THRESHOLD, ScenarioParams, run_kernel
 from core.scaling.queueing import response_times
 from core.series import TrafficSeries
@@ -31,6 +31,7 @@ __all__ = [
     "ScenarioResult",
     "SimulationModel",
     "Totals",
+    "default_forecaster",
     "prepare",
     "run_scenarios",
     "simulate",
@@ -78,6 +79,7 @@ class Prepared:
     fcmax: np.ndarray  # what the predictive policy provisions for at each decision
     horizon_periods: int
     forecaster: str
+    forecast_info: dict = field(default_factory=dict)  # what the default forecaster used (model, fit point)
 
     @property
     def server_cap(self) -> float:
@@ -104,7 +106,10 @@ def prepare(series: TrafficSeries, model: SimulationModel | None = None, *, star
     """Cut the window ``[start, end)`` and compute the predictive policy's honest forecast.
 
     The forecaster sees the whole series (history before ``start`` included, gap
-    periods as NaN) and is checked for leakage; see ``core.scaling.forecasting``.
+    periods as NaN) and is checked for leakage by perturbing the values after two
+    points inside the window; see ``core.scaling.forecasting``. Without a
+    forecaster, ``model.predictive.forecast_model`` is fitted on the history
+    before the window (:func:`default_forecaster`).
     """
     model = model or SimulationModel()
     idx = series.index
@@ -118,11 +123,50 @@ def prepare(series: TrafficSeries, model: SimulationModel | None = None, *, star
     hist = np.where(gaps, np.nan, values)
     boot_s = model.capacity.boot_delay_minutes * 60.0
     k = max(1, grid.ceil_periods(boot_s + model.predictive.buffer_minutes * 60.0))
-    fc = honest_forecast(forecaster, hist, k, series.interval, check=check_forecast)
+    if forecaster is None:
+        forecaster = default_forecaster(series, model, start=idx[lo])
+    # Perturb inside the window: a forecast fitted on the simulated periods moves, an honest one does not.
+    cuts = {lo + (hi - lo) // 2, lo + (3 * (hi - lo)) // 4}
+    fc = honest_forecast(forecaster, hist, k, series.interval, check=check_forecast, cuts=cuts)
     fcmax = window_max(fc, k)[lo:hi]
-    name = getattr(forecaster, "name", type(forecaster).__name__) if forecaster is not None else "seasonal_naive"
-    return Prepared(index=idx[lo:hi], demand=values[lo:hi], include=~gaps[lo:hi], grid=grid, model=model,
+    name = getattr(forecaster, "name", type(forecaster).__name__)
+    prep = Prepared(index=idx[lo:hi], demand=values[lo:hi], include=~gaps[lo:hi], grid=grid, model=model,
                     fcmax=fcmax, horizon_periods=k, forecaster=name)
+    if hasattr(forecaster, "describe"):
+        info = forecaster.describe()
+        # Deterministic fields only: results are cached and compared across runs.
+        prep.forecast_info = {k: info[k] for k in ("model", "fit_until") if k in info}
+    return prep
+
+
+def default_forecaster(series: TrafficSeries, model: SimulationModel | None = None, *, start=None,
+                       cache=None, dataset_id: str | None = None) -> RollingForecaster:
+    """The predictive policy's forecaster when none is given: ``model.predictive.forecast_model``.
+
+    A registry model (default Fourier+ARMA) is fitted once on the periods before ``start``
+    (at least ``min_history_days`` of them; seasonal naive before that point) and reused
+    through ``cache`` (a ``core.forecast.cache.ModelCache``, keyed by ``dataset_id`` and the
+    training data) and an in-process memo. ``"seasonal_naive"`` fits nothing.
+
+    Raises:
+        ValueError: an unknown model name, listing the known ones.
+    """
+    spec = (model or SimulationModel()).predictive
+    if spec.forecast_model == "seasonal_naive" and cache is None:
+        return SeasonalNaive()
+    # Too short to fit anything after min_history_days: skip importing the forecasting stack.
+    lo = 0 if start is None else int(series.index.searchsorted(series._ts(start), side="left"))
+    need = math.ceil(pd.Timedelta(days=spec.min_history_days) / series.interval - 1e-9)
+    if max(lo, need) >= len(series) - 1:
+        return SeasonalNaive()
+    from core.errors import InputError
+    from core.forecast.rolling import ModelForecaster
+
+    try:
+        return ModelForecaster(spec.forecast_model, start=series.start, fit_until=start,
+                               min_history_days=spec.min_history_days, cache=cache, dataset_id=dataset_id)
+    except InputError as exc:
+        raise ValueError(f"predictive.forecast_model: {exc}") from None
 
 
 def threshold_row(config: ScalingConfig, policy: Policy, prep: Prepared, *, safety_margin: float | None = None) -> dict:
@@ -314,7 +358,7 @@ def run_meta(prep: Prepared) -> dict:
         "excluded_note": "periods inside gaps/outages (or without data) are simulated with demand 0 "
                          "and left out of cost and SLA statistics",
         "boot_delay_periods": prep.boot_p,
-        "forecast": {"name": prep.forecaster, "horizon_periods": prep.horizon_periods},
+        "forecast": {"name": prep.forecaster, "horizon_periods": prep.horizon_periods, **prep.forecast_info},
         "p95_target_s": prep.model.queue.p95_target(prep.model.capacity),
         "model": prep.model.to_dict(),
     }

@@ -79,3 +79,13 @@ def test_sla_target_counts_overloaded_periods():
 def test_bad_input_names_the_value(load, servers, kwargs, fragment):
     with pytest.raises(ValueError, match=re.escape(fragment)):
         recommend_action(load, servers, **kwargs)
+
+
+def test_the_margin_is_the_original_ten_percent_unless_given():
+    assert recommend_action([180], 2).target_servers == 3  # 180 * 1.1 / 80 = 2.475
+    assert recommend_action([180], 2, safety_margin=0.5).target_servers == 4  # 180 * 1.5 / 80 = 3.375
+    # Only the predictive policy adds the margin.
+    assert recommend_action([180], 2, policy="reactive", safety_margin=0.5) == recommend_action([180], 2,
+                                                                                                policy="reactive")
+    with pytest.raises(ValueError, match=r"safety_margin must be a number within \[0, 10\], got -1"):
+        recommend_action([180], 2, safety_margin=-1)

@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.scaling.config import PredictiveSpec
 from core.scaling.forecasting import SeasonalNaive, honest_forecast, window_max
 from core.scaling.kernel import has_numba
 from core.scaling.queueing import erlang_c, response_times
-from core.scaling.simulate import simulate
+from core.scaling.simulate import SimulationModel, simulate
 from core.series import TrafficSeries
 
 FIVE = pd.Timedelta(minutes=5)
@@ -121,3 +122,62 @@ def test_response_time_p95_solves_the_tail_equation():
     if has_numba():
         _, p95b = response_times(work, c, np.zeros(200), mu=mu, period_s=60, queue_limit_s=1e9, engine="numba")
         np.testing.assert_allclose(p95b, p95, rtol=1e-6)
+
+
+class FittedOnEverything:
+    """Leaks the way a careless pipeline does: one model fitted on the whole series, window included."""
+
+    name = "fitted_on_everything"
+
+    def __init__(self, start):
+        self.start = start
+
+    def __call__(self, values, k, interval):
+        from core.forecast import make_model
+
+        s = TrafficSeries(frame=pd.DataFrame({"requests": np.asarray(values, float)},
+                                             index=pd.date_range(self.start, periods=len(values), freq=interval)),
+                          interval=interval)
+        model = make_model("sarima", calibrate=False, arma_days=3).fit(s)
+        out = np.full(len(values), np.nan)
+        origins = np.arange(1, len(values) - k + 1)
+        out[origins + k - 1] = model.predict_paths(np.asarray(values, float), origins, k, level=None)["mean"][:, -1]
+        return out
+
+
+def test_a_model_fitted_on_the_simulated_window_is_refused():
+    s = series(weekly(16))
+    with pytest.raises(ValueError, match="leaks"):
+        simulate(s, "balanced", "predictive", start=s.index[288 * 14], forecaster=FittedOnEverything(s.start))
+
+
+def test_the_default_forecast_is_fitted_on_the_history_before_the_window():
+    s = series(weekly(16))
+    start = s.index[288 * 14]
+    res = simulate(s, "aggressive", "predictive", start=start, timeline=False)
+    fc = res.meta["forecast"]
+    assert (fc["name"], fc["model"]) == ("sarima", "sarima")
+    assert pd.Timestamp(fc["fit_until"]) == start
+    naive = SimulationModel(predictive=PredictiveSpec(forecast_model="seasonal_naive"))
+    res2 = simulate(s, "aggressive", "predictive", naive, start=start, timeline=False)
+    assert res2.meta["forecast"]["name"] == "seasonal_naive"
+    assert res2.totals.cost != res.totals.cost  # the forecast drives the floor
+
+
+def test_a_short_history_falls_back_to_seasonal_naive_without_fitting():
+    s = series(weekly(6))
+    res = simulate(s, "aggressive", "predictive", start=s.index[288 * 3], timeline=False)
+    assert res.meta["forecast"]["name"] == "seasonal_naive"
+    same = simulate(s, "aggressive", "predictive", start=s.index[288 * 3], forecaster=SeasonalNaive(),
+                    timeline=False)
+    assert same.totals.cost == res.totals.cost
+
+
+def test_forecast_model_setting_is_validated():
+    with pytest.raises(ValueError, match="forecast_model must be a model name"):
+        PredictiveSpec(forecast_model="")
+    with pytest.raises(ValueError, match="min_history_days must be >= 0"):
+        PredictiveSpec(min_history_days=-1)
+    bad = SimulationModel(predictive=PredictiveSpec(forecast_model="crystal_ball"))
+    with pytest.raises(ValueError, match="unknown model 'crystal_ball'"):
+        simulate(series(weekly(16)), "balanced", "predictive", bad, start=series(weekly(16)).index[288 * 14])
