@@ -50,7 +50,11 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         assets_folder=str(ASSETS),
         background_callback_manager=DiskcacheManager(jobs),
         title="Traffic capacity workbench",
-        suppress_callback_exceptions=False,
+        # True: Dash then neither calls every page's layout() on a worker's first request to build a
+        # validation layout (seconds, and other threads of the worker serve pages without it meanwhile:
+        # the browser then logs "ID not found in layout" for every page's callbacks) nor validates in the
+        # browser. Callback ids are checked by the page tests instead.
+        suppress_callback_exceptions=True,
         update_title=None,
     )
     server = app.server

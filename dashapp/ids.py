@@ -13,6 +13,7 @@ __all__ = [
     "WARNINGS",
     "ERROR",
     "nav_link",
+    "page_url",
     "control",
     "job_ids",
     "rs_graph",
@@ -31,6 +32,17 @@ ERROR = "page-error"
 
 RS_GRAPH_TYPE = "rs-graph"
 RS_SOURCE_TYPE = "rs-source"
+
+
+def page_url(page: str) -> str:
+    """The page's own location that its controls write to.
+
+    It lives inside the page content, beside the controls: Dash's
+    ``prevent_initial_call`` only holds when a callback's outputs are inserted
+    together with its inputs; writing to the app-wide ``URL`` would fire on
+    every page render and rewrite the URL (dropping the values being warned about).
+    """
+    return f"{page}-url"
 
 
 def nav_link(page: str) -> str:

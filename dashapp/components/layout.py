@@ -14,6 +14,7 @@ from dashapp.state import Parsed
 
 __all__ = [
     "page_frame",
+    "page_url",
     "warnings_alert",
     "error_alert",
     "safe_layout",
@@ -43,8 +44,13 @@ def error_alert(message: str) -> dbc.Alert:
     return dbc.Alert(message, id=ids.ERROR, color="danger")
 
 
+def page_url(page: str) -> dcc.Location:
+    """The location the page's callbacks write (see ``ids.page_url``)."""
+    return dcc.Location(id=ids.page_url(page), refresh="callback-nav")
+
+
 def page_frame(title: str, parsed: Parsed | None, controls, body, *, subtitle=None, store=None) -> html.Div:
-    """Title, the URL-warnings alert, a controls column and the page body."""
+    """Title, the URL-warnings alert, a controls column, the page body and the page's own location."""
     head = [html.H3(title, className="mb-1")]
     if subtitle:
         head.append(html.P(subtitle, className="text-muted small mb-2"))
@@ -56,6 +62,7 @@ def page_frame(title: str, parsed: Parsed | None, controls, body, *, subtitle=No
             dbc.Col(body, md=9),
         ]),
         *([store] if store is not None else []),
+        *([page_url(parsed.page)] if parsed is not None else []),
     ])
 
 

@@ -32,7 +32,7 @@ def resampled_graph(name: str, rf: ResampledFigure, search: str, **graph_kw) -> 
     return html.Div([
         dcc.Graph(id=rs_graph(name), figure=rf.figure, config=GRAPH_CONFIG, **graph_kw),
         dcc.Store(id=rs_source(name), data=source),
-    ])
+    ], id=f"{name}-box")
 
 
 def _jsonable(x: pd.DatetimeIndex, y: np.ndarray) -> tuple[list, list]:

@@ -27,7 +27,7 @@ def register_url_writer(page: str, controls: list[tuple[str, str]], context_id: 
     keys = [k for k, _ in controls]
 
     @callback(
-        Output(ids.URL, "search", allow_duplicate=True),
+        Output(ids.page_url(page), "search"),
         [Input(ids.control(page, k), prop) for k, prop in controls],
         State(context_id, "data"),
         prevent_initial_call=True,

@@ -12,7 +12,7 @@ from dash.exceptions import PreventUpdate
 from core.store import DatasetStore
 from dashapp import ids
 from dashapp import state as st
-from dashapp.components.layout import fmt_num, safe_layout, table, warnings_alert
+from dashapp.components.layout import fmt_num, page_url, safe_layout, table, warnings_alert
 from dashapp.jobs import current_settings
 
 PAGE = "data"
@@ -119,6 +119,7 @@ def layout(**query):
             ], md=3),
         ]),
         dcc.Store(id=CTX, data={"dataset": selected}),
+        page_url(PAGE),
     ])
 
 
@@ -141,7 +142,7 @@ def delete_selected(store: DatasetStore, ctx: dict | None):
 
 
 @callback(
-    Output(ids.URL, "search", allow_duplicate=True),
+    Output(ids.page_url(PAGE), "search"),
     Output(ids.DATA_DELETE_RESULT, "children"),
     Input(ids.DATA_DELETE_CONFIRM, "submit_n_clicks"),
     State(CTX, "data"),

@@ -1,0 +1,120 @@
+"""The pages in a real browser: charts, bookmarks, back/forward, background jobs, warnings."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHART = ".js-plotly-plot .main-svg"
+
+
+def _query(url: str) -> dict:
+    return {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
+
+
+@pytest.mark.parametrize(("path", "ready"), [
+    ("/", "#data-table"),
+    ("/history?granularity=15", f"#history-sim-box {CHART}"),
+    ("/forecast?granularity=15&horizon=6h", f"#forecast-graph {CHART}"),
+    ("/scenarios?granularity=15&budget=30", f"#scenarios-pareto {CHART}"),
+    ("/what-if?granularity=15&mult=1.5", f"#what_if-graph-box {CHART}"),
+])
+def test_each_page_loads_without_console_errors_and_shows_its_chart(web, path, ready):
+    page = web.open(path)
+    page.wait_for_selector(ready)
+    assert not page.is_visible("#page-error")
+    assert not page.is_visible("#query-warnings")
+    page.wait_for_timeout(300)  # late errors (e.g. a callback failing after the first paint)
+    assert web.errors == [], "\n".join(e[:600] for e in web.errors[:3])
+
+
+def test_a_bad_url_parameter_shows_the_warning_and_the_page_still_works(web):
+    page = web.open("/history?granularity=7&price=%3Cscript%3Ealert(1)%3C/script%3E&metric=" + "x" * 3000
+                    + "&nonsense=1")
+    page.wait_for_selector(f"#history-sim-box {CHART}")
+    warning = web.text("#query-warnings")
+    assert "granularity='7'" in warning
+    assert "price='<script>alert(1)</script>'" in warning  # shown as text, never run
+    assert "too long" in warning
+    assert "'nonsense'" in warning
+    assert page.input_value("#history-price") == "0.85"
+    assert page.is_checked("#history-granularity input[value='5']")
+    assert web.errors == []
+
+
+def test_a_bookmarked_scenario_restores_its_controls_and_numbers(web, browser, live_server):
+    url = "/scenarios?granularity=15&start=1995-08-03&end=1995-08-17&weight=0.2&budget=40&price=1.1"
+    page = web.open(url)
+    page.wait_for_selector("#scenarios-reason")
+    reason = web.text("#scenarios-reason")
+    winners = web.text("#scenarios-winners")
+    # Someone else opens the bookmark: a new browser context, the result served from the shared cache.
+    from tests.browser.conftest import Web
+
+    other = Web(browser, live_server.url)
+    try:
+        p2 = other.open(url)
+        p2.wait_for_selector("#scenarios-reason", timeout=5_000)
+        assert other.text("#scenarios-reason") == reason
+        assert other.text("#scenarios-winners") == winners
+        assert not p2.is_visible("#scenarios-job-bar")  # cached: no job ran
+        assert p2.input_value("#scenarios-price") == "1.1"
+        assert p2.input_value("#scenarios-start") == "1995-08-03"
+        assert p2.get_attribute("#scenarios-weight [role=slider]", "aria-valuenow") == "0.2"
+        assert other.errors == []
+    finally:
+        other.close()
+    assert "w=0.2" in winners
+
+
+def test_back_and_forward_restore_the_previous_scenario(web):
+    page = web.open("/what-if?granularity=15&start=1995-08-05&end=1995-08-12&mult=2")
+    cost_cell = "#what_if-table tbody tr:first-child td:nth-child(3)"
+    page.wait_for_selector(cost_cell)
+    cost_at_2 = web.text(cost_cell)
+    page.fill("#what_if-mult", "3")
+    page.press("#what_if-mult", "Enter")
+    page.wait_for_url(re.compile(r"mult=3"))
+    page.wait_for_function(f"document.querySelector('{cost_cell}').innerText !== {cost_at_2!r}")
+    cost_at_3 = web.text(cost_cell)
+    assert float(cost_at_3.replace(",", "")) > float(cost_at_2.replace(",", ""))
+    page.go_back()
+    page.wait_for_url(re.compile(r"mult=2"))
+    page.wait_for_function(f"document.querySelector('{cost_cell}').innerText === {cost_at_2!r}")
+    assert page.input_value("#what_if-mult") == "2"
+    page.go_forward()
+    page.wait_for_url(re.compile(r"mult=3"))
+    page.wait_for_function(f"document.querySelector('{cost_cell}').innerText === {cost_at_3!r}")
+    assert page.input_value("#what_if-mult") == "3"
+    assert _query(page.url)["start"] == "1995-08-05"
+    assert web.errors == []
+
+
+def test_a_forecast_runs_in_the_background_with_progress_then_shows_the_chart(web):
+    page = web.open("/forecast?model=sarima&granularity=15&horizon=6h&origin=1995-08-21")
+    page.wait_for_selector("#forecast-job-bar", state="visible")
+    page.wait_for_selector("#forecast-job-progress")
+    # The page stays usable meanwhile: its controls answer.
+    assert page.is_enabled("#forecast-model")
+    page.wait_for_selector(f"#forecast-graph {CHART}", timeout=120_000)
+    page.wait_for_selector("#forecast-job-bar", state="hidden")
+    assert "one-step" in web.text("#forecast-backtest")
+    assert "Poisson floor" in web.text("#forecast-backtest")
+    assert web.errors == []
+
+
+def test_a_forecast_can_be_cancelled(web):
+    page = web.open("/forecast?model=lightgbm&granularity=5&horizon=1d&origin=1995-08-24")
+    page.wait_for_selector("#forecast-job-bar", state="visible")
+    page.wait_for_selector("#forecast-job-cancel:not([disabled])")
+    page.click("#forecast-job-cancel")
+    page.wait_for_selector(".job-cancelled")
+    page.wait_for_selector("#forecast-job-bar", state="hidden")
+    assert page.is_visible("#forecast-job-run")
+    page.wait_for_timeout(1500)
+    assert not page.is_visible("#forecast-graph")
+    assert web.errors == []
