@@ -201,7 +201,7 @@ def forecast():
 
 
 _SCALING_FIELDS = ("predicted_load", "current_servers", "config", "policy", "sla_target", "interval_minutes",
-                   *MODEL_FIELDS)
+                   "safety_margin", *MODEL_FIELDS)
 
 
 @bp.post("/recommend-scaling")
@@ -221,11 +221,12 @@ def recommend_scaling():
     policy = fields.string("policy", "predictive", choices=_POLICIES)
     sla = fields.number("sla_target", lo=0, hi=100)
     minutes = fields.number("interval_minutes", 5, lo=0, lo_open=True, hi=1440)
+    margin = fields.number("safety_margin", lo=0, hi=10)
     cfg = scaling_config(fields.raw("config"))
     model = model_from(fields)
     try:
         result = recommend_action(load, current, config=cfg, policy=policy, model=model, interval_minutes=minutes,
-                                  sla_target_pct=sla)
+                                  sla_target_pct=sla, safety_margin=margin)
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
     return jsonify(to_jsonable(result.to_dict()))

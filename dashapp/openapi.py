@@ -110,6 +110,8 @@ def _schemas() -> dict:
             "sla_target": {"type": "number", "minimum": 0, "maximum": 100,
                            "description": "Max % of predicted periods over capacity; replaces the threshold rule."},
             "interval_minutes": {"type": "number", "exclusiveMinimum": 0, "maximum": 1440, "default": 5},
+            "safety_margin": {"type": "number", "minimum": 0, "maximum": 10, "default": 0.1,
+                              "description": "Provision the predicted peak x (1 + margin) (predictive policy)."},
             **_MODEL_PROPS}},
         "ScalingAction": {"type": "object", "required": ["action", "current_servers", "target_servers", "reason"],
                           "properties": {

@@ -87,6 +87,7 @@ def test_recommend_scaling_options(live_server):
     assert rec(sla_target=0)["target_servers"] == 2  # no period over capacity: 180 * 1.1 <= 2 x 100
     assert rec(current_servers=9)["action"] == "scale_in"
     assert rec(max_servers=2)["action"] == "hold"
+    assert rec(safety_margin=0.5)["target_servers"] == 4  # 180 x 1.5 / 80 = 3.4
 
 
 @pytest.mark.parametrize(
@@ -115,6 +116,7 @@ def test_recommend_scaling_options(live_server):
         ({"predicted_load": [1], "current_servers": 2, "capacity_per_server_rps": 0}, 400, "capacity_per_server_rps"),
         ({"predicted_load": [1], "current_servers": 2, "min_servers": 50, "max_servers": 10}, 400, "min_servers"),
         ({"predicted_load": [1], "current_servers": 2, "interval_minutes": 0}, 400, "interval_minutes"),
+        ({"predicted_load": [1], "current_servers": 2, "safety_margin": -0.1}, 400, "safety_margin"),
         ({"predicted_load": [1], "current_servers": 2, "predicted": [1]}, 400, "unknown field"),
         ({"predicted_load": [0] * 100_001, "current_servers": 2}, 413, "at most"),
     ],
