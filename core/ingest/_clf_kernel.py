@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["scan_range", "scan_lines", "ACCEPTED", "EMPTY", "REJECTED"]
+__all__ = ["scan_range", "ACCEPTED", "EMPTY", "REJECTED"]
 
 ACCEPTED, EMPTY, REJECTED = 0, 1, 2
 _MONTHS = np.frombuffer(b"JanFebMarAprMayJunJulAugSepOctNovDec", dtype=np.uint8).copy()
@@ -76,102 +76,91 @@ def _match_tail(buf, q, e):
     return status, size
 
 
-@njit(cache=True, nogil=True)
-def scan_lines(buf, starts, ends, minute, offset, status, size, hhash, flags):
-    """Parse every line ``buf[starts[i]:ends[i]]``; returns the count of non-standard request lines.
-
-    Fills ``minute`` (UTC minutes since the epoch), ``offset`` (minutes),
-    ``status``, ``size`` and ``hhash`` (FNV-1a of the host) for accepted
-    lines and sets ``flags[i]`` to ACCEPTED, EMPTY or REJECTED.
-    """
-    nonstd = 0
-    for i in range(len(starts)):
-        s = starts[i]
-        e = ends[i]
-        while e > s and (buf[e - 1] == 13 or buf[e - 1] == 32 or buf[e - 1] == 9 or buf[e - 1] == 10):
-            e -= 1
-        if e == s:
-            flags[i] = EMPTY
-            continue
-        flags[i] = REJECTED
-        # host, ident, user: non-empty runs without spaces.
-        p = s
+@njit(cache=True, nogil=True, inline="always")
+def _parse_one(buf, s, e, i, minute, offset, status, size, hhash, flags):
+    """Parse line ``buf[s:e]`` into slot ``i``; returns 1 for an accepted non-standard request line, else 0."""
+    while e > s and (buf[e - 1] == 13 or buf[e - 1] == 32 or buf[e - 1] == 9 or buf[e - 1] == 10):
+        e -= 1
+    if e == s:
+        flags[i] = EMPTY
+        return 0
+    flags[i] = REJECTED
+    # host, ident, user: non-empty runs without spaces.
+    p = s
+    while p < e and buf[p] != 32:
+        p += 1
+    host_end = p
+    if host_end == s or p >= e:
+        return 0
+    ok = True
+    for _ in range(2):
+        p += 1
+        q = p
         while p < e and buf[p] != 32:
             p += 1
-        host_end = p
-        if host_end == s or p >= e:
-            continue
-        ok = True
-        for _ in range(2):
-            p += 1
-            q = p
-            while p < e and buf[p] != 32:
-                p += 1
-            if p == q or p >= e:
-                ok = False
+        if p == q or p >= e:
+            ok = False
+            break
+    if not ok:
+        return 0
+    p += 1
+    # '[dd/Mon/yyyy:hh:mm:ss +zzzz] "'
+    if p + 30 > e or buf[p] != 91 or buf[p + 3] != 47 or buf[p + 7] != 47 or buf[p + 12] != 58:
+        return 0
+    if buf[p + 15] != 58 or buf[p + 18] != 58 or buf[p + 21] != 32 or buf[p + 27] != 93:
+        return 0
+    if buf[p + 28] != 32 or buf[p + 29] != 34 or not (buf[p + 22] == 43 or buf[p + 22] == 45):
+        return 0
+    day = _two(buf, p + 1)
+    y1 = _two(buf, p + 8)
+    y2 = _two(buf, p + 10)
+    hh = _two(buf, p + 13)
+    mi = _two(buf, p + 16)
+    ss = _two(buf, p + 19)
+    tzh = _two(buf, p + 23)
+    tzm = _two(buf, p + 25)
+    if day < 1 or day > 31 or y1 < 0 or y2 < 0 or hh < 0 or hh > 23 or mi < 0 or mi > 59:
+        return 0
+    if ss < 0 or ss > 60 or tzh < 0 or tzh > 23 or tzm < 0 or tzm > 59:
+        return 0
+    month = 0
+    for m in range(12):
+        if buf[p + 4] == _MONTHS[3 * m] and buf[p + 5] == _MONTHS[3 * m + 1] and buf[p + 6] == _MONTHS[3 * m + 2]:
+            month = m + 1
+            break
+    if month == 0:
+        return 0
+    # The request's closing quote: the first quote after which the rest of the line fits.
+    op = p + 29
+    q = op + 1
+    st = np.int64(-1)
+    sz = np.int64(0)
+    while q < e:
+        if buf[q] == 34:
+            st, sz = _match_tail(buf, q, e)
+            if st >= 0:
                 break
-        if not ok:
-            continue
-        p += 1
-        # '[dd/Mon/yyyy:hh:mm:ss +zzzz] "'
-        if p + 30 > e or buf[p] != 91 or buf[p + 3] != 47 or buf[p + 7] != 47 or buf[p + 12] != 58:
-            continue
-        if buf[p + 15] != 58 or buf[p + 18] != 58 or buf[p + 21] != 32 or buf[p + 27] != 93:
-            continue
-        if buf[p + 28] != 32 or buf[p + 29] != 34 or not (buf[p + 22] == 43 or buf[p + 22] == 45):
-            continue
-        day = _two(buf, p + 1)
-        y1 = _two(buf, p + 8)
-        y2 = _two(buf, p + 10)
-        hh = _two(buf, p + 13)
-        mi = _two(buf, p + 16)
-        ss = _two(buf, p + 19)
-        tzh = _two(buf, p + 23)
-        tzm = _two(buf, p + 25)
-        if day < 1 or day > 31 or y1 < 0 or y2 < 0 or hh < 0 or hh > 23 or mi < 0 or mi > 59:
-            continue
-        if ss < 0 or ss > 60 or tzh < 0 or tzh > 23 or tzm < 0 or tzm > 59:
-            continue
-        month = 0
-        for m in range(12):
-            if buf[p + 4] == _MONTHS[3 * m] and buf[p + 5] == _MONTHS[3 * m + 1] and buf[p + 6] == _MONTHS[3 * m + 2]:
-                month = m + 1
-                break
-        if month == 0:
-            continue
-        # The request's closing quote: the first quote after which the rest of the line fits.
-        op = p + 29
-        q = op + 1
-        st = np.int64(-1)
-        sz = np.int64(0)
-        while q < e:
-            if buf[q] == 34:
-                st, sz = _match_tail(buf, q, e)
-                if st >= 0:
-                    break
-            q += 1
-        if st < 0:
-            continue
-        # Accepted.
-        flags[i] = ACCEPTED
-        off = (tzh * 60 + tzm) * (-1 if buf[p + 22] == 45 else 1)
-        local = _days_from_civil(y1 * 100 + y2, month, day) * 1440 + hh * 60 + mi
-        minute[i] = local - off
-        offset[i] = off
-        status[i] = st
-        size[i] = sz
-        h = np.uint64(0xCBF29CE484222325)
-        for k in range(s, host_end):
-            h = (h ^ np.uint64(buf[k])) * np.uint64(0x100000001B3)
-        hhash[i] = h
-        # Standard request line: '[A-Z]... HTTP/d.d'.
-        rl = q - (op + 1)
-        std = rl >= 10 and 65 <= buf[op + 1] <= 90 and buf[q - 9] == 32 and buf[q - 8] == 72
-        std = std and buf[q - 7] == 84 and buf[q - 6] == 84 and buf[q - 5] == 80 and buf[q - 4] == 47
-        std = std and 48 <= buf[q - 3] <= 57 and buf[q - 2] == 46 and 48 <= buf[q - 1] <= 57
-        if not std:
-            nonstd += 1
-    return nonstd
+        q += 1
+    if st < 0:
+        return 0
+    # Accepted.
+    flags[i] = ACCEPTED
+    off = (tzh * 60 + tzm) * (-1 if buf[p + 22] == 45 else 1)
+    local = _days_from_civil(y1 * 100 + y2, month, day) * 1440 + hh * 60 + mi
+    minute[i] = local - off
+    offset[i] = off
+    status[i] = st
+    size[i] = sz
+    h = np.uint64(0xCBF29CE484222325)
+    for k in range(s, host_end):
+        h = (h ^ np.uint64(buf[k])) * np.uint64(0x100000001B3)
+    hhash[i] = h
+    # Standard request line: '[A-Z]... HTTP/d.d'.
+    rl = q - (op + 1)
+    std = rl >= 10 and 65 <= buf[op + 1] <= 90 and buf[q - 9] == 32 and buf[q - 8] == 72
+    std = std and buf[q - 7] == 84 and buf[q - 6] == 84 and buf[q - 5] == 80 and buf[q - 4] == 47
+    std = std and 48 <= buf[q - 3] <= 57 and buf[q - 2] == 46 and 48 <= buf[q - 1] <= 57
+    return 0 if std else 1
 
 
 @njit(cache=True, nogil=True)
@@ -187,19 +176,21 @@ def scan_range(buf, lo, hi):
             n += 1
     starts = np.empty(n, dtype=np.int64)
     ends = np.empty(n, dtype=np.int64)
-    j = 0
-    s = lo
-    for k in range(lo, hi):
-        if buf[k] == 10:
-            starts[j] = s
-            ends[j] = k
-            j += 1
-            s = k + 1
     minute = np.empty(n, dtype=np.int64)
     offset = np.empty(n, dtype=np.int64)
     status = np.empty(n, dtype=np.int64)
     size = np.empty(n, dtype=np.int64)
     hhash = np.empty(n, dtype=np.uint64)
     flags = np.empty(n, dtype=np.int8)
-    nonstd = scan_lines(buf, starts, ends, minute, offset, status, size, hhash, flags)
+    nonstd = 0
+    s = lo
+    for i in range(n):
+        # Find the line's end just before parsing it, while its bytes are in cache.
+        e = s
+        while buf[e] != 10:
+            e += 1
+        starts[i] = s
+        ends[i] = e
+        nonstd += _parse_one(buf, s, e, i, minute, offset, status, size, hhash, flags)
+        s = e + 1
     return starts, ends, minute, offset, status, size, hhash, flags, nonstd

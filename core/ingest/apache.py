@@ -2,7 +2,7 @@
 
 A chunk of the file is one ``uint8`` array; newlines are found with one
 numpy scan and every line is then parsed in one compiled pass
-(``_clf_kernel.scan_lines``), producing arrays of (minute, status, size,
+(``_clf_kernel.scan_range``), producing arrays of (minute, status, size,
 host hash), never a Python object per line. ``LINE_RE`` states the same
 acceptance rule as a regex: it names the reason for rejected lines and the
 property tests check that the two agree.
