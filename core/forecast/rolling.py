@@ -81,7 +81,8 @@ class ModelForecaster:
         start: timestamp of ``values[0]`` (calendar features need the clock).
         fit_until: first period the model forecasts, as a timestamp or a position
             (the start of the simulated window); the model is fitted on the periods before it.
-        params: hyperparameters (default: no conformal calibration, which rolling means do not need).
+        params: hyperparameters (default: no conformal calibration, which rolling means do not need,
+            except for the ensemble, whose weights come from it).
         min_history_days: fit on at least this much calendar history; a window that starts
             earlier moves the fit point to ``start + min_history_days`` (seasonal naive before it).
         cache: optional :class:`~core.forecast.cache.ModelCache` (fitted models on disk).
@@ -90,7 +91,8 @@ class ModelForecaster:
 
     def __init__(self, model: str = DEFAULT_FORECAST_MODEL, *, start, fit_until=None, params: dict | None = None,
                  min_history_days: float = 14.0, cache=None, dataset_id: str | None = None):
-        self.params = {"calibrate": False, **(params or {})}
+        # Rolling means need no intervals; the ensemble's weights come from its calibration, though.
+        self.params = {"calibrate": model == "ensemble", **(params or {})}
         make_model(model, **self.params)  # validate now, not inside the simulator
         if not min_history_days >= 0:
             raise InputError(f"min_history_days must be >= 0, got {min_history_days}")
