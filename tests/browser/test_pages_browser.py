@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -107,14 +108,37 @@ def test_a_forecast_runs_in_the_background_with_progress_then_shows_the_chart(we
     assert web.errors == []
 
 
-def test_a_forecast_can_be_cancelled(web):
+def _job_processes(server) -> list:
+    """Live background-job processes: children of the gunicorn workers (killed ones may linger as zombies)."""
+    psutil = pytest.importorskip("psutil")
+    master = psutil.Process(server.proc.pid)
+    jobs = [job for worker in master.children() for job in worker.children(recursive=True)]
+    alive = []
+    for job in jobs:
+        try:
+            if job.status() != psutil.STATUS_ZOMBIE:
+                alive.append(job)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def test_a_forecast_can_be_cancelled(web, live_server):
     page = web.open("/forecast?model=lightgbm&granularity=5&horizon=1d&origin=1995-08-24")
     page.wait_for_selector("#forecast-job-bar", state="visible")
     page.wait_for_selector("#forecast-job-cancel:not([disabled])")
+    deadline = time.monotonic() + 30
+    while not _job_processes(live_server) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _job_processes(live_server), "the forecast job process never started"
     page.click("#forecast-job-cancel")
     page.wait_for_selector(".job-cancelled")
     page.wait_for_selector("#forecast-job-bar", state="hidden")
     assert page.is_visible("#forecast-job-run")
-    page.wait_for_timeout(1500)
+    deadline = time.monotonic() + 15
+    while _job_processes(live_server) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _job_processes(live_server) == []  # the job was killed, not left running
+    page.wait_for_timeout(1000)
     assert not page.is_visible("#forecast-graph")
     assert web.errors == []
