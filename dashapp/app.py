@@ -7,13 +7,13 @@ from pathlib import Path
 
 import dash
 import dash_bootstrap_components as dbc
-import diskcache
-from dash import DiskcacheManager, Input, Output, clientside_callback, dcc, html
+from dash import Input, Output, clientside_callback, dcc, html
 from flask import jsonify
 
 from core.store import DatasetStore
 from dashapp import ids
 from dashapp.api import init_api
+from dashapp.backends import make_background_manager
 from dashapp.settings import Settings
 from dashapp.upload import init_upload
 
@@ -41,14 +41,13 @@ def _navbar() -> dbc.Navbar:
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """Build the Dash app: pages, shared background-job manager, health route."""
     settings = settings or Settings.from_env()
-    # One diskcache folder for every gunicorn worker: a per-worker temp dir would lose job results.
-    jobs = diskcache.Cache(str(settings.cache_dir / "jobs"))
     app = dash.Dash(
         __name__,
         use_pages=True,
         pages_folder=str(HERE / "pages"),
         assets_folder=str(ASSETS),
-        background_callback_manager=DiskcacheManager(jobs),
+        # diskcache on this host, or Celery workers on Redis (TRAFFIC_BACKEND; see dashapp/backends.py).
+        background_callback_manager=make_background_manager(settings),
         title="Traffic capacity workbench",
         # True: Dash then neither calls every page's layout() on a worker's first request to build a
         # validation layout (seconds, and other threads of the worker serve pages without it meanwhile:

@@ -130,5 +130,7 @@ class ResultCache:
 
 def results(settings: Settings | None = None) -> ResultCache:
     """A handle on the shared result cache of ``settings`` (default: the running app's)."""
+    from dashapp.backends import make_result_store  # lazy: backends imports this module
+
     settings = settings or current_settings()
-    return ResultCache(settings.cache_dir)
+    return make_result_store(settings)  # files under cache_dir, or Redis (TRAFFIC_BACKEND=redis)

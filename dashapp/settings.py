@@ -7,7 +7,10 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Settings"]
+__all__ = ["BACKENDS", "Settings"]
+
+#: Values of ``TRAFFIC_BACKEND``.
+BACKENDS = ("disk", "redis")
 
 
 @dataclass(frozen=True)
@@ -22,7 +25,13 @@ class Settings:
         max_upload_mb: upload and ingest size limit (``TRAFFIC_MAX_UPLOAD_MB``, default 500).
         secret_key: signs background-job handles (``TRAFFIC_SECRET_KEY``); when
             unset, a random key is created once in the cache folder so every
-            worker shares it, and never committed anywhere.
+            worker shares it (with the Redis backend: once in Redis, so every
+            host shares it), and never committed anywhere.
+        backend: ``"disk"`` (default: background jobs in diskcache, results in
+            files under ``cache_dir``; one host) or ``"redis"`` (Celery workers
+            and a Redis result cache at ``redis_url``; several hosts), from
+            ``TRAFFIC_BACKEND``. See docs/scale-out.md.
+        redis_url: ``REDIS_URL``, required with the Redis backend.
     """
 
     data_dir: Path
@@ -30,6 +39,8 @@ class Settings:
     models_dir: Path
     max_upload_mb: float
     secret_key: str
+    backend: str = "disk"
+    redis_url: str | None = None
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
@@ -44,10 +55,21 @@ class Settings:
             raise ValueError(f"TRAFFIC_MAX_UPLOAD_MB must be a number, got {raw_mb!r}") from None
         if max_upload_mb <= 0:
             raise ValueError(f"TRAFFIC_MAX_UPLOAD_MB must be > 0, got {max_upload_mb:g}")
+        backend = (overrides.get("backend") or env.get("TRAFFIC_BACKEND") or "disk").strip().lower()
+        if backend not in BACKENDS:
+            raise ValueError(f"TRAFFIC_BACKEND must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        redis_url = overrides.get("redis_url") or env.get("REDIS_URL") or None
+        if backend == "redis" and not redis_url:
+            raise ValueError("TRAFFIC_BACKEND=redis needs REDIS_URL, e.g. redis://redis-host:6379/0")
         for d in (data_dir, cache_dir, models_dir):
             d.mkdir(parents=True, exist_ok=True)
-        secret = overrides.get("secret_key") or env.get("TRAFFIC_SECRET_KEY") or _local_secret(cache_dir)
-        return cls(data_dir, cache_dir, models_dir, max_upload_mb, secret)
+        secret = overrides.get("secret_key") or env.get("TRAFFIC_SECRET_KEY")
+        if not secret and backend == "redis":
+            from dashapp.backends import redis_secret  # lazy: the default backend needs no redis package
+
+            secret = redis_secret(redis_url)
+        secret = secret or _local_secret(cache_dir)
+        return cls(data_dir, cache_dir, models_dir, max_upload_mb, secret, backend, redis_url)
 
 
 def _local_secret(cache_dir: Path) -> str:

@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, clientside_callback, dcc, html
+from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
+from dashapp.backends import job_error_message
 from dashapp.ids import job_ids
 
 __all__ = ["job_panel", "register_job"]
@@ -56,6 +57,11 @@ def register_job(prefix: str, compute: Callable, *, what: str = "the result") ->
     """
     i = job_ids(prefix)
 
+    def _failed(err: Exception):
+        # A job that raised, or whose worker was lost (Redis backend): say so and offer Run again.
+        return (no_update, dbc.Alert(f"Failed: {job_error_message(err)}", color="danger", className="py-2 job-failed"),
+                {"display": "inline-block"})
+
     clientside_callback(
         "function(p) { return p ? p : window.dash_clientside.no_update; }",
         Output(i["trigger"], "data"),
@@ -79,6 +85,7 @@ def register_job(prefix: str, compute: Callable, *, what: str = "the result") ->
         cancel=[Input(i["cancel"], "n_clicks")],
         prevent_initial_call=True,
         interval=400,
+        on_error=_failed,
     )
     def _run(set_progress, trigger, _n, params):
         request = trigger or params

@@ -1,0 +1,192 @@
+"""Where background jobs run and where results are shared: one host (default) or several (Redis).
+
+``TRAFFIC_BACKEND`` (see ``Settings``) picks one of two wirings; no code
+changes between them:
+
+- ``disk`` (default, nothing to install): Dash's ``DiskcacheManager`` runs
+  background callbacks in subprocesses of the gunicorn workers, and results
+  are cached in a diskcache folder under ``TRAFFIC_CACHE_DIR`` with an
+  ``flock`` per key (``dashapp.jobs.ResultCache``). One host.
+- ``redis`` (``REDIS_URL``): background callbacks are Celery tasks run by
+  ``celery -A dashapp.worker worker`` on any number of hosts
+  (``dashapp.celery_jobs``), and results are cached in Redis with a Redis
+  lock per key (``RedisResultCache``), so every app host and worker shares
+  them and identical requests compute once across hosts.
+
+Datasets (``TRAFFIC_DATA_DIR``) and fitted models (``TRAFFIC_MODELS_DIR``)
+stay on files in both modes; with several hosts they must be one shared
+folder (a network mount): see docs/scale-out.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import pickle
+import secrets
+import threading
+from urllib.parse import urlsplit, urlunsplit
+
+from dashapp.jobs import ResultCache
+from dashapp.settings import Settings
+
+__all__ = [
+    "LOST_MESSAGE",
+    "RedisResultCache",
+    "job_error_message",
+    "make_background_manager",
+    "make_result_store",
+    "redacted",
+    "redis_client",
+    "redis_secret",
+]
+
+log = logging.getLogger(__name__)
+
+#: Every key this app writes in Redis starts with this (the Celery broker and results use their own keys).
+PREFIX = "traffic:"
+RESULT_TTL_S = 7 * 86400
+LOCK_TTL_S = 15.0
+#: What a user sees when the worker running their job was lost (``dashapp.celery_jobs``).
+LOST_MESSAGE = ("the worker running this job stopped before it finished (killed, crashed or restarted); "
+                "nothing was saved. Press Run to start it again.")
+
+
+def job_error_message(err: Exception) -> str:
+    """What to tell a user about a failed background job (never a traceback: that goes to the log)."""
+    if LOST_MESSAGE in str(err):
+        return LOST_MESSAGE
+    log.error("background job failed: %s", err)
+    return "the job failed with an internal error (the server log has details). Press Run to try again."
+
+
+def make_background_manager(settings: Settings):
+    """The Dash background-callback manager of ``settings.backend``."""
+    if settings.backend == "redis":
+        from dashapp.celery_jobs import TrafficCeleryManager, make_celery
+
+        return TrafficCeleryManager(make_celery(settings.redis_url), settings.redis_url)
+    import diskcache
+    from dash import DiskcacheManager
+
+    # One diskcache folder for every gunicorn worker: a per-worker temp dir would lose job results.
+    return DiskcacheManager(diskcache.Cache(str(settings.cache_dir / "jobs")))
+
+
+def make_result_store(settings: Settings) -> ResultCache:
+    """A handle on the shared result cache of ``settings.backend`` (same interface in both modes)."""
+    if settings.backend == "redis":
+        return RedisResultCache(settings.redis_url)
+    return ResultCache(settings.cache_dir)
+
+
+def redacted(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password:
+        host = parts.hostname or ""
+        netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+@functools.cache
+def _clients(url: str, pid: int):
+    import redis
+
+    return redis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)
+
+
+def redis_client(url: str):
+    """A pooled client for ``url`` (one pool per process: a forked worker must not share its parent's sockets)."""
+    return _clients(url, os.getpid())
+
+
+def redis_secret(url: str) -> str:
+    """The deployment's random signing key, created once in Redis so every host agrees on it."""
+    import redis
+
+    r = redis_client(url)
+    key = PREFIX + "secret_key"
+    try:
+        r.set(key, secrets.token_hex(32), nx=True)  # the first host wins; the others read its key
+        value = r.get(key)
+    except redis.RedisError as exc:
+        raise RuntimeError(f"cannot reach Redis at {redacted(url)} ({exc}); start Redis or fix REDIS_URL") from None
+    return value.decode()
+
+
+class RedisResultCache(ResultCache):
+    """``ResultCache`` on Redis: the same keys and ``get_or_compute``, shared by every host.
+
+    Values are pickled (as diskcache does), written with one ``SET`` (atomic:
+    a reader sees a whole value or none) and expire after ``ttl`` seconds
+    without a read. The per-key lock is a redis-py ``Lock`` (``SET NX`` with
+    an expiry) that its holder renews every ``lock_ttl / 3`` seconds: a holder
+    killed mid-computation (a worker lost with its host) frees the key within
+    ``lock_ttl`` seconds and the next request computes it again.
+
+    Redis must be as private as the cache folder is in the default mode:
+    whoever can write to it can make the app unpickle their data.
+    """
+
+    def __init__(self, url: str, ttl: float = RESULT_TTL_S, lock_ttl: float = LOCK_TTL_S) -> None:
+        self.url = url
+        self.redis = redis_client(url)
+        self.ttl = int(ttl)
+        self.lock_ttl = float(lock_ttl)
+
+    def close(self) -> None:
+        pass  # the connection pool is shared by the process
+
+    def _k(self, key: str) -> str:
+        return f"{PREFIX}result:{key}"
+
+    def get(self, key: str, default=None):
+        import redis
+
+        try:
+            raw = self.redis.getex(self._k(key), ex=self.ttl)  # a read keeps the entry alive (LRU-like)
+        except redis.RedisError:
+            log.warning("result cache: Redis read failed for %s", key, exc_info=True)
+            return default
+        if raw is None:
+            return default
+        try:
+            return pickle.loads(raw)
+        except Exception:  # noqa: BLE001 - an unreadable entry (other code version) is a miss, never a crash
+            self.redis.delete(self._k(key))
+            return default
+
+    def set(self, key: str, value) -> None:
+        self.redis.set(self._k(key), pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), ex=self.ttl)
+
+    def delete(self, key: str) -> None:
+        self.redis.delete(self._k(key))
+
+    @contextlib.contextmanager
+    def lock(self, key: str):
+        """Exclusive lock on ``key`` across hosts, renewed while held, expiring if the holder dies."""
+        lock = self.redis.lock(f"{PREFIX}lock:{key}", timeout=self.lock_ttl, sleep=0.05, thread_local=False)
+        lock.acquire(blocking=True)
+        stop = threading.Event()
+
+        def renew():
+            while not stop.wait(self.lock_ttl / 3):
+                try:
+                    lock.reacquire()
+                except Exception:  # noqa: BLE001 - lost (expired) or Redis away: the holder still finishes
+                    log.warning("result cache: lock %s could not be renewed", key, exc_info=True)
+                    return
+
+        t = threading.Thread(target=renew, name=f"lock-{key[:24]}", daemon=True)
+        t.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            t.join()
+            with contextlib.suppress(Exception):  # expired meanwhile: nothing to release
+                lock.release()
