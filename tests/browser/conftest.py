@@ -8,6 +8,7 @@ reason when Chromium or Playwright is missing.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,11 @@ class Web:
         self.page.wait_for_selector("#_pages_content > *")
         return self.page
 
+    def wait_js(self, expression: str, timeout: float = TIMEOUT_MS / 1000) -> None:
+        """Poll a JS expression until truthy. (``page.wait_for_function`` evaluates strings with eval, which
+        the app's Content-Security-Policy forbids; ``page.evaluate`` goes through the debugger protocol.)"""
+        wait_js(self.page, expression, timeout)
+
     def text(self, selector: str) -> str:
         return self.page.inner_text(selector)
 
@@ -56,6 +62,14 @@ class Web:
         self.page.close()
         if self.own_context:
             self.context.close()
+
+
+def wait_js(page, expression: str, timeout: float = TIMEOUT_MS / 1000, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for: {expression}")
+        time.sleep(interval)
 
 
 def new_context(browser):
