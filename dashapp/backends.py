@@ -36,8 +36,10 @@ __all__ = [
     "LOST_MESSAGE",
     "RedisResultCache",
     "job_error_message",
+    "RedisKV",
     "make_background_manager",
     "make_result_store",
+    "make_upload_table",
     "redacted",
     "redis_client",
     "redis_secret",
@@ -80,6 +82,24 @@ def make_result_store(settings: Settings) -> ResultCache:
     if settings.backend == "redis":
         return RedisResultCache(settings.redis_url)
     return ResultCache(settings.cache_dir)
+
+
+def make_upload_table(settings: Settings):
+    """The upload job table (``dashapp.upload.JobTable``): diskcache under ``cache_dir``, or Redis.
+
+    With several app hosts an upload is ingested by the host that received it, and its status must be
+    readable from every host (the browser's polls may reach any of them).
+    """
+    from dashapp.upload import JobTable
+
+    if settings.backend != "redis":
+        return JobTable(settings.cache_dir / "uploads")
+
+    class RedisJobTable(JobTable):
+        def __init__(self, url: str) -> None:  # the table's methods only use ``self.cache``
+            self.cache = RedisKV(url, f"{PREFIX}upload:")
+
+    return RedisJobTable(settings.redis_url)
 
 
 def redacted(url: str) -> str:
@@ -190,3 +210,42 @@ class RedisResultCache(ResultCache):
             t.join()
             with contextlib.suppress(Exception):  # expired meanwhile: nothing to release
                 lock.release()
+
+
+class RedisKV:
+    """The part of diskcache's ``Cache`` API the upload job table uses, on Redis (pickled values).
+
+    ``transact()`` serializes read-modify-write sequences of every host with one short Redis lock.
+    """
+
+    def __init__(self, url: str, prefix: str) -> None:
+        self.redis = redis_client(url)
+        self.prefix = prefix
+
+    @staticmethod
+    def _ex(expire: float | None) -> int | None:
+        return None if expire is None else max(1, int(expire))
+
+    def get(self, key: str, default=None):
+        raw = self.redis.get(self.prefix + key)
+        return default if raw is None else pickle.loads(raw)
+
+    def set(self, key: str, value, expire: float | None = None) -> bool:
+        self.redis.set(self.prefix + key, pickle.dumps(value), ex=self._ex(expire))
+        return True
+
+    def add(self, key: str, value, expire: float | None = None) -> bool:
+        return bool(self.redis.set(self.prefix + key, pickle.dumps(value), ex=self._ex(expire), nx=True))
+
+    def touch(self, key: str, expire: float | None = None) -> bool:
+        if expire is None:
+            return bool(self.redis.persist(self.prefix + key))
+        return bool(self.redis.expire(self.prefix + key, self._ex(expire)))
+
+    def delete(self, key: str) -> bool:
+        return bool(self.redis.delete(self.prefix + key))
+
+    @contextlib.contextmanager
+    def transact(self):
+        with self.redis.lock(self.prefix + "transact", timeout=10, sleep=0.01, thread_local=False):
+            yield

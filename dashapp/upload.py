@@ -111,7 +111,9 @@ def jobs_table(settings) -> JobTable:
     key = (os.getpid(), str(settings.cache_dir))
     with _tables_lock:
         if key not in _tables:
-            _tables[key] = JobTable(settings.cache_dir / "uploads")
+            from dashapp.backends import make_upload_table  # diskcache, or Redis with several hosts
+
+            _tables[key] = make_upload_table(settings)
         return _tables[key]
 
 

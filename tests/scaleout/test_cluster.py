@@ -127,3 +127,25 @@ def test_a_worker_killed_mid_job_fails_it_visibly_and_a_rerun_completes_after_re
     status, data = a.wait(fresh, timeout=60)
     assert status == 200
     assert find(data["response"]["forecast-job-result"]["children"], "forecast-backtest")
+
+
+def test_an_upload_received_by_host_a_is_followed_and_listed_through_host_b(cluster):
+    import requests
+
+    a, b = cluster.hosts
+    rows = "\n".join(f"2024-03-0{1 + i // 288}T{(i % 288) // 12:02d}:{5 * (i % 12):02d}:00Z,{100 + i % 37}"
+                     for i in range(288 * 4))
+    r = requests.post(a.url + "/upload", data=f"timestamp,requests\n{rows}\n".encode(),
+                      params={"name": "four days.csv"}, headers={"Content-Type": "application/octet-stream"},
+                      timeout=60)
+    assert r.status_code == 202, r.text
+    upload_id = r.json()["upload_id"]
+    deadline = time.monotonic() + 60
+    while True:  # the status polls go to the other host
+        job = requests.get(f"{b.url}/upload/{upload_id}", timeout=10).json()
+        if job["state"] in ("done", "failed") or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert job["state"] == "done", job
+    listed = requests.get(b.url + "/api/datasets", timeout=10).json()["datasets"]
+    assert job["dataset_id"] in [d["id"] for d in listed]  # stored on the shared folder
