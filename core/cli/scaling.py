@@ -18,6 +18,12 @@ def _model_args(p: argparse.ArgumentParser, what: str = "") -> None:
                    help="requests per second one server serves (default 1/3 = 100 per 5 min)")
     g.add_argument("--min-servers", type=int, default=None, help="minimum servers (default 1)")
     g.add_argument("--max-servers", type=int, default=None, help="maximum servers (default 100)")
+    g = p.add_argument_group("predictive policy")
+    g.add_argument("--forecast-model", default=None,
+                   choices=("sarima", "seasonal_naive", "lightgbm", "ensemble", "prophet"),
+                   help="forecast fitted on the history before --start (default sarima: Fourier + ARMA errors)")
+    g.add_argument("--safety-margin", type=float, default=None,
+                   help="provision for forecast x (1 + margin) (default 0.25)")
 
 
 def _overrides(args) -> dict:
@@ -28,9 +34,15 @@ def _overrides(args) -> dict:
 
 
 def _model(args, with_overrides: bool = True):
+    from dataclasses import replace
+
     from core.scaling.simulate import SimulationModel
 
     model = SimulationModel()
+    pred = {k: v for k, v in dict(forecast_model=args.forecast_model, safety_margin=args.safety_margin).items()
+            if v is not None}
+    if pred:  # the forecast settings apply to the baseline and the scenario alike
+        model = replace(model, predictive=replace(model.predictive, **pred))
     return model.with_overrides(**_overrides(args)) if with_overrides else model
 
 

@@ -68,6 +68,9 @@ def test_matrix_optimize_whatif(csv_path, tmp_path):
     assert {s["config"] for s in m["scenarios"]} == {"conservative", "balanced", "aggressive"}
     assert set(m["baselines"]) == {"static_peak", "static_mean", "target_tracking", "oracle"}
     assert {"best_cost", "best_sla", "best_balance"} <= set(m["winners"])
+    # 7 days of history before --start: too short to fit a forecast, the seasonal naive drives the policy.
+    assert m["meta"]["forecast"]["name"] == "seasonal_naive"
+    assert m["meta"]["model"]["predictive"]["safety_margin"] == 0.25
     o = json.loads(run(["optimize", *common, "--budget", "200"], tmp_path).stdout)
     assert o["evaluated"] == 200
     assert o["knee"] in o["front"]
@@ -82,6 +85,7 @@ def test_matrix_optimize_whatif(csv_path, tmp_path):
     ["simulate", "--min-servers", "5", "--max-servers", "2"],
     ["whatif", "--spike", "nonsense"],
     ["matrix", "--cost-weight", "2"],
+    ["simulate", "--policy", "predictive", "--safety-margin", "-1"],
 ])
 def test_bad_input_exits_2_with_one_line(csv_path, tmp_path, args):
     p = run([*args, "--data", str(csv_path), "--json"], tmp_path)
