@@ -14,6 +14,7 @@ from core.store import DatasetStore
 from dashapp import ids
 from dashapp.api import init_api
 from dashapp.backends import make_background_manager
+from dashapp.security import init_security
 from dashapp.settings import Settings
 from dashapp.upload import init_upload
 
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
 
     init_api(server, settings)
     init_upload(server, settings)
+    init_security(server, settings, app)
 
     @server.route("/health")
     def health():

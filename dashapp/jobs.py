@@ -19,7 +19,9 @@ import fcntl
 import functools
 import hashlib
 import json
+import logging
 import os
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from dashapp.settings import Settings
 
 __all__ = ["ResultCache", "code_version", "current_settings", "results"]
 
+log = logging.getLogger(__name__)
 _MISSING = object()
 _HERE = Path(__file__).resolve().parent
 
@@ -71,11 +74,17 @@ class ResultCache:
         self.root = Path(cache_dir)
         self.locks = self.root / "locks"
         self.locks.mkdir(parents=True, exist_ok=True)
-        self.cache = diskcache.Cache(str(self.root / "results"), size_limit=size_limit,
-                                     eviction_policy="least-recently-used")
+        try:
+            self.cache = diskcache.Cache(str(self.root / "results"), size_limit=size_limit,
+                                         eviction_policy="least-recently-used")
+        except (sqlite3.Error, OSError) as exc:
+            # A full or failing cache disk: compute without caching rather than fail every page and API call.
+            log.warning("result cache %s unavailable (%s); computing without it", self.root, exc)
+            self.cache = None
 
     def close(self) -> None:
-        self.cache.close()
+        if self.cache is not None:
+            self.cache.close()
 
     def __enter__(self) -> ResultCache:
         return self
@@ -91,17 +100,27 @@ class ResultCache:
         return f"{kind}-{hashlib.sha256(blob.encode()).hexdigest()[:32]}"
 
     def get(self, key: str, default=None):
+        if self.cache is None:
+            return default
         try:
             return self.cache.get(key, default)
+        except (sqlite3.Error, OSError):
+            return default  # the disk, not the entry (an LRU read writes its access time): a miss
         except Exception:  # noqa: BLE001 - an unreadable entry is a miss, never a crash
-            self.cache.delete(key)
+            with contextlib.suppress(sqlite3.Error, OSError):
+                self.cache.delete(key)
             return default
 
     def __contains__(self, key: str) -> bool:
         return self.get(key, _MISSING) is not _MISSING
 
     def set(self, key: str, value) -> None:
-        self.cache.set(key, value)
+        if self.cache is None:
+            return
+        try:
+            self.cache.set(key, value)
+        except (sqlite3.Error, OSError) as exc:  # e.g. the disk is full: the result is still returned
+            log.warning("result %s not cached (%s)", key, exc)
 
     @contextlib.contextmanager
     def lock(self, key: str):

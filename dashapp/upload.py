@@ -20,12 +20,14 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import logging
 import os
 import re
 import secrets
+import shutil
 import socket
 import threading
 import time
@@ -125,6 +127,22 @@ def _error(status: int, message: str):
 
 def _limit(settings) -> int:
     return int(settings.max_upload_mb * 1024 * 1024)
+
+
+#: Free space an upload must leave on the data disk (the dataset and caches written after it need room too).
+DISK_RESERVE = 16 * 1024 * 1024
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _disk_full_message(what: str = "the upload") -> str:
+    return (f"the server's data disk is full: {what} was not stored and nothing existing was changed; "
+            "ask the operator to free space (or raise the quota) and upload again")
+
+
+def _disk_full():
+    resp = _error(507, _disk_full_message())
+    resp.headers["Connection"] = "close"  # the rest of the body is never read
+    return resp
 
 
 def _too_large(limit: int, got: int | None = None):
@@ -271,6 +289,8 @@ def upload():
     upload_id = secrets.token_hex(12)
     folder = Path(settings.data_dir) / ".uploads"
     folder.mkdir(parents=True, exist_ok=True)
+    if shutil.disk_usage(folder).free < (length or 0) + DISK_RESERVE:
+        return _disk_full()  # refused before a single body byte is read
     part = folder / f"{upload_id}.part"
     try:
         size, digest, multipart_name = _receive(part, limit)
@@ -280,6 +300,11 @@ def upload():
     except InputError as exc:
         part.unlink(missing_ok=True)
         return _error(400, str(exc))
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        if exc.errno in _DISK_FULL:
+            return _disk_full()
+        raise
     except BaseException:
         part.unlink(missing_ok=True)  # client went away mid-body, or anything else: no debris
         raise
@@ -377,9 +402,13 @@ def _ingest_job(settings, upload_id: str, part: Path, name: str, digest: str, li
     except InputError as exc:
         table.update(upload_id, state="failed", error=str(exc), progress=1.0)
     except Exception as exc:  # noqa: BLE001 - a job must end visibly failed, whatever broke
-        log.exception("upload %s: ingest failed", upload_id)
-        table.update(upload_id, state="failed", progress=1.0,
-                     error=f"internal error while ingesting ({type(exc).__name__}); the server log has details")
+        if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+            log.warning("upload %s: the data disk is full", upload_id)
+            error = _disk_full_message("the dataset")
+        else:
+            log.exception("upload %s: ingest failed", upload_id)
+            error = f"internal error while ingesting ({type(exc).__name__}); the server log has details"
+        table.update(upload_id, state="failed", progress=1.0, error=error)
     finally:
         done.set()
         if have_lock and table.cache.get(lock) == upload_id:
