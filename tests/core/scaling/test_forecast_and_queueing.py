@@ -181,3 +181,18 @@ def test_forecast_model_setting_is_validated():
     bad = SimulationModel(predictive=PredictiveSpec(forecast_model="crystal_ball"))
     with pytest.raises(ValueError, match="unknown model 'crystal_ball'"):
         simulate(series(weekly(16)), "balanced", "predictive", bad, start=series(weekly(16)).index[288 * 14])
+
+
+def test_default_forecaster_with_a_model_cache_stores_the_fit_on_disk(tmp_path):
+    from core.forecast.cache import ModelCache
+    from core.scaling.matrix import run_matrix
+    from core.scaling.simulate import default_forecaster
+
+    s = series(weekly(16, seed=3))
+    start = s.index[288 * 14]
+    f = default_forecaster(s, start=start, cache=ModelCache(tmp_path / "models"), dataset_id="ds-test")
+    m = run_matrix(s, start=start, forecaster=f)
+    assert m.meta["forecast"]["model"] == "sarima"
+    assert list((tmp_path / "models" / "sarima").iterdir())  # one fitted model, in safe formats
+    plain = run_matrix(s, start=start)  # same model, same data: same decisions
+    assert [r.totals.cost for r in plain.scenarios] == [r.totals.cost for r in m.scenarios]
