@@ -38,6 +38,7 @@ import logging
 import os
 from urllib.parse import urlsplit
 
+from dash.exceptions import UnsupportedRelativePath
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
@@ -52,7 +53,7 @@ CALLBACK_BODY_LIMIT = 1024 * 1024
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _CALLBACK_ROUTE = "_dash-update-component"
 #: Exceptions a hand-made callback body can provoke in a callback that trusts its component's value types.
-_BAD_INPUT = (TypeError, ValueError, KeyError, AttributeError, IndexError, InputError)
+_BAD_INPUT = (TypeError, ValueError, KeyError, AttributeError, IndexError, InputError, UnsupportedRelativePath)
 _PERMISSIONS = ("accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
                 "payment=(), usb=()")
 _STRICT_CSP = "default-src 'none'; frame-ancestors {ancestors}; base-uri 'none'; form-action 'none'"
@@ -151,7 +152,10 @@ def _wrap_callback_route(server: Flask, app) -> None:
 
         @functools.wraps(view)
         def guarded(*args, _view=view, **kwargs):
-            body = request.get_json(silent=True)  # cached: Dash's own get_json() reads the same object
+            raw = request.get_data(cache=True)  # bounded by the before-request limit; Dash reads the cached copy
+            if len(raw) >= CALLBACK_BODY_LIMIT:
+                return _json_error(413, f"callback body exceeds the limit of {CALLBACK_BODY_LIMIT:,} bytes")
+            body = request.get_json(silent=True)
             problem = _check_callback_body(body, app.callback_map) if app is not None else None
             if body is None:
                 problem = "the callback body must be JSON (Content-Type: application/json)"

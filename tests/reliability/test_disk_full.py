@@ -36,7 +36,8 @@ def _fill(path) -> int:
             try:
                 n += f.write(block)
             except OSError as exc:
-                assert exc.errno == errno.ENOSPC
+                if exc.errno != errno.ENOSPC:
+                    raise
                 break
         while True:  # the last partial block
             try:
