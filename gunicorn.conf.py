@@ -15,6 +15,9 @@ threads = int(os.environ.get("TRAFFIC_THREADS", "4"))
 timeout = int(os.environ.get("TRAFFIC_TIMEOUT", "300"))
 graceful_timeout = 30
 keepalive = 5
+# Scenario URLs carry every parameter in the query string; 0 = gunicorn's own 1 MB cap instead of 4094
+# bytes, so an over-long value reaches the app (which warns and falls back) instead of a bare 414.
+limit_request_line = 0
 # gunicorn 27 opens a control socket in ~/.gunicorn by default; several instances (tests) would clash.
 control_socket_disable = True
 accesslog = os.environ.get("TRAFFIC_ACCESS_LOG", "-") or None  # empty: no access log
