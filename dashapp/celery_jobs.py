@@ -74,6 +74,9 @@ def make_celery(url: str):
         # One task reserved per worker process: a killed worker loses only what it was running.
         worker_prefetch_multiplier=1,
         task_acks_late=False,
+        # Job state lives in Dash's result keys and ours (traffic:bg:*), not in Celery's task results; storing
+        # those would also subscribe every app process to a pub/sub channel per task it started.
+        task_ignore_result=True,
         result_expires=3600,
         broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": MAX_JOB_S},
@@ -117,7 +120,7 @@ class TrafficCeleryManager(CeleryManager):
         """``queued``, ``running``, ``done`` (result or error written), ``cancelled`` or ``lost``."""
         info = self._task(task_id)
         cache_key = info.get("cache_key")
-        if cache_key and self.handle.backend.get(cache_key) is not None:
+        if cache_key and self.redis.exists(cache_key):  # Dash's result key (in the same Redis database)
             return "done"
         if info.get("cancelled"):
             return "cancelled"
@@ -153,8 +156,8 @@ class TrafficCeleryManager(CeleryManager):
         if state in ("queued", "running"):
             return True
         if state == "done":  # a finished result is shared too, unless it is an error: that request runs again
-            raw = self.handle.backend.get(cache_key)
-            return raw is not None and b"background_callback_error" not in raw[:64]
+            head = self.redis.getrange(cache_key, 0, 63)
+            return bool(head) and b"background_callback_error" not in head
         return False
 
     # -- the task side ---------------------------------------------------------------------------
@@ -233,7 +236,7 @@ class TrafficCeleryManager(CeleryManager):
         if self.redis.hincrby(tkey, "users", -1) > 0:
             return  # someone else still waits for this job
         info = self._task(task_id)
-        if info.get("cache_key") and self.handle.backend.get(info["cache_key"]) is not None:
+        if info.get("cache_key") and self.redis.exists(info["cache_key"]):
             return  # finished: nothing to stop
         self.redis.hset(tkey, "cancelled", 1)
         if info.get("cache_key"):

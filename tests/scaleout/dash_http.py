@@ -21,11 +21,13 @@ import requests
 _CONFIG = re.compile(r'<script id="_dash-config" type="application/json">(.*?)</script>', re.S)
 
 
-def split_outputs(output: str) -> list[dict]:
-    """``..a.children...b.style@hash..`` -> ``[{"id": "a", "property": "children"}, ...]``."""
-    parts = output[2:-2].split("...") if output.startswith("..") else [output]
+def split_outputs(output: str) -> list[dict] | dict:
+    """``..a.children...b.style@hash..`` -> ``[{"id": "a", "property": "children"}, ...]``; one output -> a dict."""
+    if not output.startswith(".."):
+        cid, prop = output.rsplit(".", 1)
+        return {"id": cid, "property": prop}
     out = []
-    for p in parts:
+    for p in output[2:-2].split("..."):
         cid, prop = p.rsplit(".", 1)
         out.append({"id": cid, "property": prop})
     return out
@@ -82,9 +84,8 @@ class DashHTTP:
         return json.loads(_CONFIG.search(r.text).group(1))["end_id"]
 
     def spec(self, output_contains: str) -> dict:
-        if self._deps is None:
-            self._deps = self.http.get(self.url + "/_dash-dependencies", timeout=30).json()
-        return next(c for c in self._deps if output_contains in c["output"] and not c.get("clientside_function"))
+        return next(c for c in self._deps_list()
+                    if output_contains in c["output"] and not c.get("clientside_function"))
 
     def post(self, spec: dict, values: list, state: list, changed: list[str], params: dict) -> requests.Response:
         body = {
@@ -113,6 +114,17 @@ class DashHTTP:
         assert "cacheKey" in data, data
         assert "job" in data, data
         return Job(spec, {"values": values, "state": state, "changed": changed}, end_id, data["cacheKey"], data["job"])
+
+    def cancel(self, job: Job, prefix: str) -> int:
+        """Press the panel's Cancel as the renderer does: Dash's cancel callback with ``cancelJob``."""
+        spec = next(c for c in self._deps_list() if c["output"] == f"{prefix}-job-cancel.id")
+        r = self.post(spec, [1], [], [f"{prefix}-job-cancel.n_clicks"], {"endId": job.end_id, "cancelJob": job.job})
+        return r.status_code
+
+    def _deps_list(self) -> list[dict]:
+        if self._deps is None:
+            self._deps = self.http.get(self.url + "/_dash-dependencies", timeout=30).json()
+        return self._deps
 
     def poll(self, job: Job) -> tuple[int, dict | None]:
         """One poll: ``(status, json or None)``; progress answers are recorded on ``job``."""

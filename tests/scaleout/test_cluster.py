@@ -149,3 +149,39 @@ def test_an_upload_received_by_host_a_is_followed_and_listed_through_host_b(clus
     assert job["state"] == "done", job
     listed = requests.get(b.url + "/api/datasets", timeout=10).json()["datasets"]
     assert job["dataset_id"] in [d["id"] for d in listed]  # stored on the shared folder
+
+
+def test_cancel_detaches_a_user_and_stops_the_job_only_when_nobody_else_follows_it(cluster):
+    a, b = (DashHTTP(h.url) for h in cluster.hosts)
+    query = "model=lightgbm&granularity=15&horizon=12h&origin=1995-08-23T00:00"
+    end_a, _, request = _open_forecast(a, query)
+    job_a = a.start_job(end_a, "forecast", request)
+    end_b, _, _ = _open_forecast(b, query)
+    job_b = b.start_job(end_b, "forecast", request)
+    assert job_b.task_id == job_a.task_id
+    assert a.cancel(job_a, "forecast") in (200, 204)  # user A leaves; user B still waits for the job
+    status, data = b.wait(job_b, timeout=120)
+    assert status == 200
+    assert find(data["response"]["forecast-job-result"]["children"], "forecast-summary")
+
+    query = "model=lightgbm&granularity=15&horizon=12h&origin=1995-08-24T00:00"
+    end_a, _, request = _open_forecast(a, query)
+    job = a.start_job(end_a, "forecast", request)
+    deadline = time.monotonic() + 60
+    while not job.progress:  # running
+        assert time.monotonic() < deadline
+        a.poll(job)
+        time.sleep(0.2)
+    assert a.cancel(job, "forecast") in (200, 204)  # the only user: the task is revoked and stopped
+    deadline = time.monotonic() + 30
+    while f"Terminating {job.task_id}" not in cluster.worker.log_text():
+        assert time.monotonic() < deadline, cluster.worker.log_text()[-2000:]
+        time.sleep(0.2)
+    # The same request later starts a new job (and completes): the cancelled one is not reused.
+    end_b, _, again = _open_forecast(b, query)
+    assert again == request
+    fresh = b.start_job(end_b, "forecast", again)
+    assert fresh.task_id != job.task_id
+    status, data = b.wait(fresh, timeout=120)
+    assert status == 200
+    assert find(data["response"]["forecast-job-result"]["children"], "forecast-summary")
