@@ -67,6 +67,16 @@ def current_settings() -> Settings:
         return Settings.from_env()
 
 
+@functools.lru_cache(maxsize=8)
+def _open_cache(path: str, size_limit: int, pid: int) -> diskcache.Cache:
+    """One diskcache handle per folder and process, shared by its threads (diskcache is thread-safe).
+
+    Opening one costs ~10-20 ms (sqlite connection, pragmas, and a checkpoint on close): more than a cached
+    page. ``pid`` is in the key so that a forked worker never uses its parent's sqlite connection.
+    """
+    return diskcache.Cache(path, size_limit=size_limit, eviction_policy="least-recently-used")
+
+
 class ResultCache:
     """Computed results on disk, shared by processes; one computation per key at a time."""
 
@@ -75,16 +85,14 @@ class ResultCache:
         self.locks = self.root / "locks"
         self.locks.mkdir(parents=True, exist_ok=True)
         try:
-            self.cache = diskcache.Cache(str(self.root / "results"), size_limit=size_limit,
-                                         eviction_policy="least-recently-used")
+            self.cache = _open_cache(str(self.root / "results"), size_limit, os.getpid())
         except (sqlite3.Error, OSError) as exc:
             # A full or failing cache disk: compute without caching rather than fail every page and API call.
             log.warning("result cache %s unavailable (%s); computing without it", self.root, exc)
             self.cache = None
 
     def close(self) -> None:
-        if self.cache is not None:
-            self.cache.close()
+        pass  # the handle is shared by the process's threads (see ``_open_cache``)
 
     def __enter__(self) -> ResultCache:
         return self

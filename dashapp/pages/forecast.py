@@ -19,6 +19,7 @@ from dashapp.components.layout import field, fmt_num, page_frame, safe_layout, s
 from dashapp.components.urlsync import register_url_writer
 from dashapp.figures import forecast_figure
 from dashapp.jobs import ResultCache, current_settings, results
+from dashapp.pagecache import Uncacheable, cached_page
 
 PAGE = "forecast"
 TITLE = "Forecast"
@@ -133,20 +134,27 @@ CONTROL_PROPS = [("model", "value"), ("target", "value"), ("granularity", "value
                  ("level", "value"), ("origin", "value"), ("events", "value"), ("anomalies", "value")]
 
 
+def build(parsed: st.Parsed, store: DatasetStore, rc: ResultCache):
+    """The page with the cached result rendered, or (``Uncacheable``) with the job that computes it."""
+    ctx = resolve(parsed, store, rc)
+    bundle = _bundle(ctx, rc, cached_only=True)
+    store_ = dcc.Store(id=CTX, data={"dataset": ctx.dataset.id})
+    if bundle is not None:
+        panel = job_panel(PAGE, None, render(ctx, bundle), what="the forecast")
+        return page_frame(TITLE, parsed, controls(parsed), panel, store=store_)
+    panel = job_panel(PAGE, {"search": parsed.search()},
+                      html.P("The forecast appears here when the job is done.", className="text-muted"),
+                      what="the forecast")
+    return Uncacheable(page_frame(TITLE, parsed, controls(parsed), panel, store=store_))
+
+
 @safe_layout(PAGE, TITLE)
 def layout(**query):
     parsed = st.parse_query(PAGE, query)
     settings = current_settings()
+    store = DatasetStore(settings.data_dir)
     with results(settings) as rc:
-        ctx = resolve(parsed, DatasetStore(settings.data_dir), rc)
-        bundle = _bundle(ctx, rc, cached_only=True)
-    if bundle is not None:
-        panel = job_panel(PAGE, None, render(ctx, bundle), what="the forecast")
-    else:
-        panel = job_panel(PAGE, {"search": parsed.search()},
-                          html.P("The forecast appears here when the job is done.", className="text-muted"),
-                          what="the forecast")
-    return page_frame(TITLE, parsed, controls(parsed), panel, store=dcc.Store(id=CTX, data={"dataset": ctx.dataset.id}))
+        return cached_page(rc, store, parsed, lambda: build(parsed, store, rc))
 
 
 register_url_writer(PAGE, CONTROL_PROPS, CTX)

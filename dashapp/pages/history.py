@@ -18,6 +18,7 @@ from dashapp.components.resampled import register_zoom, resampled_graph
 from dashapp.components.urlsync import register_url_writer
 from dashapp.figures import local_index, sim_columns, simulation_figure, traffic_figure
 from dashapp.jobs import ResultCache, current_settings, results
+from dashapp.pagecache import cached_page
 
 PAGE = "history"
 TITLE = "History"
@@ -162,15 +163,21 @@ def body(ctx: Context, rc: ResultCache) -> list:
     ]
 
 
+def build(parsed: st.Parsed, store: DatasetStore, rc: ResultCache) -> html.Div:
+    """The whole page for ``parsed`` (computes the simulation if it is not cached yet)."""
+    ctx = resolve(parsed, store, rc)
+    content = body(ctx, rc)
+    return page_frame(TITLE, parsed, controls(parsed), content,
+                      store=dcc.Store(id=CTX, data={"dataset": ctx.dataset.id}))
+
+
 @safe_layout(PAGE, TITLE)
 def layout(**query):
     parsed = st.parse_query(PAGE, query)
     settings = current_settings()
+    store = DatasetStore(settings.data_dir)
     with results(settings) as rc:
-        ctx = resolve(parsed, DatasetStore(settings.data_dir), rc)
-        content = body(ctx, rc)
-    return page_frame(TITLE, parsed, controls(parsed), content,
-                      store=dcc.Store(id=CTX, data={"dataset": ctx.dataset.id}))
+        return cached_page(rc, store, parsed, lambda: build(parsed, store, rc))
 
 
 register_url_writer(PAGE, CONTROL_PROPS, CTX)

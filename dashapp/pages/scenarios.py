@@ -21,6 +21,7 @@ from dashapp.components.layout import field, fmt_num, kpi_row, number, page_fram
 from dashapp.components.urlsync import register_url_writer
 from dashapp.figures import matrix_figure, pareto_figure
 from dashapp.jobs import ResultCache, current_settings, results
+from dashapp.pagecache import Uncacheable, cached_page
 
 PAGE = "scenarios"
 TITLE = "Scenarios"
@@ -145,20 +146,28 @@ CONTROL_PROPS = [("weight", "value"), ("sla", "value"), ("granularity", "value")
                  ("max", "value"), ("boot", "value")]
 
 
+def build(parsed: st.Parsed, store: DatasetStore, rc: ResultCache):
+    """The page with the cached result rendered, or (``Uncacheable``) with the job that computes it."""
+    ctx = resolve(parsed, store, rc)
+    res = _result(ctx, rc, cached_only=True)
+    store_ = dcc.Store(id=CTX, data={"dataset": ctx.dataset.id})
+    if res is not None:
+        panel = job_panel(PAGE, None, render(ctx, res), what="the matrix and the optimizer")
+        return page_frame(TITLE, parsed, controls(parsed), panel, store=store_)
+    panel = job_panel(PAGE, {"search": parsed.search()},
+                      html.P("The matrix and the Pareto front appear here when the job is done.",
+                             className="text-muted"),
+                      what="the matrix and the optimizer")
+    return Uncacheable(page_frame(TITLE, parsed, controls(parsed), panel, store=store_))
+
+
 @safe_layout(PAGE, TITLE)
 def layout(**query):
     parsed = st.parse_query(PAGE, query)
     settings = current_settings()
+    store = DatasetStore(settings.data_dir)
     with results(settings) as rc:
-        ctx = resolve(parsed, DatasetStore(settings.data_dir), rc)
-        res = _result(ctx, rc, cached_only=True)
-    if res is not None:
-        panel = job_panel(PAGE, None, render(ctx, res), what="the matrix and the optimizer")
-    else:
-        panel = job_panel(PAGE, {"search": parsed.search()},
-                          html.P("The matrix and the Pareto front appear here when the job is done.",
-                                 className="text-muted"), what="the matrix and the optimizer")
-    return page_frame(TITLE, parsed, controls(parsed), panel, store=dcc.Store(id=CTX, data={"dataset": ctx.dataset.id}))
+        return cached_page(rc, store, parsed, lambda: build(parsed, store, rc))
 
 
 register_url_writer(PAGE, CONTROL_PROPS, CTX)

@@ -19,6 +19,7 @@ from dashapp.components.resampled import register_zoom, resampled_graph
 from dashapp.components.urlsync import register_url_writer
 from dashapp.figures import local_index, whatif_columns, whatif_figure
 from dashapp.jobs import ResultCache, current_settings, results
+from dashapp.pagecache import cached_page
 
 PAGE = "what_if"
 TITLE = "What-if"
@@ -122,9 +123,15 @@ CONTROL_PROPS = [("config", "value"), ("policy", "value"), ("mult", "value"), ("
 def layout(**query):
     parsed = st.parse_query(PAGE, query)
     settings = current_settings()
+    store = DatasetStore(settings.data_dir)
     with results(settings) as rc:
-        ctx = resolve(parsed, DatasetStore(settings.data_dir), rc)
-        res = _whatif(ctx, rc)
+        return cached_page(rc, store, parsed, lambda: build(parsed, store, rc))
+
+
+def build(parsed: st.Parsed, store: DatasetStore, rc: ResultCache) -> html.Div:
+    """The whole page for ``parsed`` (computes both simulations if they are not cached yet)."""
+    ctx = resolve(parsed, store, rc)
+    res = _whatif(ctx, rc)
     v = parsed.values
     baseline_note = (f"Baseline: {v['config']}/{v['policy']} on the load as it is with the default servers and "
                      "price. Scenario: the same rule on the changed load with the settings on the left.")
