@@ -14,6 +14,7 @@ from core.store import DatasetStore
 from dashapp import ids
 from dashapp.api import init_api
 from dashapp.backends import make_background_manager
+from dashapp.compress import init_compression
 from dashapp.security import init_security
 from dashapp.settings import Settings
 from dashapp.upload import init_upload
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     init_api(server, settings)
     init_upload(server, settings)
     init_security(server, settings, app)
+    init_compression(server)  # gzip the Dash/Plotly bundles and assets once per worker
 
     @server.route("/health")
     def health():
