@@ -64,11 +64,14 @@ t0 = time.perf_counter()
 if 'DatasetStore' in sys.argv[2]:
     from core.store import DatasetStore  # imports (pandas, pyarrow, numba) timed apart: a server pays them once
 IMPORT = time.perf_counter() - t0
+_ru = resource.getrusage(resource.RUSAGE_SELF)
+CPU0 = _ru.ru_utime + _ru.ru_stime
 t0 = time.perf_counter()
 exec(compile(sys.argv[2], 'stage', 'exec'))
 dt = time.perf_counter() - t0
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({'seconds': dt, 'import_s': IMPORT, 'rss_mb': rss, 'result': RESULT}))
+ru = resource.getrusage(resource.RUSAGE_SELF)
+cpu = ru.ru_utime + ru.ru_stime - CPU0
+print(json.dumps({'seconds': dt, 'cpu_s': cpu, 'import_s': IMPORT, 'rss_mb': ru.ru_maxrss / 1024, 'result': RESULT}))
 """
 
 
@@ -113,9 +116,10 @@ def main() -> None:
     size_mb = log.stat().st_size / 1e6
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}; "
           f"file {log} {size_mb:.0f} MB, gzip {gz.stat().st_size / 1e6:.0f} MB; best of {args.repeat}\n")
-    print("| stage | wall s | + imports s | peak RSS MB | result |\n|---|---:|---:|---:|---:|")
+    print("| stage | wall s | CPU s | + imports s | peak RSS MB | result |\n|---|---:|---:|---:|---:|---:|")
     for name, r in res.items():
-        print(f"| {name} | {r['seconds']:.2f} | {r['import_s']:.2f} | {r['rss_mb']:.0f} | {r['result']:,.0f} |")
+        print(f"| {name} | {r['seconds']:.2f} | {r['cpu_s']:.2f} | {r['import_s']:.2f} | {r['rss_mb']:.0f} "
+              f"| {r['result']:,.0f} |")
     ours = res["ours: ingest + store (plain)"]["seconds"]
     floor = min(res[k]["seconds"] for k in res if k.startswith("floor"))
     print()
@@ -125,6 +129,7 @@ def main() -> None:
     print(f"ours / fastest floor: {ours / floor:.1f}x (goal <= 3x)")
     print(f"gzip / plain: {res['ours: ingest + store (gzip)']['seconds'] / ours:.2f}x (goal <= 2x)")
     print(f"2 threads vs 1: {res['ours: ingest + store, 1 parser thread']['seconds'] / ours:.2f}x")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (on {os.cpu_count()} cores)")
 
 
 if __name__ == "__main__":
