@@ -135,7 +135,8 @@ def prepare(series: TrafficSeries, model: SimulationModel | None = None, *, star
     if hasattr(forecaster, "describe"):
         info = forecaster.describe()
         # Deterministic fields only: results are cached and compared across runs.
-        prep.forecast_info = {k: info[k] for k in ("model", "fit_until") if k in info}
+        prep.forecast_info = {key: info[key] for key in ("model", "fit_until") if key in info}
+        prep.forecaster = info.get("model", name)  # "seasonal_naive" when the model could not be fitted
     return prep
 
 
