@@ -199,7 +199,7 @@ def page_latency(root: Path, redis: RedisServer, n: int) -> list[tuple]:
             if request:
                 assert client.wait(client.start_job(end_id, "forecast", request), timeout=120)[0] == 200
             assert _open(client, query)[1] is None  # now cached
-            client.render(end_id, "/forecast", f"?{query}")  # warm
+            assert find(client.render(end_id, "/forecast", f"?{query}"), "forecast-summary")  # warm, and rendered
             clients[mode] = (client, end_id)
         times = {mode: [] for mode in clients}
         for _ in range(n // 5):  # interleaved blocks: machine noise hits both alike

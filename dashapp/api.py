@@ -34,7 +34,7 @@ from dashapp.api_params import (
     scaling_config,
     series_from_list,
 )
-from dashapp.jobs import ResultCache
+from dashapp.jobs import results
 from dashapp.openapi import openapi_document
 
 __all__ = ["init_api", "json_error", "register_error_handlers"]
@@ -57,7 +57,7 @@ def _store() -> DatasetStore:
 
 def _cached(kind: str, ident: dict, params: dict, compute) -> tuple[dict, bool]:
     """``(value, hit)`` from the result cache the pages share (one computation per key across workers)."""
-    with ResultCache(_settings().cache_dir) as rc:
+    with results(_settings()) as rc:  # files, or Redis with TRAFFIC_BACKEND=redis
         owner = ident.get("dataset") or f"series-{ident.get('series')}"
         return rc.get_or_compute(rc.key(f"api-{kind}", owner, {**ident, **params}), compute)
 

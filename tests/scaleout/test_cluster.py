@@ -185,3 +185,32 @@ def test_cancel_detaches_a_user_and_stops_the_job_only_when_nobody_else_follows_
     status, data = b.wait(fresh, timeout=120)
     assert status == 200
     assert find(data["response"]["forecast-job-result"]["children"], "forecast-summary")
+
+
+def test_the_json_api_shares_its_results_between_hosts(cluster):
+    import requests
+
+    a, b = cluster.hosts
+    body = {"dataset_id": "default", "model": "seasonal_naive", "horizon": "6h", "level": [80]}
+    first = requests.post(a.url + "/api/forecast", json=body, timeout=120)
+    assert first.status_code == 200, first.text
+    second = requests.post(b.url + "/api/forecast", json=body, timeout=120)
+    assert second.status_code == 200, second.text
+    assert first.json()["cached"] is False
+    assert second.json()["cached"] is True  # computed by host A, read by host B from Redis
+    assert {k: v for k, v in second.json().items() if k != "cached"} == \
+        {k: v for k, v in first.json().items() if k != "cached"}
+
+
+def test_the_scenarios_job_runs_on_the_worker_too(cluster):
+    a, b = (DashHTTP(h.url) for h in cluster.hosts)
+    query = "granularity=15&start=1995-08-21T00:00&end=1995-08-24T00:00&budget=60"
+    end_id = a.page_load(f"/scenarios?{query}")
+    layout = a.render(end_id, "/scenarios", f"?{query}")
+    request = find(layout, "scenarios-job-params")["props"]["data"]
+    before = len(_received(cluster.worker.log_text()))
+    job = a.start_job(end_id, "scenarios", request)
+    status, data = b.wait(job, timeout=120)
+    assert status == 200, status
+    assert data["response"]["scenarios-job-result"]["children"]
+    assert job.task_id in _received(cluster.worker.log_text())[before:]
