@@ -71,8 +71,10 @@ def make_celery(url: str):
     app.conf.update(
         task_serializer="json", result_serializer="json", accept_content=["json"],
         task_default_queue="traffic",
-        # One task reserved per worker process: a killed worker loses only what it was running.
+        # A worker takes a task only when one of its processes is free: queued jobs go to whichever worker
+        # frees up first, and a killed worker loses only the jobs it was running (Redis broker only).
         worker_prefetch_multiplier=1,
+        worker_disable_prefetch=True,
         task_acks_late=False,
         # Job state lives in Dash's result keys and ours (traffic:bg:*), not in Celery's task results; storing
         # those would also subscribe every app process to a pub/sub channel per task it started.
@@ -180,6 +182,8 @@ class TrafficCeleryManager(CeleryManager):
         tkey, akey = self._task_key(task_id), self._alive_key(task_id)
         if self.redis.hget(tkey, "cancelled"):
             raise PreventUpdate  # cancelled while queued: do not run
+        if self.redis.hget(tkey, "started"):
+            raise PreventUpdate  # delivered twice (a lost worker's message restored): its users saw it fail
         ttl = max(1, int(self.stale_s))
         with self.redis.pipeline() as p:  # started and alive together: never "started but lost" in between
             p.hset(tkey, "started", time.time()).set(akey, 1, ex=ttl).execute()
