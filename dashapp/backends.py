@@ -27,6 +27,8 @@ import os
 import pickle
 import secrets
 import threading
+import time
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from dashapp.jobs import ResultCache
@@ -43,6 +45,7 @@ __all__ = [
     "redacted",
     "redis_client",
     "redis_secret",
+    "start_ingest",
 ]
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,8 @@ log = logging.getLogger(__name__)
 PREFIX = "traffic:"
 RESULT_TTL_S = 7 * 86400
 LOCK_TTL_S = 15.0
+#: How long an upload may wait in the Celery queue before its job reads as failed.
+QUEUE_GRACE_S = 3600.0
 #: What a user sees when the worker running their job was lost (``dashapp.celery_jobs``).
 LOST_MESSAGE = ("the worker running this job stopped before it finished (killed, crashed or restarted); "
                 "nothing was saved. Press Run to start it again.")
@@ -100,6 +105,27 @@ def make_upload_table(settings: Settings):
             self.cache = RedisKV(url, f"{PREFIX}upload:")
 
     return RedisJobTable(settings.redis_url)
+
+
+def start_ingest(settings: Settings, upload_id: str, name: str, digest: str, limit: int) -> None:
+    """Ingest a received upload in the background: a thread of this process, or a Celery worker (Redis).
+
+    The upload is already in ``<data_dir>/.uploads/<upload_id>.part`` and its job in the upload table.
+    A worker finds the file under its own ``data_dir`` (the shared folder) and takes over the job's
+    heartbeat; while the job waits in the queue, its record stays "alive" for ``QUEUE_GRACE_S``.
+    """
+    from dashapp import upload
+
+    if settings.backend == "redis":
+        from dashapp.celery_jobs import INGEST_TASK, make_celery
+
+        upload.jobs_table(settings).update(upload_id, pid=None, heartbeat=time.time() + QUEUE_GRACE_S)
+        make_celery(settings.redis_url).send_task(INGEST_TASK, args=(upload_id, name, digest, limit),
+                                                  ignore_result=True)
+        return
+    part = Path(settings.data_dir) / ".uploads" / f"{upload_id}.part"
+    threading.Thread(target=upload._ingest_job, args=(settings, upload_id, part, name, digest, limit),
+                     name=f"ingest-{upload_id}", daemon=True).start()
 
 
 def redacted(url: str) -> str:
@@ -181,7 +207,12 @@ class RedisResultCache(ResultCache):
             return default
 
     def set(self, key: str, value) -> None:
-        self.redis.set(self._k(key), pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), ex=self.ttl)
+        import redis
+
+        try:
+            self.redis.set(self._k(key), pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), ex=self.ttl)
+        except redis.RedisError as exc:  # e.g. Redis out of memory: the result is still returned, as with files
+            log.warning("result %s not cached (%s)", key, exc)
 
     def delete(self, key: str) -> None:
         self.redis.delete(self._k(key))

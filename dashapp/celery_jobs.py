@@ -41,11 +41,13 @@ from dash.exceptions import PreventUpdate
 
 from dashapp.backends import LOST_MESSAGE, PREFIX, redis_client
 
-__all__ = ["TrafficCeleryManager", "make_celery"]
+__all__ = ["INGEST_TASK", "TrafficCeleryManager", "make_celery"]
 
 log = logging.getLogger(__name__)
 
 MAX_JOB_S = 6 * 3600
+#: The Celery task that ingests an upload (``dashapp.backends.start_ingest``).
+INGEST_TASK = "traffic.ingest_upload"
 
 # Compare-and-set on the key naming a request's task: only the caller that saw the old value wins.
 _CAS = """
@@ -84,7 +86,27 @@ def make_celery(url: str):
         broker_transport_options={"visibility_timeout": MAX_JOB_S},
         worker_hijack_root_logger=False,
     )
+    app.task(name=INGEST_TASK, ignore_result=True)(_ingest_upload)
     return app
+
+
+def _ingest_upload(upload_id: str, name: str, digest: str, limit: int) -> None:
+    """On a worker: ingest an upload received by an app host (the same code as the single-host thread)."""
+    import os
+    import socket
+    from pathlib import Path
+
+    from dashapp import upload
+    from dashapp.settings import Settings
+
+    settings = Settings.from_env()
+    table = upload.jobs_table(settings)
+    job = table.get(upload_id)
+    if job is None or job.get("state") != "queued":
+        return  # reported failed while it waited, or delivered twice
+    table.update(upload_id, pid=os.getpid(), host=socket.gethostname(), heartbeat=time.time())
+    part = Path(settings.data_dir) / ".uploads" / f"{upload_id}.part"  # from this host's view of the shared folder
+    upload._ingest_job(settings, upload_id, part, name, digest, limit)
 
 
 class TrafficCeleryManager(CeleryManager):

@@ -319,8 +319,9 @@ def upload():
            "dataset_id": None, "duplicate": False, "report": None, "dataset": None, "error": None,
            "created": now, "pid": os.getpid(), "host": _HOST, "heartbeat": now, "raw_sha256": digest}
     table.put(job)
-    threading.Thread(target=_ingest_job, args=(settings, upload_id, part, name, digest, limit),
-                     name=f"ingest-{upload_id}", daemon=True).start()
+    from dashapp.backends import start_ingest  # a thread here, or a Celery worker (TRAFFIC_BACKEND=redis)
+
+    start_ingest(settings, upload_id, name, digest, limit)
     resp = jsonify(_job_view(job))
     resp.status_code = 202
     resp.headers["Location"] = url_for("upload.status", upload_id=upload_id)

@@ -129,7 +129,7 @@ def test_a_worker_killed_mid_job_fails_it_visibly_and_a_rerun_completes_after_re
     assert find(data["response"]["forecast-job-result"]["children"], "forecast-backtest")
 
 
-def test_an_upload_received_by_host_a_is_followed_and_listed_through_host_b(cluster):
+def test_an_upload_received_by_host_a_is_ingested_by_the_worker_and_followed_through_host_b(cluster):
     import requests
 
     a, b = cluster.hosts
@@ -147,8 +147,12 @@ def test_an_upload_received_by_host_a_is_followed_and_listed_through_host_b(clus
             break
         time.sleep(0.2)
     assert job["state"] == "done", job
+    assert job["report"]["periods"] == 288 * 4
     listed = requests.get(b.url + "/api/datasets", timeout=10).json()["datasets"]
     assert job["dataset_id"] in [d["id"] for d in listed]  # stored on the shared folder
+    # Ingested by the Celery worker, not by the app host that received the bytes.
+    assert re.search(r"Task traffic.ingest_upload\[[0-9a-f-]+\] succeeded", cluster.worker.log_text())
+    assert not list((cluster.data_dir / ".uploads").glob("*.part"))
 
 
 def test_cancel_detaches_a_user_and_stops_the_job_only_when_nobody_else_follows_it(cluster):
