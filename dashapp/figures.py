@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 from plotly_resampler.aggregation import MinMaxLTTB
 
 __all__ = [
     "N_POINTS",
     "ResampledFigure",
     "downsample",
+    "plot_x",
     "local_index",
     "parse_relayout",
     "traffic_figure",
@@ -33,7 +33,8 @@ __all__ = [
     "empty_figure",
 ]
 
-N_POINTS = 2000
+#: Points per re-aggregated trace: about one per pixel of a full-width chart (plotly-resampler's default).
+N_POINTS = 1000
 _AGG = MinMaxLTTB(nan_policy="keep")
 # No stock template: plotly_white costs ~50 ms per figure (deep copies); this light style costs ~nothing.
 _LAYOUT = dict(margin=dict(l=55, r=20, t=40, b=40), hovermode="x unified", paper_bgcolor="white",
@@ -97,24 +98,37 @@ def parse_relayout(relayout: dict | None):
     return None
 
 
+def plot_x(x: pd.DatetimeIndex) -> np.ndarray:
+    """Naive local times as milliseconds since the epoch: what a Plotly date axis takes as numbers.
+
+    Numbers travel as a typed array and need no date parsing in the browser (thousands of date strings
+    per trace would); the axis shows them as the same wall-clock times (Plotly treats dates as UTC).
+    """
+    return pd.DatetimeIndex(x).as_unit("ms").asi8.astype(np.float64)
+
+
 def empty_figure(message: str) -> go.Figure:
-    fig = _figure()
-    _style(fig, xaxis=dict(visible=False), yaxis=dict(visible=False),
-                      annotations=[dict(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")])
-    return fig
+    return _build([], xaxis=dict(visible=False), yaxis=dict(visible=False),
+                  annotations=[dict(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")])
 
 
-def _figure(**subplots) -> go.Figure:
-    """A figure without the stock template (or a subplot grid when ``rows``/``cols``/``specs`` are given)."""
-    base = go.Figure(layout=dict(template="none"))
-    return make_subplots(figure=base, **subplots) if subplots else base
+def _build(traces: list[dict], *, axes: tuple[str, ...] = ("xaxis", "yaxis"), **layout) -> go.Figure:
+    """One figure from plain trace and layout dicts, validated once (no stock template: plotly_white costs
+    ~50 ms per figure in deep copies; incremental ``update_layout``/``make_subplots`` calls cost ~10-70 ms
+    each). ``axes`` get the light axis style under their own settings."""
+    lay = {"template": "none", **_LAYOUT, **layout}
+    for name in axes:
+        lay[name] = {**_AXIS, **lay.get(name, {})}
+    return go.Figure({"data": traces, "layout": lay})
 
 
-def _style(fig: go.Figure, **layout) -> go.Figure:
-    fig.update_layout(**{**_LAYOUT, **layout})
-    fig.update_xaxes(**_AXIS)
-    fig.update_yaxes(**_AXIS)
-    return fig
+def _line(x, y, name: str, **kw) -> dict:
+    return dict(type="scatter", x=x, y=y, mode="lines", name=name, **kw)
+
+
+def _subplot_title(text: str, x: float, y: float) -> dict:
+    return dict(text=text, x=x, y=y, xref="paper", yref="paper", xanchor="center", yanchor="bottom",
+                showarrow=False, font=dict(size=14))
 
 
 def _naive(t) -> pd.Timestamp:
@@ -158,13 +172,12 @@ def _event_bands(events) -> tuple[list, list]:
     return shapes, anns
 
 
-def _decorate(fig: go.Figure, *bands: tuple[list, list]) -> None:
-    shapes = [s for b in bands for s in b[0]]
-    anns = [a for b in bands for a in b[1]]
-    fig.update_layout(shapes=list(fig.layout.shapes) + shapes, annotations=list(fig.layout.annotations) + anns)
+def _bands(*bands: tuple[list, list]) -> dict:
+    """``shapes`` and ``annotations`` layout entries from (shapes, annotations) pairs."""
+    return dict(shapes=[s for b in bands for s in b[0]], annotations=[a for b in bands for a in b[1]])
 
 
-def _anomaly_trace(x: pd.DatetimeIndex, y: np.ndarray, anomalies) -> go.Scatter | None:
+def _anomaly_trace(x: pd.DatetimeIndex, y: np.ndarray, anomalies, numeric_x: bool = False) -> dict | None:
     pts = [a for a in anomalies if a.get("method") in ("zscore", "ddos")]
     if not pts:
         return None
@@ -172,9 +185,8 @@ def _anomaly_trace(x: pd.DatetimeIndex, y: np.ndarray, anomalies) -> go.Scatter 
     pos = np.clip(x.searchsorted(ts), 0, len(x) - 1)
     text = [f"{a['method']} anomaly, {a['periods']} period(s), score {a['score']:.1f}" if a.get("score") is not None
             else f"{a['method']} anomaly" for a in pts]
-    return go.Scatter(x=x[pos], y=y[pos], mode="markers", name="anomaly",
-                      marker=dict(symbol="triangle-up", size=9, color="#d62728"), hovertext=text,
-                      hoverinfo="text+x")
+    return dict(type="scatter", x=plot_x(x[pos]) if numeric_x else x[pos], y=y[pos], mode="markers", name="anomaly",
+                marker=dict(symbol="triangle-up", size=9, color="#d62728"), hovertext=text, hoverinfo="text+x")
 
 
 def traffic_figure(index, values, metric: str = "requests", gaps=(), events=(), anomalies=(), x_range=None,
@@ -183,15 +195,14 @@ def traffic_figure(index, values, metric: str = "requests", gaps=(), events=(), 
     x = local_index(index)
     y = np.asarray(values, dtype=np.float64)
     xs, ys = downsample(x, y, x_range=x_range)
-    fig = _figure()
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=METRIC_LABELS.get(metric, metric),
-                             line=dict(width=1, color="#1f77b4"), connectgaps=False))
-    _decorate(fig, _gap_bands(gaps, x[0], x[-1]) if len(x) else ([], []), _event_bands(events))
-    an = _anomaly_trace(x, y, anomalies) if len(x) else None
+    traces = [_line(plot_x(xs), ys, METRIC_LABELS.get(metric, metric), line=dict(width=1, color="#1f77b4"),
+                    connectgaps=False)]
+    an = _anomaly_trace(x, y, anomalies, numeric_x=True) if len(x) else None
     if an is not None:
-        fig.add_trace(an)
-    _style(fig, title=title, yaxis_title=METRIC_LABELS.get(metric, metric), height=380,
-                      uirevision="traffic")
+        traces.append(an)
+    fig = _build(traces, title=title, yaxis=dict(title=dict(text=METRIC_LABELS.get(metric, metric))),
+                 xaxis=dict(type="date"), height=380, uirevision="traffic",
+                 **_bands(_gap_bands(gaps, x[0], x[-1]) if len(x) else ([], []), _event_bands(events)))
     return ResampledFigure(fig, {0: "value"})
 
 
@@ -199,22 +210,24 @@ def simulation_figure(timeline: pd.DataFrame, gaps=(), x_range=None) -> Resample
     """Servers vs demand: demand, capacity, excess demand (overloaded) and dropped; servers on the right axis."""
     x = local_index(timeline.index)
     cols = sim_columns(timeline)
-    fig = _figure(specs=[[{"secondary_y": True}]])
     spec = [("demand", "demand", dict(color="#1f77b4", width=1), None, False),
             ("capacity", "capacity", dict(color="#2ca02c", width=1, shape="hv"), None, False),
             ("excess", "overloaded (demand above capacity)", dict(color="#d62728", width=0.5), "tozeroy", False),
             ("dropped", "dropped", dict(color="#8c564b", width=1, dash="dot"), None, False),
             ("servers", "servers (right axis)", dict(color="#ff7f0e", width=1, shape="hv"), None, True)]
-    traces = {}
+    traces, index = [], {}
     for i, (col, name, line, fill, secondary) in enumerate(spec):
         xs, ys = downsample(x, cols[col], x_range=x_range)
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name, line=line, fill=fill), secondary_y=secondary)
-        traces[i] = col
-    _decorate(fig, _gap_bands(gaps, x[0], x[-1]) if len(x) else ([], []))
-    _style(fig, height=360, uirevision="simulation")
-    fig.update_yaxes(title_text="requests per period", secondary_y=False)
-    fig.update_yaxes(title_text="servers", secondary_y=True, rangemode="tozero")
-    return ResampledFigure(fig, traces)
+        traces.append(_line(plot_x(xs), ys, name, line=line, **({"fill": fill} if fill else {}),
+                            **({"yaxis": "y2"} if secondary else {})))
+        index[i] = col
+    fig = _build(traces, axes=("xaxis", "yaxis", "yaxis2"), height=360, uirevision="simulation",
+                 xaxis=dict(type="date", anchor="y", domain=[0.0, 0.94]),
+                 yaxis=dict(title=dict(text="requests per period"), anchor="x"),
+                 yaxis2=dict(title=dict(text="servers"), anchor="x", overlaying="y", side="right",
+                             rangemode="tozero", showgrid=False),
+                 **_bands(_gap_bands(gaps, x[0], x[-1]) if len(x) else ([], [])))
+    return ResampledFigure(fig, index)
 
 
 def sim_columns(timeline: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -230,36 +243,37 @@ def sim_columns(timeline: pd.DataFrame) -> dict[str, np.ndarray]:
 
 def forecast_figure(bundle: dict, events=(), show_anomalies: bool = True, n_out: int = 3000) -> go.Figure:
     """History, the forecast continuing it with its bands, and the actual values after the origin if known."""
-    fig = _figure()
     hx, hy = bundle["history"]
     ax, ay = bundle["actual"]
     fc = bundle["forecast"]
     hx, ax = local_index(hx), local_index(ax)
     fx = local_index(fc["timestamps"])
     xs, ys = downsample(hx, hy, n_out)
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="history", line=dict(color="#1f77b4", width=1)))
+    traces = [_line(xs, ys, "history", line=dict(color="#1f77b4", width=1))]
     if len(ax):
         xs, ys = downsample(ax, ay, n_out)
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="actual", line=dict(color="#7f7f7f", width=1)))
+        traces.append(_line(xs, ys, "actual", line=dict(color="#7f7f7f", width=1)))
     band_colors = ["rgba(255,127,14,0.18)", "rgba(255,127,14,0.30)", "rgba(255,127,14,0.40)",
                    "rgba(255,127,14,0.50)"]
     for i, lv in enumerate(sorted(bundle.get("levels", []), reverse=True)):
         hi, lo = np.asarray(fc[f"hi-{lv:g}"]), np.asarray(fc[f"lo-{lv:g}"])
-        fig.add_trace(go.Scatter(x=fx, y=hi, mode="lines", line=dict(width=0), showlegend=False,
-                                 name=f"{lv:g}% upper", hoverinfo="skip"))
-        fig.add_trace(go.Scatter(x=fx, y=lo, mode="lines", line=dict(width=0), fill="tonexty",
-                                 fillcolor=band_colors[i % len(band_colors)], name=f"{lv:g}% interval"))
-    fig.add_trace(go.Scatter(x=fx, y=np.asarray(fc["mean"]), mode="lines", name=f"forecast ({bundle['label']})",
-                             line=dict(color="#ff7f0e", width=2)))
-    origin = ([dict(type="line", xref="x", yref="paper", x0=fx[0], x1=fx[0], y0=0, y1=1,
-                    line=dict(color="#444", width=1, dash="dash"))], [])
-    _decorate(fig, origin if len(fx) else ([], []), _event_bands(events))
+        traces.append(_line(fx, hi, f"{lv:g}% upper", line=dict(width=0), showlegend=False, hoverinfo="skip"))
+        traces.append(_line(fx, lo, f"{lv:g}% interval", line=dict(width=0), fill="tonexty",
+                            fillcolor=band_colors[i % len(band_colors)]))
+    traces.append(_line(fx, np.asarray(fc["mean"]), f"forecast ({bundle['label']})",
+                        line=dict(color="#ff7f0e", width=2)))
     if show_anomalies and len(hx):
         an = _anomaly_trace(hx, np.asarray(hy, dtype=np.float64), bundle.get("anomalies", ()))
         if an is not None:
-            fig.add_trace(an)
-    _style(fig, height=420, yaxis_title=f"{bundle['target']} per period")
-    return fig
+            traces.append(an)
+    origin = ([dict(type="line", xref="x", yref="paper", x0=fx[0], x1=fx[0], y0=0, y1=1,
+                    line=dict(color="#444", width=1, dash="dash"))], [])
+    return _build(traces, height=420, yaxis=dict(title=dict(text=f"{bundle['target']} per period")),
+                  **_bands(origin if len(fx) else ([], []), _event_bands(events)))
+
+
+#: Three side-by-side panels (make_subplots' 1 x 3 grid with horizontal_spacing 0.08).
+_THIRDS = ((0.0, 0.28), (0.36, 0.64), (0.72, 1.0))
 
 
 def matrix_figure(matrix: dict) -> go.Figure:
@@ -270,58 +284,64 @@ def matrix_figure(matrix: dict) -> go.Figure:
     panels = [("cost", "Cost ($)", "Blues", "$%{z:,.2f}"), ("overloaded_pct", "Overloaded periods (%)", "Reds",
                                                              "%{z:.2f}%"),
               ("dropped_pct", "Dropped requests (%)", "Oranges", "%{z:.3f}%")]
-    fig = _figure(rows=1, cols=3, subplot_titles=[p[1] for p in panels], horizontal_spacing=0.08)
-    for j, (key, _title, scale, fmt) in enumerate(panels, start=1):
+    traces, layout, titles = [], {}, []
+    for j, (key, title, scale, fmt) in enumerate(panels, start=1):
         z = [[next((s[key] for s in scen if s["config"] == c and s["policy"] == p), None) for p in policies]
              for c in configs]
-        fig.add_trace(go.Heatmap(z=z, x=policies, y=configs, colorscale=scale, showscale=False,
-                                 texttemplate=fmt, hovertemplate=f"%{{y}}/%{{x}}: {fmt}<extra></extra>",
-                                 name=key), row=1, col=j)
-    _style(fig, hovermode="closest", height=320)
-    fig.update_yaxes(autorange="reversed")
-    fig.update_yaxes(showticklabels=False, col=2)
-    fig.update_yaxes(showticklabels=False, col=3)
-    return fig
+        suffix = "" if j == 1 else str(j)
+        traces.append(dict(type="heatmap", z=z, x=policies, y=configs, colorscale=scale, showscale=False,
+                           texttemplate=fmt, hovertemplate=f"%{{y}}/%{{x}}: {fmt}<extra></extra>", name=key,
+                           xaxis=f"x{suffix}", yaxis=f"y{suffix}"))
+        lo, hi = _THIRDS[j - 1]
+        layout[f"xaxis{suffix}"] = dict(domain=[lo, hi], anchor=f"y{suffix}")
+        layout[f"yaxis{suffix}"] = dict(domain=[0.0, 1.0], anchor=f"x{suffix}", autorange="reversed",
+                                        showticklabels=j == 1)
+        titles.append(_subplot_title(title, (lo + hi) / 2, 1.0))
+    return _build(traces, axes=tuple(layout), hovermode="closest", height=320, annotations=titles, **layout)
 
 
 def pareto_figure(front: list[dict], knee: dict, presets: list[dict] = (), baselines: dict | None = None
                   ) -> go.Figure:
     """The optimizer's Pareto front of cost vs overloaded periods, with the knee and the presets."""
-    fig = _figure()
+    traces = []
     if presets:
-        fig.add_trace(go.Scatter(x=[p["cost"] for p in presets], y=[p["overloaded_pct"] for p in presets],
-                                 mode="markers", name="presets", marker=dict(color="#aaa", size=8),
-                                 text=[p["name"] for p in presets], hoverinfo="text+x+y"))
+        traces.append(dict(type="scatter", x=[p["cost"] for p in presets], y=[p["overloaded_pct"] for p in presets],
+                           mode="markers", name="presets", marker=dict(color="#aaa", size=8),
+                           text=[p["name"] for p in presets], hoverinfo="text+x+y"))
     for name, b in (baselines or {}).items():
-        fig.add_trace(go.Scatter(x=[b["cost"]], y=[b["overloaded_pct"]], mode="markers", name=name,
-                                 marker=dict(symbol="diamond", size=9)))
-    fig.add_trace(go.Scatter(x=[f["cost"] for f in front], y=[f["overloaded_pct"] for f in front],
-                             mode="lines+markers", name="Pareto front", line=dict(color="#1f77b4"),
-                             text=[f"{f['policy']} {f['candidate']}" for f in front], hoverinfo="text+x+y"))
-    fig.add_trace(go.Scatter(x=[knee["cost"]], y=[knee["overloaded_pct"]], mode="markers+text", name="knee",
-                             text=["knee"], textposition="top right",
-                             marker=dict(symbol="star", size=16, color="#d62728")))
-    _style(fig, hovermode="closest", height=380, xaxis_title="cost ($)",
-                      yaxis_title="overloaded periods (%)")
-    return fig
+        traces.append(dict(type="scatter", x=[b["cost"]], y=[b["overloaded_pct"]], mode="markers", name=name,
+                           marker=dict(symbol="diamond", size=9)))
+    traces.append(dict(type="scatter", x=[f["cost"] for f in front], y=[f["overloaded_pct"] for f in front],
+                       mode="lines+markers", name="Pareto front", line=dict(color="#1f77b4"),
+                       text=[f"{f['policy']} {f['candidate']}" for f in front], hoverinfo="text+x+y"))
+    traces.append(dict(type="scatter", x=[knee["cost"]], y=[knee["overloaded_pct"]], mode="markers+text",
+                       name="knee", text=["knee"], textposition="top right",
+                       marker=dict(symbol="star", size=16, color="#d62728")))
+    return _build(traces, hovermode="closest", height=380, xaxis=dict(title=dict(text="cost ($)")),
+                  yaxis=dict(title=dict(text="overloaded periods (%)")))
 
 
 def whatif_figure(baseline: pd.DataFrame, scenario: pd.DataFrame, x_range=None) -> ResampledFigure:
     """Demand and servers, baseline vs scenario, on two shared-x panels."""
     x = local_index(baseline.index)
     cols = whatif_columns(baseline, scenario)
-    fig = _figure(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        subplot_titles=("Demand (requests per period)", "Servers"))
     spec = [("demand_base", "baseline demand", "#7f7f7f", 1), ("demand_scen", "scenario demand", "#1f77b4", 1),
             ("servers_base", "baseline servers", "#bbbbbb", 2), ("servers_scen", "scenario servers", "#ff7f0e", 2)]
-    traces = {}
+    traces, index = [], {}
     for i, (col, name, color, row) in enumerate(spec):
         xs, ys = downsample(x, cols[col], x_range=x_range)
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name, line=dict(color=color, width=1)), row=row, col=1)
-        traces[i] = col
-    _style(fig, height=480, uirevision="whatif", legend=dict(orientation="h", y=1.1, yanchor="bottom", x=0),
-           margin=dict(l=55, r=20, t=70, b=40))
-    return ResampledFigure(fig, traces)
+        traces.append(_line(plot_x(xs), ys, name, line=dict(color=color, width=1),
+                            xaxis="x" if row == 1 else "x2", yaxis="y" if row == 1 else "y2"))
+        index[i] = col
+    # Two rows sharing x (make_subplots' shared_xaxes with vertical_spacing 0.08): the top axis follows the bottom.
+    return ResampledFigure(_build(
+        traces, axes=("xaxis", "xaxis2", "yaxis", "yaxis2"), height=480, uirevision="whatif",
+        legend=dict(orientation="h", y=1.1, yanchor="bottom", x=0), margin=dict(l=55, r=20, t=70, b=40),
+        xaxis=dict(type="date", anchor="y", domain=[0.0, 1.0], matches="x2", showticklabels=False),
+        xaxis2=dict(type="date", anchor="y2", domain=[0.0, 1.0]),
+        yaxis=dict(anchor="x", domain=[0.54, 1.0]), yaxis2=dict(anchor="x2", domain=[0.0, 0.46]),
+        annotations=[_subplot_title("Demand (requests per period)", 0.5, 1.0), _subplot_title("Servers", 0.5, 0.46)],
+    ), index)
 
 
 def whatif_columns(baseline: pd.DataFrame, scenario: pd.DataFrame) -> dict[str, np.ndarray]:

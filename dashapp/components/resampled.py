@@ -15,15 +15,33 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-from dash import Input, Output, Patch, State, callback, dcc, html
+from dash import Input, Output, Patch, State, callback, clientside_callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashapp.figures import ResampledFigure, downsample, parse_relayout
+from dashapp.figures import ResampledFigure, downsample, parse_relayout, plot_x
 from dashapp.ids import rs_graph, rs_source
 
-__all__ = ["resampled_graph", "register_zoom", "zoom_patch"]
+__all__ = ["resampled_graph", "register_zoom", "rs_zoom", "zoom_patch"]
 
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True}
+
+#: Clientside: pass on only relayouts that change the x range. Plotly also reports autosize and resize
+#: relayouts (one as each chart is first drawn); sent to the server they are answered "no update", cost a
+#: round trip each and, still in flight when the user's first zoom comes, made the renderer drop that zoom's
+#: answer now and then.
+_ZOOM_FILTER = """function(r) {
+    if (r) {
+        for (const k of Object.keys(r)) {
+            if (/^xaxis[0-9]*[.](range|autorange)/.test(k)) { return Object.assign({}, r); }
+        }
+    }
+    return window.dash_clientside.no_update;
+}"""
+
+
+def rs_zoom(name: str) -> dict:
+    """Id of the store holding chart ``name``'s last x-range relayout."""
+    return {"type": "rs-zoom", "name": name}
 
 
 def resampled_graph(name: str, rf: ResampledFigure, search: str, **graph_kw) -> html.Div:
@@ -32,12 +50,16 @@ def resampled_graph(name: str, rf: ResampledFigure, search: str, **graph_kw) -> 
     return html.Div([
         dcc.Graph(id=rs_graph(name), figure=rf.figure, config=GRAPH_CONFIG, **graph_kw),
         dcc.Store(id=rs_source(name), data=source),
+        dcc.Store(id=rs_zoom(name)),
     ], id=f"{name}-box")
 
 
 def _jsonable(x: pd.DatetimeIndex, y: np.ndarray) -> tuple[list, list]:
-    return (list(x.strftime("%Y-%m-%d %H:%M:%S")),
-            [None if not np.isfinite(v) else float(v) for v in np.asarray(y, dtype=np.float64)])
+    """x as milliseconds (the figures' date axes take numbers: no date parsing in the browser); NaN -> null."""
+    y = np.asarray(y, dtype=np.float64)
+    ys = y.astype(object)
+    ys[~np.isfinite(y)] = None
+    return plot_x(x).tolist(), ys.tolist()
 
 
 def zoom_patch(relayout: dict | None, source: dict | None,
@@ -61,9 +83,12 @@ def zoom_patch(relayout: dict | None, source: dict | None,
 def register_zoom(name: str, provider: Callable[[str], tuple[pd.DatetimeIndex, dict]]) -> None:
     """Register the zoom callback of chart ``name``; ``provider(search) -> (naive local index, columns)``."""
 
+    clientside_callback(_ZOOM_FILTER, Output(rs_zoom(name), "data"), Input(rs_graph(name), "relayoutData"),
+                        prevent_initial_call=True)
+
     @callback(
         Output(rs_graph(name), "figure"),
-        Input(rs_graph(name), "relayoutData"),
+        Input(rs_zoom(name), "data"),
         State(rs_source(name), "data"),
         prevent_initial_call=True,
     )

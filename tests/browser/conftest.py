@@ -17,7 +17,7 @@ CHROMIUM = Path(os.environ.get("TRAFFIC_CHROMIUM", "/usr/bin/chromium"))
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 #: Browser-side waits (ms): generous, the machine is shared.
-TIMEOUT_MS = 60_000
+TIMEOUT_MS = 120_000
 
 
 # Module scope, not session: a running sync Playwright owns an event loop, and other modules' tests

@@ -29,7 +29,7 @@ def test_each_page_loads_without_console_errors_and_shows_its_chart(web, path, r
     page.wait_for_selector(ready)
     assert not page.is_visible("#page-error")
     assert not page.is_visible("#query-warnings")
-    page.wait_for_timeout(300)  # late errors (e.g. a callback failing after the first paint)
+    page.wait_for_load_state("networkidle")  # late errors (e.g. a callback failing after the first paint)
     assert web.errors == [], "\n".join(e[:600] for e in web.errors[:3])
 
 
@@ -139,6 +139,29 @@ def test_a_forecast_can_be_cancelled(web, live_server):
     while _job_processes(live_server) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _job_processes(live_server) == []  # the job was killed, not left running
-    page.wait_for_timeout(1000)
+    page.wait_for_load_state("networkidle")  # no job poll is left to deliver a result
     assert not page.is_visible("#forecast-graph")
+    assert web.errors == []
+
+
+def _xs(graph: str) -> str:
+    """JS: the first trace's x values as numbers (a list, or plotly's base64 typed-array spec)."""
+    return (f"(x => x.bdata ? Array.from(new Float64Array(Uint8Array.from(atob(x.bdata), c => c.charCodeAt(0)).buffer))"
+            f" : Array.from(x))({graph}.data[0].x)")
+
+
+def test_history_zoom_redraws_the_visible_range_at_full_resolution(web):
+    """The full 2-month log at 1 minute (89,280 points): a zoom re-aggregates the visible range on the server."""
+    page = web.open("/history?granularity=1")
+    page.wait_for_selector(f"#history-traffic-box {CHART}")
+    graph = "document.querySelector('#history-traffic-box .js-plotly-plot')"
+    n_full = page.evaluate(f"{_xs(graph)}.length")
+    assert 500 <= n_full <= 1000  # re-aggregated, about one point per pixel
+    zoom = "{'xaxis.range[0]': '1995-07-13 08:00', 'xaxis.range[1]': '1995-07-13 12:00'}"
+    page.evaluate(f"Plotly.relayout({graph}, {zoom})")
+    web.wait_js(f"{_xs(graph)}.length === 4 * 60 + 3")  # every minute of the 4 hours, one either side
+    first = page.evaluate(f"new Date({_xs(graph)}[0]).toISOString()")
+    assert first == "1995-07-13T07:59:00.000Z"  # wall-clock minutes on a date axis (numbers: no parsing)
+    page.evaluate(f"Plotly.relayout({graph}, {{'xaxis.autorange': true}})")
+    web.wait_js(f"{_xs(graph)}.length === {n_full}")
     assert web.errors == []

@@ -73,8 +73,10 @@ def test_traffic_figure_shades_gaps_annotates_events_and_marks_anomalies():
     assert "no data" in texts
     assert "STS-70 launch" in texts
     assert len(fig.layout.shapes) == 2
-    # Local wall-clock times, without the offset.
-    assert pd.Timestamp(fig.data[0].x[0]) == pd.Timestamp("1995-07-03 00:00")
+    # Local wall-clock times, without the offset, as milliseconds on a date axis (no parsing in the browser).
+    assert fig.layout.xaxis.type == "date"
+    assert pd.Timestamp(fig.data[0].x[0], unit="ms") == pd.Timestamp("1995-07-03 00:00")
+    assert pd.Timestamp(fig.data[1].x[0], unit="ms") == s.index[100].tz_localize(None)
 
 
 def test_simulation_figure_shows_demand_capacity_excess_and_servers():

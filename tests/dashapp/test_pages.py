@@ -12,6 +12,7 @@ from dashapp import ids, services
 from dashapp import state as st
 from dashapp.components.resampled import zoom_patch
 from dashapp.components.urlsync import controls_search
+from dashapp.figures import N_POINTS
 from dashapp.jobs import results
 from tests.dashapp.helpers import find, text, walk
 
@@ -76,7 +77,9 @@ def test_history_numbers_come_from_core_and_controls_round_trip(ctx, pages, page
     assert f"{direct.totals.scaling_actions:,}" in kpis
     # The window shows 14 days at 15 minutes.
     fig = find(layout, ids.rs_graph("history-traffic")).figure
-    assert len(fig.data[0].x) == 14 * 96
+    assert len(fig.data[0].x) == min(14 * 96, N_POINTS)
+    shown = pd.to_datetime(np.asarray(fig.data[0].x), unit="ms")
+    assert (shown[0], shown[-1]) == (pd.Timestamp("1995-07-10"), pd.Timestamp("1995-07-23 23:45"))
     search = _controls_round_trip(pages["history"], layout, "history")
     assert st.query_from_search(search) == {**q, "dataset": store.default_id()}
 
@@ -98,7 +101,7 @@ def test_history_zoom_reaggregates_the_visible_range(ctx, pages):
     layout = pages["history"].layout(granularity="1")
     source = find(layout, ids.rs_source("history-traffic")).data
     fig = find(layout, ids.rs_graph("history-traffic")).figure
-    assert len(fig.data[0].x) <= 2000
+    assert len(fig.data[0].x) <= N_POINTS
     x, cols = pages["history"].traffic_source(source["search"])
     assert len(x) == 89_280
     patch = zoom_patch({"xaxis.range[0]": "1995-07-13 08:00:00", "xaxis.range[1]": "1995-07-13 12:00:00"}, source,
