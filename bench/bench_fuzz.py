@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 #: CI examples per test (kept in step with the @fuzz(...) decorators of the test module).
-CI_EXAMPLES = {"test_fuzz_log_parser": 1000, "test_fuzz_log_parser_raw_bytes": 3000, "test_fuzz_csv_reader": 600,
+CI_EXAMPLES = {"test_fuzz_log_parser": 700, "test_fuzz_log_parser_raw_bytes": 3000, "test_fuzz_csv_reader": 600,
                "test_fuzz_txt_reader": 1000}
 
 

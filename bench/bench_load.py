@@ -238,7 +238,7 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=300)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--settle", type=float, default=30,
+    ap.add_argument("--settle", type=float, default=60,
                     help="seconds of the same load before memory is first measured (every worker has then "
                          "imported and served everything once)")
     args = ap.parse_args()
@@ -254,7 +254,18 @@ def main() -> int:
             warm_s = warm(server.url)
             settle = run_load(server.url, clients=args.clients, seconds=args.settle, seed=1) if args.settle else None
             mem_warm = worker_memory(server.proc.pid)
+            samples: list[tuple[float, dict[int, float]]] = []
+            done = threading.Event()
+
+            def sample() -> None:  # every worker's RSS through the run: a plateau, or a leak?
+                t0 = time.monotonic()
+                while not done.wait(args.seconds / 10):
+                    samples.append((time.monotonic() - t0, worker_memory(server.proc.pid)))
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
             result = run_load(server.url, clients=args.clients, seconds=args.seconds)
+            done.set()
             mem_end = worker_memory(server.proc.pid)
         finally:
             server.stop()
@@ -272,6 +283,12 @@ def main() -> int:
     for pid, end in mem_end.items():
         start, warmed = mem_start.get(pid, float("nan")), mem_warm.get(pid, float("nan"))
         print(f"| {pid} | {start:.0f} | {warmed:.0f} | {end:.0f} | {100 * (end - warmed) / warmed:+.0f}% |")
+    if samples:
+        pids = sorted(mem_end)
+        print("\n| seconds into the run | " + " | ".join(f"worker {p} (MB)" for p in pids) + " |")
+        print("| ---: | " + " | ".join("---:" for _ in pids) + " |")
+        for t, mem in samples:
+            print(f"| {t:.0f} | " + " | ".join(f"{mem.get(p, float('nan')):.0f}" for p in pids) + " |")
     if set(mem_end) != set(mem_start):
         print(f"\nworkers changed during the run: {sorted(mem_start)} -> {sorted(mem_end)}")
     if result.errors:

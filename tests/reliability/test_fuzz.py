@@ -4,7 +4,7 @@ our own InputError, nothing else.
 The parsers are driven directly (``LogAggregator`` over the numba kernel, ``read_csv``, ``read_txt``),
 without the reader threads of a full ``ingest()``, so a few thousand examples fit in CI's budget;
 tests/core/ingest/test_inputs.py fuzzes the whole ``ingest()`` with a few hundred. The number of
-examples per test is set below (5,600 in all), times ``TRAFFIC_FUZZ_SCALE``; ``bench/bench_fuzz.py`` runs
+examples per test is set below (5,300 in all), times ``TRAFFIC_FUZZ_SCALE``; ``bench/bench_fuzz.py`` runs
 them long and random.
 """
 
@@ -81,7 +81,7 @@ def _parse_log(data: bytes) -> TrafficSeries:
     return series
 
 
-@fuzz(1000)
+@fuzz(700)
 @given(_LOG)
 def test_fuzz_log_parser(case):
     lines, eol, trailing = case
