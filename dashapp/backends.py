@@ -56,9 +56,9 @@ RESULT_TTL_S = 7 * 86400
 LOCK_TTL_S = 15.0
 #: How long an upload may wait in the Celery queue before its job reads as failed.
 QUEUE_GRACE_S = 3600.0
-#: What a user sees when the worker running their job was lost (``dashapp.celery_jobs``).
-LOST_MESSAGE = ("the worker running this job stopped before it finished (killed, crashed or restarted); "
-                "nothing was saved. Press Run to start it again.")
+#: What a user sees when the process running their job was lost (a Celery worker, or a job subprocess).
+LOST_MESSAGE = ("the process running this job stopped before it finished (killed, out of memory, or its "
+                "worker restarted); nothing was saved. Press Run to start it again.")
 
 
 def job_error_message(err: Exception) -> str:
@@ -76,10 +76,36 @@ def make_background_manager(settings: Settings):
 
         return TrafficCeleryManager(make_celery(settings.redis_url), settings.redis_url)
     import diskcache
-    from dash import DiskcacheManager
 
     # One diskcache folder for every gunicorn worker: a per-worker temp dir would lose job results.
-    return DiskcacheManager(diskcache.Cache(str(settings.cache_dir / "jobs")))
+    return _disk_manager_class()(diskcache.Cache(str(settings.cache_dir / "jobs")))
+
+
+@functools.cache
+def _disk_manager_class():
+    from dash import DiskcacheManager
+
+    class TrafficDiskcacheManager(DiskcacheManager):
+        """Dash's ``DiskcacheManager``, reporting a job process that died without a result as failed.
+
+        Dash's manager shows a job subprocess killed by the OOM killer or a signal as "no output": the
+        progress bar goes and nothing says why. A poll that finds no result and the process gone (and
+        not cancelled by the user) gets ``LOST_MESSAGE`` as the job's error instead.
+        """
+
+        def terminate_job(self, job):
+            if job is not None:
+                self.handle.set(f"cancelled:{job}", 1, expire=3600)
+            return super().terminate_job(job)
+
+        def get_result(self, key, job):
+            result = super().get_result(key, job)
+            if (result is self.UNDEFINED and job is not None and not self.job_running(job)
+                    and self.handle.get(f"cancelled:{job}") is None and self.handle.get(key) is None):
+                return {"background_callback_error": {"msg": LOST_MESSAGE, "tb": ""}}
+            return result
+
+    return TrafficDiskcacheManager
 
 
 def make_result_store(settings: Settings) -> ResultCache:

@@ -205,9 +205,6 @@ def test_killing_a_worker_during_a_background_forecast(jobs_server, web_factory)
 
 
 @pytest.mark.browser
-@pytest.mark.xfail(strict=True, reason="with the disk backend a job process that dies (OOM killer, SIGKILL) ends as "
-                   "Dash's 'no output': the progress bar disappears and nothing says it failed or offers Run "
-                   "(dashapp/components/job.py; reloading the page does rerun it). Reported to the lead.")
 def test_a_killed_job_process_is_reported_and_can_be_rerun(jobs_server, web_factory):
     server = jobs_server
     web = web_factory(server.url)

@@ -123,3 +123,40 @@ def test_a_killed_holder_frees_the_key_within_the_lock_expiry(tmp_path, redis_se
     assert rc.get_or_compute(key, lambda: "recomputed") == ("recomputed", False)
     assert time.monotonic() - t0 < 5
     assert pickle.loads(rc.redis.get(f"traffic:result:{key}")) == "recomputed"
+
+
+def _sleepy(set_progress, seconds):
+    time.sleep(seconds)
+    return ["done"]
+
+
+def test_disk_mode_reports_a_killed_job_process_but_not_a_cancelled_one(tmp_path, monkeypatch):
+    import os
+    import signal
+
+    monkeypatch.delenv("TRAFFIC_BACKEND", raising=False)
+    manager = make_background_manager(_settings(tmp_path, secret_key="k"))
+    job_fn = manager.make_job_fn(_sleepy, True)
+
+    def start(key: str) -> str:
+        pid = manager.call_job_fn(key, job_fn, [30], {})
+        deadline = time.monotonic() + 20
+        while not manager.job_running(pid):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        return str(pid)
+
+    killed = start("killed")
+    assert manager.get_result("killed", killed) is manager.UNDEFINED  # running: nothing yet
+    os.kill(int(killed), signal.SIGKILL)  # the OOM killer, say
+    deadline = time.monotonic() + 20
+    while manager.job_running(killed):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    out = manager.get_result("killed", killed)
+    assert out["background_callback_error"]["msg"].startswith("the process running this job stopped")
+
+    cancelled = start("cancelled")
+    manager.terminate_job(cancelled)  # the user pressed Cancel
+    assert not manager.job_running(cancelled)
+    assert manager.get_result("cancelled", cancelled) is manager.UNDEFINED  # Dash's "no output", as before

@@ -12,7 +12,7 @@ import time
 
 from tests.scaleout.dash_http import DashHTTP, find, walk
 
-FAILED = "Failed: the worker running this job stopped"
+FAILED = "Failed: the process running this job stopped"
 
 
 def _open_forecast(host: DashHTTP, query: str) -> tuple[str, dict, dict | None]:
