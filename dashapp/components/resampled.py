@@ -18,7 +18,7 @@ import pandas as pd
 from dash import Input, Output, Patch, State, callback, clientside_callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashapp.figures import ResampledFigure, downsample, parse_relayout, plot_x
+from dashapp.figures import Marks, ResampledFigure, downsample, parse_relayout, plot_x
 from dashapp.ids import rs_graph, rs_source
 
 __all__ = ["resampled_graph", "register_zoom", "rs_zoom", "zoom_patch"]
@@ -54,12 +54,17 @@ def resampled_graph(name: str, rf: ResampledFigure, search: str, **graph_kw) -> 
     ], id=f"{name}-box")
 
 
-def _jsonable(x: pd.DatetimeIndex, y: np.ndarray) -> tuple[list, list]:
-    """x as milliseconds (the figures' date axes take numbers: no date parsing in the browser); NaN -> null."""
+def _y_list(y: np.ndarray) -> list:
+    """Values for JSON, NaN (gaps) as null."""
     y = np.asarray(y, dtype=np.float64)
     ys = y.astype(object)
     ys[~np.isfinite(y)] = None
-    return plot_x(x).tolist(), ys.tolist()
+    return ys.tolist()
+
+
+def _jsonable(x: pd.DatetimeIndex, y: np.ndarray) -> tuple[list, list]:
+    """x as milliseconds (the figures' date axes take numbers: no date parsing in the browser); NaN -> null."""
+    return plot_x(x).tolist(), _y_list(y)
 
 
 def zoom_patch(relayout: dict | None, source: dict | None,
@@ -69,11 +74,18 @@ def zoom_patch(relayout: dict | None, source: dict | None,
     if rng is None or not source:
         raise PreventUpdate
     x, cols = provider(source.get("search", ""))
+    x_range = None if rng == "full" else rng
     patch = Patch()
     for i, col in (source.get("traces") or {}).items():
         if col not in cols:
             continue
-        xs, ys = downsample(x, cols[col], x_range=None if rng == "full" else rng)
+        if isinstance(cols[col], Marks):
+            mx, my, text = cols[col].visible(x_range)
+            patch["data"][int(i)]["x"] = mx.tolist()
+            patch["data"][int(i)]["y"] = _y_list(my)
+            patch["data"][int(i)]["hovertext"] = text
+            continue
+        xs, ys = downsample(x, cols[col], x_range=x_range)
         px, py = _jsonable(xs, ys)
         patch["data"][int(i)]["x"] = px
         patch["data"][int(i)]["y"] = py
@@ -81,7 +93,8 @@ def zoom_patch(relayout: dict | None, source: dict | None,
 
 
 def register_zoom(name: str, provider: Callable[[str], tuple[pd.DatetimeIndex, dict]]) -> None:
-    """Register the zoom callback of chart ``name``; ``provider(search) -> (naive local index, columns)``."""
+    """Register the zoom callback of chart ``name``; ``provider(search) -> (naive local index, columns)``, a column
+    being an array (re-aggregated) or ``Marks`` (thinned)."""
 
     clientside_callback(_ZOOM_FILTER, Output(rs_zoom(name), "data"), Input(rs_graph(name), "relayoutData"),
                         prevent_initial_call=True)

@@ -16,7 +16,7 @@ from dashapp import state as st
 from dashapp.components.layout import field, fmt_num, kpi_row, number, page_frame, safe_layout, select, switch, text
 from dashapp.components.resampled import register_zoom, resampled_graph
 from dashapp.components.urlsync import register_url_writer
-from dashapp.figures import local_index, sim_columns, simulation_figure, traffic_figure
+from dashapp.figures import Marks, local_index, sim_columns, simulation_figure, traffic_figure
 from dashapp.jobs import ResultCache, current_settings, results
 from dashapp.pagecache import cached_page
 
@@ -61,13 +61,23 @@ def _context_from_search(search: str) -> tuple[Context, ResultCache]:
 
 
 def traffic_source(search: str):
-    """Full-resolution traffic of the page's window (for the zoom callback)."""
+    """Full-resolution traffic of the page's window and its anomaly marks (for the zoom callback)."""
     ctx, rc = _context_from_search(search)
     try:
         w = ctx.series.window(ctx.lo, ctx.hi)
-        return local_index(w.index), {"value": services.metric_values(w, ctx.parsed.values["metric"])}
+        x, values = local_index(w.index), services.metric_values(w, ctx.parsed.values["metric"])
+        return x, {"value": values, "anomalies": Marks.anomalies(x, values, _anomalies(ctx, rc))}
     finally:
         rc.close()
+
+
+def _anomalies(ctx: Context, rc: ResultCache) -> list[dict]:
+    """The anomalous runs in the window (marked on the requests chart only)."""
+    v = ctx.parsed.values
+    if not (v["anomalies"] and v["metric"] == "requests"):
+        return []
+    return [a for a in services.anomaly_periods(rc, ctx.dataset.id, ctx.series)
+            if ctx.lo <= pd.Timestamp(a["start"]) < ctx.hi]
 
 
 def simulation_source(search: str):
@@ -139,10 +149,7 @@ def body(ctx: Context, rc: ResultCache) -> list:
     w = ctx.series.window(ctx.lo, ctx.hi)
     values = services.metric_values(w, v["metric"])
     events = services.event_list(ctx.lo, ctx.hi) if v["events"] else []
-    anomalies = []
-    if v["anomalies"] and v["metric"] == "requests":
-        anomalies = [a for a in services.anomaly_periods(rc, ctx.dataset.id, ctx.series)
-                     if ctx.lo <= pd.Timestamp(a["start"]) < ctx.hi]
+    anomalies = _anomalies(ctx, rc)
     gaps = [g.to_dict() for g in w.gaps]
     traffic = traffic_figure(w.index, values, v["metric"], gaps, events, anomalies)
     sim = _simulate(ctx, rc)

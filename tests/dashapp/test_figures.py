@@ -65,7 +65,7 @@ def test_traffic_figure_shades_gaps_annotates_events_and_marks_anomalies():
                   "periods": 1, "score": 0.7}]
     rf = F.traffic_figure(s.index, s.requests, "requests", [g.to_dict() for g in s.gaps], events, anomalies)
     fig = rf.figure
-    assert rf.traces == {0: "value"}
+    assert rf.traces == {0: "value", 1: "anomalies"}
     assert [t.name for t in fig.data] == ["requests per period", "anomaly"]
     assert len(fig.data[1].x) == 1  # only the z-score run is marked
     assert fig.data[1].y[0] == pytest.approx(s.requests[100])
@@ -77,6 +77,32 @@ def test_traffic_figure_shades_gaps_annotates_events_and_marks_anomalies():
     assert fig.layout.xaxis.type == "date"
     assert pd.Timestamp(fig.data[0].x[0], unit="ms") == pd.Timestamp("1995-07-03 00:00")
     assert pd.Timestamp(fig.data[1].x[0], unit="ms") == s.index[100].tz_localize(None)
+
+
+def test_anomaly_marks_are_thinned_per_range_keeping_the_top_scores():
+    x = pd.date_range("1995-07-01", periods=89_280, freq="1min")
+    y = np.arange(len(x), dtype=float)
+    rng = np.random.default_rng(1)
+    starts = np.sort(rng.choice(len(x), 600, replace=False))
+    scores = rng.uniform(3, 5, len(starts))
+    scores[123] = 99.0
+    anomalies = [{"start": str(x[k]), "end": str(x[k]), "method": "zscore", "periods": 1, "score": float(sc)}
+                 for k, sc in zip(starts, scores, strict=True)]
+    anomalies.append({"start": str(x[5]), "end": str(x[5]), "method": "iforest", "periods": 1, "score": 50.0})
+    marks = F.Marks.anomalies(x, y, anomalies)
+    assert len(marks.x) == 600  # only the z-score / DDoS runs are marked
+    xs, ys, text = marks.visible()
+    assert 0 < len(xs) <= F.MAX_MARKS
+    assert np.all(np.diff(xs) > 0)
+    shown = pd.to_datetime(xs, unit="ms")
+    assert x[starts[123]] in shown  # the strongest anomaly survives the thinning
+    assert "score 99.0" in text[list(shown).index(x[starts[123]])]
+    np.testing.assert_array_equal(ys, y[x.get_indexer(shown)])  # each mark sits on its point of the line
+    lo, hi = x[starts[100]], x[starts[110]]
+    zx, _, _ = marks.visible((str(lo), str(hi)))
+    assert list(pd.to_datetime(zx, unit="ms")) == list(x[starts[100:111]])  # zoomed in: every mark of the range
+    empty = F.Marks.anomalies(x, y, [])
+    assert len(empty.visible()[0]) == 0
 
 
 def test_simulation_figure_shows_demand_capacity_excess_and_servers():

@@ -112,6 +112,10 @@ def test_history_zoom_reaggregates_the_visible_range(ctx, pages):
     assert len(xs) == 4 * 60 + 3  # 1-minute points from 07:59 to 12:01: all of them when zoomed in
     expected = cols["value"][x.searchsorted(pd.Timestamp("1995-07-13 07:59")):][:len(ys)]
     np.testing.assert_allclose(np.array(ys, dtype=float), expected)
+    assert source["traces"]["1"] == "anomalies"  # the anomaly marks follow the zoom too
+    mark_x = next(o["params"]["value"] for o in ops if o["location"] == ["data", 1, "x"])
+    assert all(xs[0] <= m <= xs[-1] for m in mark_x)
+    assert len(next(o["params"]["value"] for o in ops if o["location"] == ["data", 1, "hovertext"])) == len(mark_x)
     sim_source = find(layout, ids.rs_source("history-sim")).data
     patch = zoom_patch({"xaxis.autorange": True}, sim_source, pages["history"].simulation_source)
     assert len(patch.to_plotly_json()["operations"]) == 2 * 5
