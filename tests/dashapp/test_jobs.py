@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import time
 from pathlib import Path
 
@@ -73,3 +74,19 @@ def test_a_killed_holder_releases_the_lock(tmp_path):
         value, hit = rc.get_or_compute(rc.key("slow", "ds", {"p": 1}), lambda: "recomputed")
     assert (value, hit) == ("recomputed", False)
     assert time.monotonic() - t0 < 5
+
+
+def test_one_cache_handle_per_process_and_folder(tmp_path, monkeypatch):
+    """Opening diskcache costs more than a cached page: handles are shared by a process's threads, never
+    across a fork (a forked worker must not use its parent's sqlite connection)."""
+    a, b = ResultCache(tmp_path / "one"), ResultCache(tmp_path / "one")
+    assert a.cache is b.cache
+    assert ResultCache(tmp_path / "two").cache is not a.cache
+    a.close()  # closing a handle leaves the shared connection usable
+    b.set("k", 1)
+    assert b.get("k") == 1
+    real = os.getpid()
+    monkeypatch.setattr(os, "getpid", lambda: real + 1)  # as in a forked child
+    child = ResultCache(tmp_path / "one")
+    assert child.cache is not a.cache
+    assert child.get("k") == 1  # same folder, same data
