@@ -30,3 +30,16 @@ def on_starting(server):
     from dashapp.settings import Settings
 
     DatasetStore(Settings.from_env().data_dir).default_id()
+
+
+def post_worker_init(worker):
+    """Run Dash's one-time setup before the worker serves anyone.
+
+    Dash sets it up on a worker's first request and marks it done before it has finished, so the other
+    threads' first requests (a browser fetches a dozen bundles at once) found no registered bundles
+    (500, a blank page) or callbacks. One request through the app here does the setup on one thread.
+    """
+    try:
+        worker.wsgi.test_client().get("/health")
+    except Exception:  # noqa: BLE001 - the worker still serves; Dash then sets up on its first request
+        worker.log.exception("warming up the app failed")
