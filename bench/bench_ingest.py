@@ -61,9 +61,20 @@ RUNNER = """
 import json, resource, sys, time
 PATH = sys.argv[1]
 t0 = time.perf_counter()
+WARM = 0.0
 if 'DatasetStore' in sys.argv[2]:
     from core.store import DatasetStore  # imports (pandas, pyarrow, numba) timed apart: a server pays them once
 IMPORT = time.perf_counter() - t0
+if 'DatasetStore' in sys.argv[2]:
+    # First call on a one-line log: numba loads the compiled parser from its cache, pyarrow its
+    # parquet writer. Timed apart too (a server worker pays it once, a CLI run every time).
+    import tempfile
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as _d:
+        _p = _d + '/one.log'
+        open(_p, 'wb').write(b'h - - [01/Jul/1995:00:00:01 -0400] "GET / HTTP/1.0" 200 5\\n')
+        DatasetStore(_d + '/store').put(_p)
+    WARM = time.perf_counter() - t0
 _ru = resource.getrusage(resource.RUSAGE_SELF)
 CPU0 = _ru.ru_utime + _ru.ru_stime
 t0 = time.perf_counter()
@@ -71,7 +82,8 @@ exec(compile(sys.argv[2], 'stage', 'exec'))
 dt = time.perf_counter() - t0
 ru = resource.getrusage(resource.RUSAGE_SELF)
 cpu = ru.ru_utime + ru.ru_stime - CPU0
-print(json.dumps({'seconds': dt, 'cpu_s': cpu, 'import_s': IMPORT, 'rss_mb': ru.ru_maxrss / 1024, 'result': RESULT}))
+print(json.dumps({'seconds': dt, 'cpu_s': cpu, 'import_s': IMPORT, 'warm_s': WARM,
+                  'rss_mb': ru.ru_maxrss / 1024, 'result': RESULT}))
 """
 
 
@@ -116,10 +128,11 @@ def main() -> None:
     size_mb = log.stat().st_size / 1e6
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}; "
           f"file {log} {size_mb:.0f} MB, gzip {gz.stat().st_size / 1e6:.0f} MB; best of {args.repeat}\n")
-    print("| stage | wall s | CPU s | + imports s | peak RSS MB | result |\n|---|---:|---:|---:|---:|---:|")
+    print("| stage | wall s | CPU s | + imports s | + first call s | peak RSS MB | result |\n"
+          "|---|---:|---:|---:|---:|---:|---:|")
     for name, r in res.items():
-        print(f"| {name} | {r['seconds']:.2f} | {r['cpu_s']:.2f} | {r['import_s']:.2f} | {r['rss_mb']:.0f} "
-              f"| {r['result']:,.0f} |")
+        print(f"| {name} | {r['seconds']:.2f} | {r['cpu_s']:.2f} | {r['import_s']:.2f} | {r['warm_s']:.2f} "
+              f"| {r['rss_mb']:.0f} | {r['result']:,.0f} |")
     ours = res["ours: ingest + store (plain)"]["seconds"]
     floor = min(res[k]["seconds"] for k in res if k.startswith("floor"))
     print()
@@ -127,6 +140,10 @@ def main() -> None:
         base = res["baseline: plain Python regex loop, counts only"]["seconds"]
         print(f"speed-up over the plain loop: {base / ours:.1f}x (goal >= 4x)")
     print(f"ours / fastest floor: {ours / floor:.1f}x (goal <= 3x)")
+    cold = ours + res["ours: ingest + store (plain)"]["warm_s"]
+    if "baseline: plain Python regex loop, counts only" in res:
+        print(f"counting the first-call load too (a fresh CLI process): {base / cold:.1f}x the plain loop, "
+              f"{cold / floor:.1f}x the floor")
     print(f"gzip / plain: {res['ours: ingest + store (gzip)']['seconds'] / ours:.2f}x (goal <= 2x)")
     print(f"2 threads vs 1: {res['ours: ingest + store, 1 parser thread']['seconds'] / ours:.2f}x")
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (on {os.cpu_count()} cores)")

@@ -198,11 +198,14 @@ class TrafficSeries:
         pairs = None
         if self.host_pairs is not None and "unique_hosts" in self.frame.columns:
             pb = bins[self.host_pairs[:, 0]]
-            key = pb.astype(np.int64) << 32 | self.host_pairs[:, 1].astype(np.int64)
+            # Host keys are 32-bit patterns that may read as negative int32: mask after widening.
+            key = pb.astype(np.int64) << 32 | (self.host_pairs[:, 1].astype(np.int64) & 0xFFFFFFFF)
             uk = np.sort(key)  # sort-based unique: numpy's hash-based np.unique is ~5x slower here
             uk = uk[np.concatenate([[True], uk[1:] != uk[:-1]])] if len(uk) else uk
-            pairs = np.column_stack([(uk >> 32), (uk & 0xFFFFFFFF)]).astype(np.int32)
-            out["unique_hosts"] = np.bincount(pairs[:, 0], minlength=nbins).astype(np.float64)
+            pairs = np.empty((len(uk), 2), dtype=np.int32)
+            pairs[:, 0] = uk >> 32
+            np.copyto(pairs[:, 1], uk, casting="unsafe")  # low 32 bits
+            out["unique_hosts"] = np.bincount(uk >> 32, minlength=nbins).astype(np.float64)
             out["unique_hosts"][np.isnan(out["requests"])] = np.nan
         frame = pd.DataFrame(out, index=new_index)
         return TrafficSeries(frame=frame, interval=step, gaps=self.gaps, host_pairs=pairs)

@@ -1,9 +1,9 @@
 """Apache Common / Combined Log Format parser.
 
-A chunk of the file is one ``uint8`` array; newlines are found with one
-numpy scan and every line is then parsed in one compiled pass
-(``_clf_kernel.scan_range``), producing arrays of (minute, status, size,
-host hash), never a Python object per line. ``LINE_RE`` states the same
+A chunk of the file is one ``uint8`` array; every line is parsed in one
+compiled pass that also finds its end (``_clf_kernel.parse_lines``),
+producing arrays of (minute, status, size, host hash), never a Python
+object per line. ``LINE_RE`` states the same
 acceptance rule as a regex: it names the reason for rejected lines and the
 property tests check that the two agree.
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.ingest._clf_kernel import ACCEPTED, _days_from_civil, scan_range
+from core.ingest._clf_kernel import _days_from_civil, parse_lines
 
 __all__ = ["ParsedChunk", "parse_chunk", "parse_range", "split_lines", "parse_line", "LINE_RE", "looks_like_apache"]
 
@@ -76,25 +76,28 @@ def split_lines(buf: np.ndarray, parts: int) -> list[tuple[int, int]]:
 
 
 def parse_range(buf: np.ndarray, lo: int, hi: int, keep_examples: int = 5) -> ParsedChunk:
-    """Parse the whole lines in ``buf[lo:hi]`` (ending with a newline); releases the GIL while parsing."""
-    starts, ends, minute, offset, status, size, hhash, flags, nonstd = scan_range(buf, lo, hi)
-    ok = flags == ACCEPTED
-    bad = np.flatnonzero(~ok)
+    """Parse the lines in ``buf[lo:hi]`` (normally ending with a newline); releases the GIL while parsing."""
+    if hi > lo and buf[hi - 1] != 10:  # the kernel's scans stop at newlines: end the last line with one
+        buf, lo, hi = np.append(buf[lo:hi], np.uint8(10)), 0, hi - lo + 1
+    if buf.ctypes.data % 8:  # the word view needs an aligned start (reader buffers are)
+        buf = buf.copy()
+    words = buf[: len(buf) // 8 * 8].view(np.uint64)
+    minute, offset, status, size, hhash, lines, bad_count, nonstd, bad = parse_lines(buf, words, lo, hi, keep_examples)
     rejected: list[tuple[int, str, bytes]] = []
-    for i in bad[:keep_examples]:
-        line = buf[starts[i] : ends[i]].tobytes()
+    for i, s, e in bad.tolist():
+        line = buf[s:e].tobytes()
         reason = parse_line(line)
-        rejected.append((int(i), reason if isinstance(reason, str) else "not Common/Combined Log Format", line[:300]))
+        rejected.append((i, reason if isinstance(reason, str) else "not Common/Combined Log Format", line[:300]))
     return ParsedChunk(
-        minute=minute[ok],
-        offset_min=offset[ok].astype(np.int16),
-        status=status[ok].astype(np.int16),
-        size=size[ok],
-        host_hash=hhash[ok],
-        lines_total=len(flags),
+        minute=minute,
+        offset_min=offset,
+        status=status,
+        size=size,
+        host_hash=hhash,
+        lines_total=int(lines),
         nonstandard_request=int(nonstd),
         rejected=rejected,
-        rejected_count=len(bad),
+        rejected_count=int(bad_count),
     )
 
 

@@ -84,8 +84,12 @@ def _fold(pc: ParsedChunk) -> _Partial:
     key32 = (pc.host_hash & np.uint64(0xFFFFFFFF)).astype(np.int64)
     part.pairs = sorted_unique((m << 32) | key32)
     part.hosts = sorted_unique(pc.host_hash)
-    vals, counts = np.unique(pc.offset_min, return_counts=True)
-    part.offsets = list(zip(vals.tolist(), counts.tolist(), strict=True))
+    off = pc.offset_min
+    if not (off != off[0]).any():  # one offset (the usual case): skip np.unique's sort
+        part.offsets = [(int(off[0]), len(off))]
+    else:
+        vals, counts = np.unique(off, return_counts=True)
+        part.offsets = list(zip(vals.tolist(), counts.tolist(), strict=True))
     return part
 
 
@@ -152,9 +156,13 @@ class LogAggregator:
             for k, v in arrays.items():
                 cols[k][s : s + len(v)] += v
         keys = sorted_unique(np.concatenate(self.pairs), kind="stable")  # sorted runs: timsort merges them
-        minute = keys >> 32
-        pairs = np.column_stack([minute - lo, keys & 0xFFFFFFFF]).astype(np.int64)
-        cols["unique_hosts"] = np.bincount(pairs[:, 0], minlength=n).astype(np.float64)
+        # (period, host key) as int32 pairs, the TrafficSeries contract; the span check above keeps
+        # periods < 2**31 and the 32-bit host key is stored bit for bit (it may read as negative).
+        period = (keys >> 32) - lo
+        pairs = np.empty((len(keys), 2), dtype=np.int32)
+        pairs[:, 0] = period
+        np.copyto(pairs[:, 1], keys, casting="unsafe")  # low 32 bits
+        cols["unique_hosts"] = np.bincount(period, minlength=n).astype(np.float64)
         offset = self.offsets.most_common(1)[0][0]
         tz = _offset_tz(offset)
         index = pd.DatetimeIndex(pd.to_datetime((lo + np.arange(n)) * 60, unit="s", utc=True)).tz_convert(tz)

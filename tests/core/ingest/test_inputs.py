@@ -129,6 +129,17 @@ def test_binary_stream_input():
     assert r.series.requests.tolist() == [1.0, 2.0]
 
 
+def test_a_run_of_nul_bytes_in_a_log_rejects_those_lines_not_the_file(tmp_path):
+    # What a crash leaves in a preallocated log file: a block of NULs between real lines.
+    line = b'h%d - - [01/Jul/1995:00:%02d:01 -0400] "GET / HTTP/1.0" 200 1\n'
+    before = b"".join(line % (i, i) for i in range(20))
+    after = b"".join(line % (i, 30 + i) for i in range(20))
+    r = ingest(_write(tmp_path, "crashed.log", before + b"\x00" * 3000 + b"\n" + after))
+    assert r.series.requests.sum() == 40
+    assert r.report.lines_rejected == 1
+    assert "\x00" in r.report.rejected_examples[0].text
+
+
 # -- bad input -------------------------------------------------------------------------------------
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
