@@ -362,8 +362,8 @@ def write(args, ds, pages, first, res, zooms) -> None:
         "",
         f"`OMP_NUM_THREADS=1 .venv/bin/python bench/bench_pages.py --seconds {args.seconds:g} --clients "
         f"{args.clients} --big {args.big}` on {os.cpu_count()} cores ({cpu_model()}), gunicorn with the default "
-        "2 workers x 4 threads, headless Chromium (system); the load generator, the browser and the other "
-        f"sessions' work share the machine (load average at the end: {os.getloadavg()[0]:.1f}). "
+        "2 workers x 4 threads, headless Chromium (system); the load generator and the browser share the "
+        f"machine with the server (load average at the end: {os.getloadavg()[0]:.1f}). "
         "Before = the same server with the rendered-page cache off (`TRAFFIC_PAGE_CACHE=0`: each visit rebuilds "
         "the page from the cached results); after = on. Both on the same data and result cache, in one run.",
         "History dataset: " + ("the real NASA per-minute trace (89,280 minutes)." if "nasa" in ds
