@@ -243,8 +243,8 @@ def weeks_markdown(weeks: dict, minutes: int) -> list[str]:
 def write_markdown(path: Path, cmd: str, tables: dict, timings: dict, sim: list, elapsed: float,
                    extra: list[str] | None = None) -> None:
     lines = ["## Forecasting (core.forecast)", "",
-             f"Command: `{cmd}`  ", f"Machine: `nproc` = {os.cpu_count()}, CPU {cpu_model()}, shared with two "
-             f"other engineers while measuring; whole run {elapsed / 60:.1f} min.  ",
+             f"Command: `{cmd}`  ", f"Machine: `nproc` = {os.cpu_count()}, CPU {cpu_model()}, load average "
+             f"{os.getloadavg()[0]:.1f} at the end; whole run {elapsed / 60:.1f} min.  ",
              "Split: train 1995-07-01 .. 08-22, test 08-23 .. 08-31 (local time). Gap periods (no log "
              "07-28 13:33 .. 07-31, hurricane outage 08-01 14:52 .. 08-03 04:36) are neither trained on nor "
              "scored. MASE divides by the in-sample MAE of the one-day seasonal naive; MAPE (not shown) "

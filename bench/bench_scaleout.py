@@ -240,8 +240,8 @@ def main() -> None:
         "## Scale-out mode (Celery + Redis)", "",
         f"Command: `OMP_NUM_THREADS=1 .venv/bin/python bench/bench_scaleout.py --rounds {args.rounds} "
         f"--reads {args.reads} --pages {args.pages}`  ",
-        f"Machine: `nproc` = {os.cpu_count()}, {cpu}; load average at start {load[0]:.1f} (the machine is "
-        "shared: other engineers' tests and benchmarks ran meanwhile). redis-server "
+        f"Machine: `nproc` = {os.cpu_count()}, {cpu}; load average at start {load[0]:.1f} and "
+        f"{os.getloadavg()[0]:.1f} at the end. redis-server "
         f"{_redis_version()}, Celery {_version('celery')}, redis-py {_version('redis')} "
         f"({'with' if _hiredis() else 'without'} hiredis), one gunicorn app host (1 worker) on the same machine.", "",
         "### Forecast throughput, 1 vs 2 Celery worker processes", "",

@@ -14,12 +14,12 @@ from core.series import TrafficSeries
 from core.store import DatasetStore
 from dashapp import ids, services
 from dashapp import state as st
-from dashapp.components.job import job_panel, register_job
-from dashapp.components.layout import field, fmt_num, page_frame, safe_layout, select, switch, table, text
+from dashapp.components.job import register_job
+from dashapp.components.layout import field, fmt_num, safe_layout, select, switch, table, text
+from dashapp.components.page import job_page, load_view, serve
 from dashapp.components.urlsync import register_url_writer
 from dashapp.figures import forecast_figure
 from dashapp.jobs import ResultCache, current_settings, results
-from dashapp.pagecache import Uncacheable, cached_page
 
 PAGE = "forecast"
 TITLE = "Forecast"
@@ -40,10 +40,7 @@ class Context:
 
 
 def resolve(parsed: st.Parsed, store: DatasetStore, rc: ResultCache) -> Context:
-    dataset_id = st.resolve_dataset(store, parsed)
-    ds = services.load_dataset(store, dataset_id)
-    minutes = st.resolve_granularity(parsed, ds.interval_seconds)
-    series = services.load_series(rc, store, dataset_id, minutes)
+    ds, minutes, series = load_view(parsed, store, rc)
     target = parsed.values["target"]
     if target not in series.frame.columns:
         parsed.warn(f"target {target}: this dataset has no such column; forecasting requests.")
@@ -138,23 +135,14 @@ def build(parsed: st.Parsed, store: DatasetStore, rc: ResultCache):
     """The page with the cached result rendered, or (``Uncacheable``) with the job that computes it."""
     ctx = resolve(parsed, store, rc)
     bundle = _bundle(ctx, rc, cached_only=True)
-    store_ = dcc.Store(id=CTX, data={"dataset": ctx.dataset.id})
-    if bundle is not None:
-        panel = job_panel(PAGE, None, render(ctx, bundle), what="the forecast")
-        return page_frame(TITLE, parsed, controls(parsed), panel, store=store_)
-    panel = job_panel(PAGE, {"search": parsed.search()},
-                      html.P("The forecast appears here when the job is done.", className="text-muted"),
-                      what="the forecast")
-    return Uncacheable(page_frame(TITLE, parsed, controls(parsed), panel, store=store_))
+    return job_page(PAGE, TITLE, parsed, controls(parsed), dcc.Store(id=CTX, data={"dataset": ctx.dataset.id}),
+                    None if bundle is None else render(ctx, bundle), what="the forecast",
+                    pending="The forecast appears here when the job is done.")
 
 
 @safe_layout(PAGE, TITLE)
 def layout(**query):
-    parsed = st.parse_query(PAGE, query)
-    settings = current_settings()
-    store = DatasetStore(settings.data_dir)
-    with results(settings) as rc:
-        return cached_page(rc, store, parsed, lambda: build(parsed, store, rc))
+    return serve(PAGE, query, build)
 
 
 register_url_writer(PAGE, CONTROL_PROPS, CTX)

@@ -9,16 +9,15 @@ import pandas as pd
 from dash import dcc, html
 
 from core.scaling import PRESETS, Policy, SimulationModel
-from core.series import TrafficSeries
 from core.store import DatasetStore
 from dashapp import ids, services
 from dashapp import state as st
 from dashapp.components.layout import field, fmt_num, kpi_row, number, page_frame, safe_layout, select, switch, text
+from dashapp.components.page import View, load_window, serve
 from dashapp.components.resampled import register_zoom, resampled_graph
 from dashapp.components.urlsync import register_url_writer
 from dashapp.figures import Marks, local_index, sim_columns, simulation_figure, traffic_figure
 from dashapp.jobs import ResultCache, current_settings, results
-from dashapp.pagecache import cached_page
 
 PAGE = "history"
 TITLE = "History"
@@ -28,30 +27,20 @@ dash.register_page(__name__, path="/history", name=TITLE, title="History · Traf
 
 
 @dataclass
-class Context:
+class Context(View):
     """Everything the page shows, resolved and validated."""
 
-    parsed: st.Parsed
-    dataset: services.Dataset
-    minutes: int
-    series: TrafficSeries
-    lo: pd.Timestamp
-    hi: pd.Timestamp
     model: SimulationModel
 
 
 def resolve(parsed: st.Parsed, store: DatasetStore, rc: ResultCache) -> Context:
-    dataset_id = st.resolve_dataset(store, parsed)
-    ds = services.load_dataset(store, dataset_id)
-    minutes = st.resolve_granularity(parsed, ds.interval_seconds)
-    series = services.load_series(rc, store, dataset_id, minutes)
-    lo, hi = st.resolve_window(parsed, series.start, series.end)
+    view = load_window(parsed, store, rc)
     metric = parsed.values["metric"]
-    problem = services.metric_problem(series, metric)
+    problem = services.metric_problem(view.series, metric)
     if problem:
         parsed.warn(f"metric {metric}: {problem}.")
         parsed.values["metric"] = "requests"
-    return Context(parsed, ds, minutes, series, lo, hi, st.sim_model(parsed))
+    return Context(**vars(view), model=st.sim_model(parsed))
 
 
 def _context_from_search(search: str) -> tuple[Context, ResultCache]:
@@ -180,11 +169,7 @@ def build(parsed: st.Parsed, store: DatasetStore, rc: ResultCache) -> html.Div:
 
 @safe_layout(PAGE, TITLE)
 def layout(**query):
-    parsed = st.parse_query(PAGE, query)
-    settings = current_settings()
-    store = DatasetStore(settings.data_dir)
-    with results(settings) as rc:
-        return cached_page(rc, store, parsed, lambda: build(parsed, store, rc))
+    return serve(PAGE, query, build)
 
 
 register_url_writer(PAGE, CONTROL_PROPS, CTX)

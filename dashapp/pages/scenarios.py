@@ -6,22 +6,20 @@ from dataclasses import dataclass
 
 import dash
 import dash_bootstrap_components as dbc
-import pandas as pd
 from dash import dcc, html
 
 from core.scaling import SimulationModel
 from core.scaling.matrix import pick_winners
 from core.scaling.recommend import recommend
-from core.series import TrafficSeries
 from core.store import DatasetStore
 from dashapp import ids, services
 from dashapp import state as st
-from dashapp.components.job import job_panel, register_job
-from dashapp.components.layout import field, fmt_num, kpi_row, number, page_frame, safe_layout, table, text
+from dashapp.components.job import register_job
+from dashapp.components.layout import field, fmt_num, kpi_row, number, safe_layout, table, text
+from dashapp.components.page import View, job_page, load_window, serve
 from dashapp.components.urlsync import register_url_writer
 from dashapp.figures import matrix_figure, pareto_figure
 from dashapp.jobs import ResultCache, current_settings, results
-from dashapp.pagecache import Uncacheable, cached_page
 
 PAGE = "scenarios"
 TITLE = "Scenarios"
@@ -31,23 +29,12 @@ dash.register_page(__name__, path="/scenarios", name=TITLE, title="Scenarios · 
 
 
 @dataclass
-class Context:
-    parsed: st.Parsed
-    dataset: services.Dataset
-    minutes: int
-    series: TrafficSeries
-    lo: pd.Timestamp
-    hi: pd.Timestamp
+class Context(View):
     model: SimulationModel
 
 
 def resolve(parsed: st.Parsed, store: DatasetStore, rc: ResultCache) -> Context:
-    dataset_id = st.resolve_dataset(store, parsed)
-    ds = services.load_dataset(store, dataset_id)
-    minutes = st.resolve_granularity(parsed, ds.interval_seconds)
-    series = services.load_series(rc, store, dataset_id, minutes)
-    lo, hi = st.resolve_window(parsed, series.start, series.end)
-    return Context(parsed, ds, minutes, series, lo, hi, st.sim_model(parsed))
+    return Context(**vars(load_window(parsed, store, rc)), model=st.sim_model(parsed))
 
 
 def _result(ctx: Context, rc: ResultCache, progress=None, cached_only=False):
@@ -150,24 +137,14 @@ def build(parsed: st.Parsed, store: DatasetStore, rc: ResultCache):
     """The page with the cached result rendered, or (``Uncacheable``) with the job that computes it."""
     ctx = resolve(parsed, store, rc)
     res = _result(ctx, rc, cached_only=True)
-    store_ = dcc.Store(id=CTX, data={"dataset": ctx.dataset.id})
-    if res is not None:
-        panel = job_panel(PAGE, None, render(ctx, res), what="the matrix and the optimizer")
-        return page_frame(TITLE, parsed, controls(parsed), panel, store=store_)
-    panel = job_panel(PAGE, {"search": parsed.search()},
-                      html.P("The matrix and the Pareto front appear here when the job is done.",
-                             className="text-muted"),
-                      what="the matrix and the optimizer")
-    return Uncacheable(page_frame(TITLE, parsed, controls(parsed), panel, store=store_))
+    return job_page(PAGE, TITLE, parsed, controls(parsed), dcc.Store(id=CTX, data={"dataset": ctx.dataset.id}),
+                    None if res is None else render(ctx, res), what="the matrix and the optimizer",
+                    pending="The matrix and the Pareto front appear here when the job is done.")
 
 
 @safe_layout(PAGE, TITLE)
 def layout(**query):
-    parsed = st.parse_query(PAGE, query)
-    settings = current_settings()
-    store = DatasetStore(settings.data_dir)
-    with results(settings) as rc:
-        return cached_page(rc, store, parsed, lambda: build(parsed, store, rc))
+    return serve(PAGE, query, build)
 
 
 register_url_writer(PAGE, CONTROL_PROPS, CTX)

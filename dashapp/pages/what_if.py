@@ -5,21 +5,19 @@ from dataclasses import dataclass
 
 import dash
 import dash_bootstrap_components as dbc
-import pandas as pd
 from dash import dcc, html
 
 from core.scaling import PRESETS, Policy
 from core.scaling.whatif import SHAPES, LoadTransform
-from core.series import TrafficSeries
 from core.store import DatasetStore
 from dashapp import ids, services
 from dashapp import state as st
 from dashapp.components.layout import field, fmt_num, number, page_frame, safe_layout, select, table, text
+from dashapp.components.page import View, load_window, serve
 from dashapp.components.resampled import register_zoom, resampled_graph
 from dashapp.components.urlsync import register_url_writer
 from dashapp.figures import local_index, whatif_columns, whatif_figure
 from dashapp.jobs import ResultCache, current_settings, results
-from dashapp.pagecache import cached_page
 
 PAGE = "what_if"
 TITLE = "What-if"
@@ -29,25 +27,15 @@ dash.register_page(__name__, path="/what-if", name=TITLE, title="What-if · Traf
 
 
 @dataclass
-class Context:
-    parsed: st.Parsed
-    dataset: services.Dataset
-    minutes: int
-    series: TrafficSeries
-    lo: pd.Timestamp
-    hi: pd.Timestamp
+class Context(View):
     transform: LoadTransform
     overrides: dict
 
 
 def resolve(parsed: st.Parsed, store: DatasetStore, rc: ResultCache) -> Context:
-    dataset_id = st.resolve_dataset(store, parsed)
-    ds = services.load_dataset(store, dataset_id)
-    minutes = st.resolve_granularity(parsed, ds.interval_seconds)
-    series = services.load_series(rc, store, dataset_id, minutes)
-    lo, hi = st.resolve_window(parsed, series.start, series.end)
-    transform, overrides = st.whatif_inputs(parsed, series.start, series.end)
-    return Context(parsed, ds, minutes, series, lo, hi, transform, overrides)
+    view = load_window(parsed, store, rc)
+    transform, overrides = st.whatif_inputs(parsed, view.series.start, view.series.end)
+    return Context(**vars(view), transform=transform, overrides=overrides)
 
 
 def _whatif(ctx: Context, rc: ResultCache):
@@ -121,11 +109,7 @@ CONTROL_PROPS = [("config", "value"), ("policy", "value"), ("mult", "value"), ("
 
 @safe_layout(PAGE, TITLE)
 def layout(**query):
-    parsed = st.parse_query(PAGE, query)
-    settings = current_settings()
-    store = DatasetStore(settings.data_dir)
-    with results(settings) as rc:
-        return cached_page(rc, store, parsed, lambda: build(parsed, store, rc))
+    return serve(PAGE, query, build)
 
 
 def build(parsed: st.Parsed, store: DatasetStore, rc: ResultCache) -> html.Div:
