@@ -209,8 +209,10 @@ def forecast_result(rc: ResultCache, dataset_id: str, series: TrafficSeries, *, 
             train_end = (series.index[pos - 1]).isoformat()
             test_end = (series.index[end_pos - 1]).isoformat()
             try:
+                # The model just fitted on the history before the origin is the backtest's model too.
                 reps = backtest_protocols(series, models, train_end=train_end, test_end=test_end, target=target,
-                                          progress=lambda d, t: report(45 + 45 * d / max(t, 1)))
+                                          progress=lambda d, t: report(45 + 45 * d / max(t, 1)),
+                                          fitted={model: fitted})
                 out["backtest"] = {p: r.to_dict() for p, r in reps.items()}
             except InputError as exc:
                 notes.append(f"Backtest skipped: {exc}")

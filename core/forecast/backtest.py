@@ -199,11 +199,19 @@ def backtest_protocols(
     target: str = "requests",
     params: dict | None = None,
     progress=None,
+    fitted: dict | None = None,
 ) -> dict[str, BacktestReport]:
     """Like :func:`backtest` for several protocols, fitting each model once.
 
+    Args:
+        fitted: ``{name: model}`` already fitted with default parameters on
+            exactly the training window (e.g. the forecast a page just made):
+            used as they are instead of fitting again. A model fitted on other
+            data is refused (it would not be this backtest's model).
     Returns:
-        ``{protocol: BacktestReport}``; ``fit_seconds`` is the one shared fit.
+        ``{protocol: BacktestReport}``; ``fit_seconds`` is the one shared fit
+        (for a model passed in ``fitted``: its own fit, 0 if it was loaded
+        from the model cache, with ``fit_reused`` set).
     """
     protocols = [protocols] if isinstance(protocols, str) else list(protocols)
     for protocol in protocols:
@@ -217,7 +225,10 @@ def backtest_protocols(
     full = series if n == len(series) else TrafficSeries(series.frame.iloc[:n], series.interval, series.gaps)
     train = TrafficSeries(series.frame.iloc[:m], series.interval, series.gaps)
     y = target_values(full, target)
+    given = dict(fitted or {})
     fitted = [make_model(name, **params.get(name, {})) for name in models]  # validate names first
+    for name, model in given.items():
+        _check_reusable(name, model, train, target, y[:m], params)
     truth_all = y[m:n]
     scored = truth_all[~np.isnan(truth_all)]
     reports = {
@@ -234,9 +245,14 @@ def backtest_protocols(
         for p in protocols
     }
     for i, model in enumerate(fitted):
-        t0 = time.perf_counter()
-        model.fit(train, target=target)
-        fit_s = time.perf_counter() - t0
+        reused = model.name in given
+        if reused:
+            model = given[model.name]
+            fit_s = float(model.fit_seconds_)
+        else:
+            t0 = time.perf_counter()
+            model.fit(train, target=target)
+            fit_s = time.perf_counter() - t0
         grid = model.grid_
         for protocol, report in reports.items():
             report.mase_scale = mase_scale(y[:m], grid.steps_per_day)
@@ -254,11 +270,31 @@ def backtest_protocols(
             hi = {lev: flat[f"hi-{lev}"] for lev in _LEVELS if f"hi-{lev}" in flat}
             res = metrics(truth, flat["mean"], lo, hi, report.mase_scale)
             res.update(fit_seconds=round(fit_s, 3), predict_seconds=round(pred_s, 3), label=model.label)
+            if reused:
+                res["fit_reused"] = True
             report.results[model.name] = res
             report.forecasts[model.name] = {"timestamps": grid.times(pos), "truth": truth, **flat}
         if progress:
             progress(i + 1, len(fitted))
     return reports
+
+
+def _check_reusable(name: str, model, train: TrafficSeries, target: str, y_train: np.ndarray, params: dict) -> None:
+    """Refuse a pre-fitted model that is not exactly what this backtest would fit."""
+    if getattr(model, "name", None) != name:
+        raise InputError(f"fitted[{name!r}] is a {getattr(model, 'name', type(model).__name__)} model")
+    if params.get(name):
+        raise InputError(f"fitted[{name!r}] cannot be combined with params for {name!r}; pass one or the other")
+    if make_model(name).get_params() != model.get_params():
+        raise InputError(f"fitted[{name!r}] has non-default parameters; fit it with the defaults or let the "
+                         "backtest fit it")
+    y_fit = getattr(model, "y_", None)
+    same = (y_fit is not None and getattr(model, "target_", None) == target and model.grid_.start == train.start
+            and model.grid_.step == train.interval and len(y_fit) == len(y_train)
+            and np.array_equal(y_fit, y_train, equal_nan=True))
+    if not same:
+        raise InputError(f"fitted[{name!r}] was not fitted on this backtest's training window "
+                         f"({train.start} .. {train.end}, target {target}); fit it there or let the backtest fit it")
 
 
 def rolling_forecast(

@@ -98,3 +98,37 @@ def test_report_to_dict_is_json_safe():
     json.dumps(d, allow_nan=False)
     assert d["results"]["seasonal_naive"]["fit_seconds"] >= 0
     assert d["poisson_floor"] > 0
+
+
+def test_a_model_fitted_on_the_training_window_is_reused_and_scores_the_same():
+    from core.forecast import backtest_protocols, make_model
+    from core.series import TrafficSeries
+
+    s = make_series(days=10)
+    train_end = "1995-07-08 23:59"
+    m, _ = split_series(s, train_end, None)
+    train = TrafficSeries(s.frame.iloc[:m], s.interval, s.gaps)
+    model = make_model("sarima").fit(train)
+    fresh = backtest_protocols(s, ["sarima", "seasonal_naive"], train_end=train_end)
+    reused = backtest_protocols(s, ["sarima", "seasonal_naive"], train_end=train_end, fitted={"sarima": model})
+    for protocol, rep in fresh.items():
+        a, b = rep.results["sarima"], reused[protocol].results["sarima"]
+        for key in ("rmse", "mae", "coverage_80", "coverage_95"):
+            assert b[key] == pytest.approx(a[key]), (protocol, key)
+        assert b["fit_reused"] is True
+        assert b["fit_seconds"] == pytest.approx(model.fit_seconds_, abs=1e-3)
+        assert "fit_reused" not in reused[protocol].results["seasonal_naive"]
+
+
+def test_a_model_fitted_on_other_data_is_refused():
+    from core.forecast import backtest_protocols, make_model
+    from core.series import TrafficSeries
+
+    s = make_series(days=10)
+    m, _ = split_series(s, "1995-07-08 23:59", None)
+    longer = make_model("seasonal_naive").fit(TrafficSeries(s.frame.iloc[: m + 5], s.interval, s.gaps))
+    with pytest.raises(InputError, match="not fitted on this backtest's training window"):
+        backtest_protocols(s, ["seasonal_naive"], train_end="1995-07-08 23:59", fitted={"seasonal_naive": longer})
+    other = make_model("seasonal_naive").fit(TrafficSeries(s.frame.iloc[:m], s.interval, s.gaps))
+    with pytest.raises(InputError, match="is a seasonal_naive model"):
+        backtest_protocols(s, ["sarima"], train_end="1995-07-08 23:59", fitted={"sarima": other})
