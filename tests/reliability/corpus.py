@@ -104,7 +104,8 @@ def corpus() -> dict[str, tuple[bytes, tuple]]:
         "crlf.log": (_log(good, newline="\r\n"), ("accepted", _expect_lines(400))),
         "disorder-mixed-offsets.log": (_log(disorder), ("accepted", _expect_lines(300))),
         # A run of NULs (a log preallocated then cut by a crash): that line is rejected, the rest loads.
-        "nul-bytes.log": (_log(good[:50]) + b"\x00" * 64 + b"\n" + _log(good[50:100]), ("accepted", _expect_lines(100, 1))),
+        "nul-bytes.log": (_log(good[:50]) + b"\x00" * 64 + b"\n" + _log(good[50:100]),
+                          ("accepted", _expect_lines(100, 1))),
         "one-long-line.log": (b"x" * (4 << 20) + b"\n" + _log(good[:20]), ("refused", "unrecognised format")),
         "formula.csv": (formula, ("accepted", _expect_periods(300))),
         "crlf-bom.csv": (b"\xef\xbb\xbf" + _csv([f"{t},{i % 9}" for i, t in enumerate(_stamps(200))]).replace(
