@@ -219,3 +219,24 @@ def test_fast_kernel_and_reference_regex_agree(prefix, body):
     if not isinstance(ref, str):
         assert (pc.minute[0], pc.offset_min[0], pc.status[0], pc.size[0]) == ref[:4]
         assert LINE_RE.match(line.rstrip(b"\r\n \t"))
+
+
+_GOOD = b'h - - [01/Jul/1995:00:00:01 -0400] "GET / HTTP/1.0" 200 5'
+_piece = st.sampled_from([b'"', b" ", b"\t", b"\r", b"\x00", b"-", b"x", b"200", b" 404 12", b'" 200 7',
+                          b' "ref" "ua"', b"HTTP/1.0", b"[", b"]"])
+_line = st.one_of(st.just(_GOOD), st.lists(_piece, max_size=8).map(lambda p: _GOOD[:40] + b"".join(p)),
+                  st.lists(_piece, max_size=8).map(lambda p: _GOOD + b"".join(p)), st.binary(max_size=60))
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(_line.filter(lambda b: b"\n" not in b), min_size=1, max_size=30))
+def test_many_lines_in_one_chunk_agree_with_the_regex_line_by_line(lines):
+    """The one-pass kernel finds every line's end itself: line counts, rejects and fields stay per line."""
+    pc = parse_chunk(np.frombuffer(b"".join(ln + b"\n" for ln in lines), dtype=np.uint8), keep_examples=len(lines))
+    refs = [parse_line(ln) for ln in lines]
+    assert pc.lines_total == len(lines)
+    assert [i for i, _, _ in pc.rejected] == [i for i, r in enumerate(refs) if isinstance(r, str)]
+    accepted = [r for r in refs if not isinstance(r, str)]
+    assert list(zip(pc.minute.tolist(), pc.status.tolist(), pc.size.tolist(), strict=True)) == [
+        (r[0], r[2], r[3]) for r in accepted]
+    assert pc.host_hash.tolist() == [_fnv1a(r[4]) for r in accepted]
