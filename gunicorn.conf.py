@@ -43,3 +43,10 @@ def post_worker_init(worker):
         worker.wsgi.test_client().get("/health")
     except Exception:  # noqa: BLE001 - the worker still serves; Dash then sets up on its first request
         worker.log.exception("warming up the app failed")
+    try:
+        # Uploads are ingested on a thread of this worker: load the compiled log parser now (~0.5 s once).
+        from core.ingest.apache import warm_up
+
+        warm_up()
+    except Exception:  # noqa: BLE001 - the first upload then loads it
+        worker.log.exception("warming up the log parser failed")

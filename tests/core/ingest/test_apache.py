@@ -240,3 +240,12 @@ def test_many_lines_in_one_chunk_agree_with_the_regex_line_by_line(lines):
     assert list(zip(pc.minute.tolist(), pc.status.tolist(), pc.size.tolist(), strict=True)) == [
         (r[0], r[2], r[3]) for r in accepted]
     assert pc.host_hash.tolist() == [_fnv1a(r[4]) for r in accepted]
+
+
+def test_warm_up_parses_its_line():
+    from core.ingest.apache import warm_up
+
+    pc = warm_up()
+    assert pc.lines_total == 1
+    assert pc.rejected_count == 0
+    assert pc.status.tolist() == [200]
