@@ -77,7 +77,9 @@ class TrafficSeries:
         gaps: outages and missing stretches found at ingest.
         host_pairs: optional ``(period_index, host_id)`` int32 pairs at this
             interval, one per distinct host per period, so that unique hosts
-            can be counted exactly at any coarser grain.
+            can be counted exactly at any coarser grain. Host ids are 32-bit
+            keys stored bit for bit (they may read as negative; int64 pairs
+            from older datasets work too).
     """
 
     frame: pd.DataFrame

@@ -43,6 +43,23 @@ def test_unique_hosts_are_recounted_exactly_at_coarser_grains():
     assert r.frame["unique_hosts"].tolist() == [2.0, 1.0]  # not 3: host 7 counted once
 
 
+def test_host_keys_past_2_31_count_the_same_as_int32_bit_patterns_or_int64():
+    """Ingest stores 32-bit host keys in int32 (they may read as negative); older datasets hold int64."""
+    keys = np.array([7, 2**31 + 5, 2**32 - 1, 2**31 + 5])
+    minutes = np.array([0, 1, 1, 6])
+    wide = np.column_stack([minutes, keys]).astype(np.int64)
+    narrow = np.empty((4, 2), dtype=np.int32)
+    narrow[:, 0] = minutes
+    np.copyto(narrow[:, 1], keys, casting="unsafe")
+    assert (narrow[:, 1] < 0).any()
+    counts = []
+    for pairs in (wide, narrow):
+        s = _series([1, 2, 0, 0, 0, 0, 1, 0, 0, 0], start="1995-07-01 00:00", pairs=pairs)
+        r5 = s.resample("5min")
+        counts.append((r5.frame["unique_hosts"].tolist(), r5.resample("10min").frame["unique_hosts"].tolist()))
+    assert counts[0] == counts[1] == ([3.0, 1.0], [3.0])
+
+
 def test_window_and_gap_mask():
     gap = Gap(pd.Timestamp("1995-07-01 00:02", tz="-04:00"), pd.Timestamp("1995-07-01 00:04", tz="-04:00"), "silent")
     s = _series([1, 1, 0, 0, 1, np.nan], start="1995-07-01 00:00", gaps=(gap,))
