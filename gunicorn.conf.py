@@ -44,9 +44,13 @@ def post_worker_init(worker):
     except Exception:  # noqa: BLE001 - the worker still serves; Dash then sets up on its first request
         worker.log.exception("warming up the app failed")
     try:
-        # Uploads are ingested on a thread of this worker: load the compiled log parser now (~0.5 s once).
-        from core.ingest.apache import warm_up
+        from dashapp.settings import Settings
 
-        warm_up()
+        if Settings.from_env().backend == "disk":
+            # Uploads are ingested on a thread of this worker: load the compiled log parser now (~0.5 s,
+            # ~50 MB once). With Redis, Celery workers ingest and this worker never needs it.
+            from core.ingest.apache import warm_up
+
+            warm_up()
     except Exception:  # noqa: BLE001 - the first upload then loads it
         worker.log.exception("warming up the log parser failed")
