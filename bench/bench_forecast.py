@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,6 +26,7 @@ import pandas as pd  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import cpu_model  # noqa: E402
 from core.forecast import PROTOCOLS, backtest_protocols, make_model  # noqa: E402
 from core.series import Gap, TrafficSeries  # noqa: E402
 
@@ -48,14 +47,6 @@ def load_nasa(shared: Path) -> TrafficSeries:
             Gap(pd.Timestamp("1995-08-01 14:52", tz=tz), pd.Timestamp("1995-08-03 04:37", tz=tz), "silent"))
     frame = pd.DataFrame({"requests": df["requests"].to_numpy(float)}, index=idx)
     return TrafficSeries(frame=frame, interval=pd.Timedelta("1min"), gaps=gaps)
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        return next(ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("Model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown"
 
 
 def fmt(v, nd=1):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -33,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+from bench.common import cpu_model, tree_cpu_seconds  # noqa: E402
 from tests.browser.conftest import wait_js  # noqa: E402
 from tests.conftest import LiveServer, shared_path  # noqa: E402
 
@@ -50,30 +50,9 @@ def pct(values, q):
     return v[min(len(v) - 1, int(round(q / 100 * (len(v) - 1))))]
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def server_cpu(server: LiveServer) -> float:
     """CPU seconds (user + system) used so far by the gunicorn master and its workers."""
-    import psutil
-
-    procs = [psutil.Process(server.proc.pid)]
-    procs += procs[0].children(recursive=True)
-    total = 0.0
-    for p in procs:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
+    return tree_cpu_seconds(server.proc.pid)
 
 
 def add_datasets(server: LiveServer, big: int) -> dict[str, str]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
-import platform
 import shutil
 import statistics
 import sys
@@ -35,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+from bench.common import cpu_model, tree_cpu_seconds  # noqa: E402
 from tests.conftest import LiveServer  # noqa: E402
 from tests.scaleout.conftest import CeleryWorker, RedisServer, scaleout_env  # noqa: E402
 from tests.scaleout.dash_http import DashHTTP, find  # noqa: E402
@@ -118,17 +118,7 @@ def throughput(root: Path, redis: RedisServer, rounds: int) -> tuple[dict, dict,
 
 def _cpu_seconds(worker: CeleryWorker) -> float:
     """CPU seconds used so far by the worker and its pool processes."""
-    import psutil
-
-    main = psutil.Process(worker.proc.pid)
-    total = 0.0
-    for p in [main, *main.children(recursive=True)]:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
+    return tree_cpu_seconds(worker.proc.pid)
 
 
 def _timed(fn, n: int) -> list[float]:
@@ -232,8 +222,7 @@ def main() -> None:
         redis.stop()
         shutil.rmtree(root, ignore_errors=True)
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = cpu_model()
     jpm = {p: [60 * len(MIX) / t for t in ts] for p, ts in times.items()}
     mix = ", ".join(f"{m} {g} min origin {o[:10]}" for m, g, o in MIX)
     lines = [

@@ -32,6 +32,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from dashapp.jobs import ResultCache
+from dashapp.periodic import repeating
 from dashapp.settings import Settings
 
 __all__ = [
@@ -248,23 +249,19 @@ class RedisResultCache(ResultCache):
         """Exclusive lock on ``key`` across hosts, renewed while held, expiring if the holder dies."""
         lock = self.redis.lock(f"{PREFIX}lock:{key}", timeout=self.lock_ttl, sleep=0.05, thread_local=False)
         lock.acquire(blocking=True)
-        stop = threading.Event()
 
-        def renew():
-            while not stop.wait(self.lock_ttl / 3):
-                try:
-                    lock.reacquire()
-                except Exception:  # noqa: BLE001 - lost (expired) or Redis away: the holder still finishes
-                    log.warning("result cache: lock %s could not be renewed", key, exc_info=True)
-                    return
+        def renew() -> bool:
+            try:
+                lock.reacquire()
+                return True
+            except Exception:  # noqa: BLE001 - lost (expired) or Redis away: the holder still finishes
+                log.warning("result cache: lock %s could not be renewed", key, exc_info=True)
+                return False
 
-        t = threading.Thread(target=renew, name=f"lock-{key[:24]}", daemon=True)
-        t.start()
         try:
-            yield
+            with repeating(self.lock_ttl / 3, renew, name=f"lock-{key[:24]}"):
+                yield
         finally:
-            stop.set()
-            t.join()
             with contextlib.suppress(Exception):  # expired meanwhile: nothing to release
                 lock.release()
 

@@ -32,7 +32,6 @@ import contextlib
 import functools
 import json
 import logging
-import threading
 import time
 import uuid
 
@@ -40,6 +39,7 @@ from dash import CeleryManager
 from dash.exceptions import PreventUpdate
 
 from dashapp.backends import LOST_MESSAGE, PREFIX, redis_client
+from dashapp.periodic import repeating
 
 __all__ = ["INGEST_TASK", "TrafficCeleryManager", "make_celery"]
 
@@ -210,22 +210,17 @@ class TrafficCeleryManager(CeleryManager):
         ttl = max(1, int(self.stale_s))
         with self.redis.pipeline() as p:  # started and alive together: never "started but lost" in between
             p.hset(tkey, "started", time.time()).set(akey, 1, ex=ttl).execute()
-        stop = threading.Event()
 
-        def beat():
-            while not stop.wait(self.heartbeat_s):
-                try:
-                    self.redis.set(akey, 1, ex=ttl)
-                except Exception:  # noqa: BLE001 - a missed beat is retried; stale_s allows several
-                    log.warning("background job %s: heartbeat failed", task_id, exc_info=True)
+        def beat() -> None:
+            try:
+                self.redis.set(akey, 1, ex=ttl)
+            except Exception:  # noqa: BLE001 - a missed beat is retried; stale_s allows several
+                log.warning("background job %s: heartbeat failed", task_id, exc_info=True)
 
-        t = threading.Thread(target=beat, name=f"beat-{task_id[:8]}", daemon=True)
-        t.start()
         try:
-            yield
+            with repeating(self.heartbeat_s, beat, name=f"beat-{task_id[:8]}"):
+                yield
         finally:
-            stop.set()
-            t.join()
             # Dash writes the result right after the callback returns: stay "alive" until then.
             self.redis.set(akey, 1, ex=max(ttl, 60))
 

@@ -42,6 +42,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from core.errors import InputError
 from core.ingest import ACCEPTED_FORMATS
 from core.store import DatasetStore
+from dashapp.periodic import repeating
 
 __all__ = ["init_upload", "sanitize_name", "JobTable"]
 
@@ -357,16 +358,20 @@ def _unmatched(rest: str):
 def _ingest_job(settings, upload_id: str, part: Path, name: str, digest: str, limit: int) -> None:
     table = jobs_table(settings)
     store = DatasetStore(settings.data_dir)
-    done = threading.Event()
 
-    def beat():
-        while not done.wait(HEARTBEAT_S):
-            try:
-                table.update(upload_id, heartbeat=time.time())
-            except Exception:  # noqa: BLE001 - a missed beat is harmless; the next one retries
-                log.warning("upload %s: heartbeat failed", upload_id, exc_info=True)
+    def beat() -> None:
+        try:
+            table.update(upload_id, heartbeat=time.time())
+        except Exception:  # noqa: BLE001 - a missed beat is harmless; the next one retries
+            log.warning("upload %s: heartbeat failed", upload_id, exc_info=True)
 
-    threading.Thread(target=beat, name=f"beat-{upload_id}", daemon=True).start()
+    with repeating(HEARTBEAT_S, beat, name=f"beat-{upload_id}"):
+        _ingest(table, store, upload_id, part, name, digest, limit)
+
+
+def _ingest(table: JobTable, store: DatasetStore, upload_id: str, part: Path, name: str, digest: str,
+            limit: int) -> None:
+    """Ingest an uploaded file into the store (once per content), recording the job's state as it goes."""
     lock = f"lock:raw:{digest}"
     have_lock = False
     try:
@@ -411,7 +416,6 @@ def _ingest_job(settings, upload_id: str, part: Path, name: str, digest: str, li
             error = f"internal error while ingesting ({type(exc).__name__}); the server log has details"
         table.update(upload_id, state="failed", progress=1.0, error=error)
     finally:
-        done.set()
         if have_lock and table.cache.get(lock) == upload_id:
             table.cache.delete(lock)
         part.unlink(missing_ok=True)
