@@ -26,9 +26,9 @@ import pandas as pd  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import cpu_model  # noqa: E402
+from bench.common import cpu_model, describe_gaps, load_nasa  # noqa: E402
 from core.forecast import PROTOCOLS, backtest_protocols, make_model  # noqa: E402
-from core.series import Gap, TrafficSeries  # noqa: E402
+from core.series import TrafficSeries  # noqa: E402
 
 MODELS = ("seasonal_naive", "prophet", "sarima", "lightgbm", "ensemble")
 TRAIN_END, TEST_END = "1995-08-22 23:59", "1995-08-31 23:59"
@@ -36,17 +36,6 @@ GOALS = {  # (granularity, protocol): RMSE goal from the issue
     (1, "one-step"): 13.0, (5, "one-step"): 42.0, (15, "one-step"): 105.0,
     (5, "day-ahead"): 57.0, (5, "one-shot"): 68.0,
 }
-
-
-def load_nasa(shared: Path) -> TrafficSeries:
-    """The per-minute CSV in its local offset, with the two known gaps (README of the data)."""
-    df = pd.read_csv(shared / "data" / "nasa-1995" / "requests_per_minute.csv.gz")
-    idx = pd.DatetimeIndex(pd.to_datetime(df["timestamp"])).tz_localize("-04:00")
-    tz = idx.tz
-    gaps = (Gap(pd.Timestamp("1995-07-28 13:33", tz=tz), pd.Timestamp("1995-08-01 00:00", tz=tz), "missing"),
-            Gap(pd.Timestamp("1995-08-01 14:52", tz=tz), pd.Timestamp("1995-08-03 04:37", tz=tz), "silent"))
-    frame = pd.DataFrame({"requests": df["requests"].to_numpy(float)}, index=idx)
-    return TrafficSeries(frame=frame, interval=pd.Timedelta("1min"), gaps=gaps)
 
 
 def fmt(v, nd=1):
@@ -232,14 +221,16 @@ def weeks_markdown(weeks: dict, minutes: int) -> list[str]:
 
 
 def write_markdown(path: Path, cmd: str, tables: dict, timings: dict, sim: list, elapsed: float,
-                   extra: list[str] | None = None) -> None:
+                   extra: list[str] | None = None, gaps: str = "") -> None:
     lines = ["## Forecasting (core.forecast)", "",
              f"Command: `{cmd}`  ", f"Machine: `nproc` = {os.cpu_count()}, CPU {cpu_model()}, load average "
              f"{os.getloadavg()[0]:.1f} at the end; whole run {elapsed / 60:.1f} min.  ",
-             "Split: train 1995-07-01 .. 08-22, test 08-23 .. 08-31 (local time). Gap periods (no log "
-             "07-28 13:33 .. 07-31, hurricane outage 08-01 14:52 .. 08-03 04:36) are neither trained on nor "
-             "scored. MASE divides by the in-sample MAE of the one-day seasonal naive; MAPE (not shown) "
-             "excludes zero truth. Coverage = share of test periods inside the 80% / 95% conformal intervals.",
+             "Series: `requests_per_minute.csv.gz` through `core.ingest` (as the app and the CLI read it). "
+             "Split: train 1995-07-01 .. 08-22, test 08-23 .. 08-31 (local time). Gap periods (found by "
+             f"`core.ingest`: {gaps}; 07-28 .. 07-31 has no log, 08-01 .. 08-03 is the hurricane outage) are "
+             "neither trained on nor scored. MASE divides by the in-sample MAE of the one-day seasonal naive; "
+             "MAPE (not shown) excludes zero truth. Coverage = share of test periods inside the 80% / 95% "
+             "conformal intervals.",
              ""]
     for minutes, rows in tables.items():
         meta = rows["_meta"]
@@ -323,7 +314,8 @@ def main() -> int:
                                                                           "lightgbm") if m in models]), 5)
     cmd = "OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/python bench/bench_forecast.py " + \
         " ".join(sys.argv[1:])
-    write_markdown(Path(args.out), cmd.strip(), tables, timings, sim, time.perf_counter() - t_start, extra)
+    write_markdown(Path(args.out), cmd.strip(), tables, timings, sim, time.perf_counter() - t_start, extra,
+                   describe_gaps(series))
     print(f"wrote {args.out}")
     return 0
 

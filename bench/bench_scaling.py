@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from dataclasses import replace  # noqa: E402
 
+from bench.common import describe_gaps, load_nasa  # noqa: E402
 from core.forecast import ModelForecaster  # noqa: E402
 from core.scaling.config import PRESETS, Policy  # noqa: E402
 from core.scaling.forecasting import SeasonalNaive  # noqa: E402
@@ -35,17 +36,6 @@ from core.scaling.kernel import ScenarioParams, _loop_scalar, has_numba  # noqa:
 from core.scaling.matrix import run_matrix  # noqa: E402
 from core.scaling.optimize import optimize  # noqa: E402
 from core.scaling.simulate import prepare, run_scenarios, threshold_row  # noqa: E402
-from core.series import Gap, TrafficSeries  # noqa: E402
-
-
-def load(shared: Path) -> TrafficSeries:
-    df = pd.read_csv(shared / "data" / "nasa-1995" / "requests_per_minute.csv.gz")
-    idx = pd.DatetimeIndex(pd.to_datetime(df["timestamp"])).tz_localize("-04:00")
-    tz = idx.tz
-    gaps = (Gap(pd.Timestamp("1995-07-28 13:33", tz=tz), pd.Timestamp("1995-08-01", tz=tz), "missing"),
-            Gap(pd.Timestamp("1995-08-01 14:52", tz=tz), pd.Timestamp("1995-08-03 04:37", tz=tz), "silent"))
-    return TrafficSeries(frame=pd.DataFrame({"requests": df["requests"].to_numpy(float)}, index=idx),
-                         interval=pd.Timedelta("1min"), gaps=gaps)
 
 
 def best_of(fn, n=5):
@@ -190,7 +180,7 @@ def main() -> int:
     ap.add_argument("--forecasters", default="seasonal_naive,sarima,lightgbm,ensemble",
                     help="forecasters compared in the safety-margin sweep")
     args = ap.parse_args()
-    minutes = load(Path(args.shared))
+    minutes = load_nasa(args.shared)
     five = minutes.resample("5min")
     lines = []
     cpu = subprocess.run(["bash", "-c", "lscpu | grep 'Model name' | sed 's/.*: *//'"], capture_output=True,
@@ -198,6 +188,8 @@ def main() -> int:
     lines.append(f"Machine: `nproc` = {os.cpu_count()}, CPU {cpu}, Python {platform.python_version()}, "
                  f"numba {'yes' if has_numba() else 'no'}; shared with "
                  "other jobs (best of 5 runs, median in brackets).")
+    lines.append(f"Series: `requests_per_minute.csv.gz` through `core.ingest` (as the app and the CLI read it); "
+                 f"gaps it finds: {describe_gaps(minutes)}.")
     lines.append("")
 
     # 1. full matrix at 1 minute over both months

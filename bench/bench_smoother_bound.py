@@ -4,9 +4,10 @@ Usage: .venv/bin/python bench/bench_smoother_bound.py [SHARED_DIR]
 
 For each granularity, least squares on the training split (07-01 .. 08-22) predicts y[t] from its K
 neighbours on *both* sides (y[t-K..t-1] and y[t+1..t+K]) plus daily Fourier terms and weekday dummies, and
-is scored on the test split (08-23 .. 08-31); the no-log stretch and the hurricane outage are neither
-trained on nor scored. A one-step forecast sees only the left side, so it cannot be expected to beat this
-two-sided filter; the same regression with the left side only is printed beside it for reference.
+is scored on the test split (08-23 .. 08-31); the gaps ``core.ingest`` finds (the no-log stretch, the
+hurricane outage, two shorter silences) are neither trained on nor scored. A one-step forecast sees only
+the left side, so it cannot be expected to beat this two-sided filter; the same regression with the left
+side only is printed beside it for reference.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.common import load_nasa  # noqa: E402
 
 
 def features(v: np.ndarray, index: pd.DatetimeIndex, k: int) -> tuple[list, list, list]:
@@ -34,10 +38,8 @@ def features(v: np.ndarray, index: pd.DatetimeIndex, k: int) -> tuple[list, list
 
 def main() -> None:
     shared = Path(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("TRAFFIC_SHARED_DIR", ROOT.parent / "shared"))
-    df = pd.read_csv(shared / "data" / "nasa-1995" / "requests_per_minute.csv.gz", parse_dates=["timestamp"])
-    y1 = df.set_index("timestamp")["requests"]
-    outage = (y1.index >= "1995-08-01 14:52") & (y1.index < "1995-08-03 04:37")
-    y1 = y1.where(~outage)
+    series = load_nasa(shared)  # local time (-04:00), with the gaps core.ingest finds
+    y1 = pd.Series(np.where(series.gap_mask(), np.nan, series.requests), index=series.index)  # gaps: no data
     print("| granularity | K each side | two-sided smoother (sees the future) | left side only | test periods |")
     print("|---|---:|---:|---:|---:|")
     for minutes, k in [(1, 30), (5, 12), (15, 8)]:

@@ -1,9 +1,41 @@
-"""What several benchmarks measure the same way: the CPU model, and the CPU time of a process tree."""
+"""What several benchmarks do the same way: load the NASA series, the CPU model, the CPU time of a process tree."""
 
 from __future__ import annotations
 
+import os
 import platform
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NASA_TZ = "-04:00"  # the trace's local time (its README)
+
+
+def shared_dir() -> Path:
+    """The shared folder (``TRAFFIC_SHARED_DIR``, default ``../shared`` beside the repository)."""
+    return Path(os.environ.get("TRAFFIC_SHARED_DIR", ROOT.parent / "shared"))
+
+
+def nasa_csv(shared: Path | str | None = None) -> Path:
+    """The real NASA requests-per-minute CSV in the shared folder."""
+    return Path(shared if shared is not None else shared_dir()) / "data" / "nasa-1995" / "requests_per_minute.csv.gz"
+
+
+def load_nasa(shared: Path | str | None = None):
+    """The real NASA series per minute: the values and gaps the app and ``python -m core`` get from the file.
+
+    Read by ``core.ingest`` (the tabular CSV reader, local time at -04:00), with the gaps it finds (the
+    missing stretch 07-28 13:33 .. 07-31, the hurricane outage and the shorter silences), never by hand: the
+    benchmarks' figures then match what the CLI and the pages compute on the same file.
+    """
+    from core.ingest import ingest
+
+    return ingest(nasa_csv(shared), tz=NASA_TZ).series
+
+
+def describe_gaps(series) -> str:
+    """The series' gaps in words, for a result's header: "07-28 13:33 .. 07-31 23:59 (missing), ..."."""
+    step = series.interval
+    return ", ".join(f"{g.start:%m-%d %H:%M} .. {g.end - step:%m-%d %H:%M} ({g.kind})" for g in series.gaps)
 
 
 def cpu_model() -> str:
