@@ -1,7 +1,7 @@
 """Production server settings: ``gunicorn -c gunicorn.conf.py``.
 
 Workers and threads come from the environment; every worker shares the data
-and cache folders (see dashapp/settings.py), so any worker can answer any
+and cache folders (see dashapp/runtime/settings.py), so any worker can answer any
 request and background jobs survive a worker's death.
 """
 
@@ -27,7 +27,7 @@ errorlog = "-"
 def on_starting(server):
     """Build the default dataset once, in the master, before the workers fork."""
     from core.store import DatasetStore
-    from dashapp.settings import Settings
+    from dashapp.runtime.settings import Settings
 
     DatasetStore(Settings.from_env().data_dir).default_id()
 
@@ -44,7 +44,7 @@ def post_worker_init(worker):
     except Exception:  # noqa: BLE001 - the worker still serves; Dash then sets up on its first request
         worker.log.exception("warming up the app failed")
     try:
-        from dashapp.settings import Settings
+        from dashapp.runtime.settings import Settings
 
         if Settings.from_env().backend == "disk":
             # Uploads are ingested on a thread of this worker: load the compiled log parser now (~0.5 s,

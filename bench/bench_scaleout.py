@@ -137,8 +137,8 @@ def _ms(xs: list[float]) -> str:
 
 def read_latency(root: Path, redis: RedisServer, cached: dict[str, bytes], reads: int) -> list[tuple]:
     """(what, bytes, redis median/p95 ms, file median/p95 ms) for a forecast bundle and two series."""
-    from dashapp.backends import RedisResultCache
-    from dashapp.jobs import ResultCache
+    from dashapp.runtime.redis_kv import RedisResultCache
+    from dashapp.runtime.result_cache import ResultCache
 
     values = {}
     for name, raw in cached.items():

@@ -1,6 +1,6 @@
 """Pure-Python core of the traffic workbench: ingest, store, forecast, simulate.
 
-Never imports dash or plotly (tests/test_layering.py checks it).
+Never imports dash or plotly (tests/test_import_graph.py checks it).
 
 Importing ``core`` points numba's on-disk cache (the compiled log parser and
 scaling kernels, ``cache=True``) outside the source tree: numba writes it

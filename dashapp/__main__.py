@@ -5,7 +5,7 @@ import os
 
 from core.store import DatasetStore
 from dashapp.app import create_app
-from dashapp.settings import Settings
+from dashapp.runtime.settings import Settings
 
 
 def main() -> None:

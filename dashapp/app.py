@@ -12,12 +12,14 @@ from flask import jsonify
 
 from core.store import DatasetStore
 from dashapp import ids
-from dashapp.api import init_api
-from dashapp.backends import make_background_manager
-from dashapp.compress import init_compression
-from dashapp.security import init_security
-from dashapp.settings import Settings
-from dashapp.upload import init_upload
+from dashapp.runtime.backends import make_background_manager
+from dashapp.runtime.settings import Settings
+from dashapp.web.api import init_api
+from dashapp.web.compress import init_compression
+from dashapp.web.errors import register_error_handlers
+from dashapp.web.export_routes import init_exports
+from dashapp.web.security import init_security
+from dashapp.web.upload import init_upload
 
 __all__ = ["create_app"]
 
@@ -48,7 +50,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         use_pages=True,
         pages_folder=str(HERE / "pages"),
         assets_folder=str(ASSETS),
-        # diskcache on this host, or Celery workers on Redis (TRAFFIC_BACKEND; see dashapp/backends.py).
+        # diskcache on this host, or Celery workers on Redis (TRAFFIC_BACKEND; see dashapp/runtime/backends.py).
         background_callback_manager=make_background_manager(settings),
         title="Traffic capacity workbench",
         # True: Dash then neither calls every page's layout() on a worker's first request to build a
@@ -64,6 +66,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server.config["MAX_CONTENT_LENGTH"] = int(settings.max_upload_mb * 1024 * 1024)
 
     init_api(server, settings)
+    init_exports(server)
+    register_error_handlers(server)
     init_upload(server, settings)
     init_security(server, settings, app)
     init_compression(server)  # gzip the Dash/Plotly bundles and assets once per worker

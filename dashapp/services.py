@@ -27,7 +27,7 @@ from core.scaling.simulate import prepare, run_meta, run_scenarios
 from core.scaling.whatif import LoadTransform, whatif
 from core.series import TrafficSeries
 from core.store import DatasetStore
-from dashapp.jobs import ResultCache
+from dashapp.runtime.result_cache import ResultCache
 
 __all__ = [
     "Dataset",

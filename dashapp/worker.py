@@ -20,8 +20,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 from core.store import DatasetStore  # noqa: E402
 from dashapp.app import create_app  # noqa: E402
-from dashapp.celery_jobs import make_celery  # noqa: E402
-from dashapp.settings import Settings  # noqa: E402
+from dashapp.runtime.celery_app import make_celery  # noqa: E402
+from dashapp.runtime.settings import Settings  # noqa: E402
 
 __all__ = ["celery", "dash_app"]
 

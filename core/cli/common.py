@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+from core.jsonable import to_jsonable
 
 __all__ = ["add_common_args", "add_data_args", "emit", "open_store", "load_series", "to_jsonable"]
 
@@ -52,26 +50,6 @@ def load_series(args):
     if args.start or args.end:
         series = series.window(args.start, args.end)
     return series.resample(args.granularity)
-
-
-def to_jsonable(obj):
-    """Recursively convert numpy/pandas values to JSON-safe values (NaN -> null)."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [to_jsonable(v) for v in obj.tolist()]
-    if isinstance(obj, (pd.Timestamp,)):
-        return obj.isoformat()
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        f = float(obj)
-        return None if math.isnan(f) or math.isinf(f) else f
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
 
 
 def emit(args, obj: dict, text: str) -> None:

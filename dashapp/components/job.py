@@ -17,8 +17,8 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dashapp.backends import job_error_message
 from dashapp.ids import job_ids
+from dashapp.runtime.job_errors import job_error_message
 
 __all__ = ["job_panel", "register_job"]
 

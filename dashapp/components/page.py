@@ -15,8 +15,10 @@ from dashapp import services
 from dashapp import state as st
 from dashapp.components.job import job_panel
 from dashapp.components.layout import page_frame
-from dashapp.jobs import ResultCache, current_settings, results
-from dashapp.pagecache import Uncacheable, cached_page
+from dashapp.components.pagecache import Uncacheable, cached_page
+from dashapp.runtime.backends import results
+from dashapp.runtime.result_cache import ResultCache
+from dashapp.runtime.settings import current_settings
 
 __all__ = ["serve", "load_view", "View", "load_window", "job_page"]
 

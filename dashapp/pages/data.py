@@ -13,7 +13,7 @@ from core.store import DatasetStore
 from dashapp import ids
 from dashapp import state as st
 from dashapp.components.layout import fmt_num, page_url, safe_layout, table, warnings_alert
-from dashapp.jobs import current_settings
+from dashapp.runtime.settings import current_settings
 
 PAGE = "data"
 TITLE = "Data"
@@ -80,7 +80,7 @@ def report_view(store: DatasetStore, dataset_id: str) -> html.Div:
 
 
 def upload_card() -> dbc.Card:
-    """The streaming upload widget (assets/upload.js fills ``#upload-widget``; the route is dashapp/upload.py).
+    """The streaming upload widget (assets/upload.js fills ``#upload-widget``; the route is dashapp/web/upload.py).
 
     A finished upload links to ``/?dataset=<id>``, which selects it here.
     """

@@ -19,7 +19,9 @@ from dashapp.components.layout import field, fmt_num, safe_layout, select, switc
 from dashapp.components.page import job_page, load_view, serve
 from dashapp.components.urlsync import register_url_writer
 from dashapp.figures import forecast_figure
-from dashapp.jobs import ResultCache, current_settings, results
+from dashapp.runtime.backends import results
+from dashapp.runtime.result_cache import ResultCache
+from dashapp.runtime.settings import current_settings
 
 PAGE = "forecast"
 TITLE = "Forecast"

@@ -17,7 +17,9 @@ from dashapp.components.page import View, load_window, serve
 from dashapp.components.resampled import register_zoom, resampled_graph
 from dashapp.components.urlsync import register_url_writer
 from dashapp.figures import Marks, local_index, sim_columns, simulation_figure, traffic_figure
-from dashapp.jobs import ResultCache, current_settings, results
+from dashapp.runtime.backends import results
+from dashapp.runtime.result_cache import ResultCache
+from dashapp.runtime.settings import current_settings
 
 PAGE = "history"
 TITLE = "History"

@@ -19,7 +19,9 @@ from dashapp.components.layout import field, fmt_num, kpi_row, number, safe_layo
 from dashapp.components.page import View, job_page, load_window, serve
 from dashapp.components.urlsync import register_url_writer
 from dashapp.figures import matrix_figure, pareto_figure
-from dashapp.jobs import ResultCache, current_settings, results
+from dashapp.runtime.backends import results
+from dashapp.runtime.result_cache import ResultCache
+from dashapp.runtime.settings import current_settings
 
 PAGE = "scenarios"
 TITLE = "Scenarios"

@@ -14,7 +14,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 @pytest.fixture(scope="session")
 def page_settings(tmp_path_factory):
     from core.store import DatasetStore
-    from dashapp.settings import Settings
+    from dashapp.runtime.settings import Settings
 
     root = tmp_path_factory.mktemp("pages")
     settings = Settings.from_env(data_dir=root / "data", cache_dir=root / "cache", models_dir=root / "models",

@@ -13,7 +13,7 @@ from dashapp import state as st
 from dashapp.components.resampled import zoom_patch
 from dashapp.components.urlsync import controls_search
 from dashapp.figures import N_POINTS
-from dashapp.jobs import results
+from dashapp.runtime.backends import results
 from tests.dashapp.helpers import find, text, walk
 
 CHARTS = {"history": ids.rs_graph("history-traffic"), "what_if": ids.rs_graph("what_if-graph")}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from dashapp import services
-from dashapp.jobs import ResultCache
+from dashapp.runtime.result_cache import ResultCache
 from tests.core.forecast.synth import make_series
 
 

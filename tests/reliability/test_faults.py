@@ -22,7 +22,7 @@ CHART = ".js-plotly-plot .main-svg"
 
 def sources_version() -> str:
     """The code version cached results are keyed by (the hash of core/ and dashapp/), computed afresh."""
-    from dashapp.jobs import code_version
+    from dashapp.runtime.result_cache import code_version
 
     return code_version.__wrapped__()
 

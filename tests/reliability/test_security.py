@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import requests
 
-from dashapp.security import CALLBACK_BODY_LIMIT
+from dashapp.web.security import CALLBACK_BODY_LIMIT
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 60
@@ -262,7 +262,7 @@ def test_the_dataset_store_refuses_a_planted_pickle(tmp_path):
 
 #: Modules that pickle values the server computed into a store only the server can write (the Redis
 #: twin of diskcache's result cache and job table); their docstrings say the store must stay private.
-SERVER_SIDE_PICKLE = {"backends.py"}
+SERVER_SIDE_PICKLE = {"redis_kv.py"}
 
 
 def test_no_code_path_unpickles_or_evaluates():
@@ -290,7 +290,7 @@ def test_no_code_path_unpickles_or_evaluates():
 
 
 def test_secret_key_from_the_environment_or_a_private_random_file(tmp_path, monkeypatch):
-    from dashapp.settings import Settings
+    from dashapp.runtime.settings import Settings
 
     monkeypatch.delenv("TRAFFIC_SECRET_KEY", raising=False)
     monkeypatch.delenv("TRAFFIC_BACKEND", raising=False)

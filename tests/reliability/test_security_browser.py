@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashapp.security import CALLBACK_BODY_LIMIT
+from dashapp.web.security import CALLBACK_BODY_LIMIT
 
 pytestmark = pytest.mark.browser
 

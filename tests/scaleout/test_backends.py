@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from dashapp.backends import RedisResultCache, make_background_manager, make_result_store, redacted
-from dashapp.jobs import ResultCache
-from dashapp.settings import Settings
+from dashapp.runtime.backends import make_background_manager, make_result_store
+from dashapp.runtime.redis_kv import RedisResultCache, redacted
+from dashapp.runtime.result_cache import ResultCache
+from dashapp.runtime.settings import Settings
 
 
 def _settings(tmp_path: Path, **kw) -> Settings:

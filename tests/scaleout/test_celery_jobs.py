@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from dashapp.backends import LOST_MESSAGE
+from dashapp.runtime.job_errors import LOST_MESSAGE
 
 # Celery's Redis result backend still calls redis-py's deprecated setex.
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated setex:DeprecationWarning")
@@ -17,7 +17,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated setex:Depreca
 
 @pytest.fixture
 def manager(redis_server):
-    from dashapp.celery_jobs import TrafficCeleryManager, make_celery
+    from dashapp.runtime.celery_app import make_celery
+    from dashapp.runtime.celery_jobs import TrafficCeleryManager
 
     m = TrafficCeleryManager(make_celery(redis_server.url), redis_server.url)
     m.redis.flushdb()

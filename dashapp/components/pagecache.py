@@ -34,7 +34,7 @@ import dash
 import plotly
 
 from core.store import DatasetStore
-from dashapp.jobs import ResultCache
+from dashapp.runtime.result_cache import ResultCache
 from dashapp.state import Parsed
 
 __all__ = ["Uncacheable", "cached_page", "dataset_version", "enabled", "frozen", "in_page_request", "page_key",

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BACKENDS", "Settings"]
+__all__ = ["BACKENDS", "Settings", "current_settings"]
 
 #: Values of ``TRAFFIC_BACKEND``.
 BACKENDS = ("disk", "redis")
@@ -65,7 +65,7 @@ class Settings:
             d.mkdir(parents=True, exist_ok=True)
         secret = overrides.get("secret_key") or env.get("TRAFFIC_SECRET_KEY")
         if not secret and backend == "redis":
-            from dashapp.backends import redis_secret  # lazy: the default backend needs no redis package
+            from dashapp.runtime.redis_kv import redis_secret  # lazy: the default backend needs no redis package
 
             secret = redis_secret(redis_url)
         secret = secret or _local_secret(cache_dir)
@@ -86,3 +86,19 @@ def _local_secret(cache_dir: Path) -> str:
         finally:
             tmp.unlink(missing_ok=True)
     return path.read_text().strip()
+
+
+def current_settings() -> Settings:
+    """The running app's settings: from the Flask app in a request, the Dash app in a background job."""
+    try:
+        from flask import current_app
+
+        return current_app.config["TRAFFIC_SETTINGS"]
+    except (RuntimeError, KeyError):
+        pass
+    try:
+        import dash
+
+        return dash.get_app().server.config["TRAFFIC_SETTINGS"]
+    except Exception:  # noqa: BLE001 - no app in this process: fall back to the environment
+        return Settings.from_env()

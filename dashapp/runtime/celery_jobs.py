@@ -38,16 +38,14 @@ import uuid
 from dash import CeleryManager
 from dash.exceptions import PreventUpdate
 
-from dashapp.backends import LOST_MESSAGE, PREFIX, redis_client
-from dashapp.periodic import repeating
+from dashapp.runtime.celery_app import MAX_JOB_S
+from dashapp.runtime.job_errors import LOST_MESSAGE
+from dashapp.runtime.periodic import repeating
+from dashapp.runtime.redis_kv import PREFIX, redis_client
 
-__all__ = ["INGEST_TASK", "TrafficCeleryManager", "make_celery"]
+__all__ = ["TrafficCeleryManager"]
 
 log = logging.getLogger(__name__)
-
-MAX_JOB_S = 6 * 3600
-#: The Celery task that ingests an upload (``dashapp.backends.start_ingest``).
-INGEST_TASK = "traffic.ingest_upload"
 
 # Compare-and-set on the key naming a request's task: only the caller that saw the old value wins.
 _CAS = """
@@ -62,51 +60,6 @@ _DEL_IF = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
 """
-
-
-@functools.cache
-def make_celery(url: str):
-    """The Celery app on ``url`` (broker and results); one per process so the worker and Dash share it."""
-    from celery import Celery
-
-    app = Celery("traffic", broker=url, backend=url)
-    app.conf.update(
-        task_serializer="json", result_serializer="json", accept_content=["json"],
-        task_default_queue="traffic",
-        # A worker takes a task only when one of its processes is free: queued jobs go to whichever worker
-        # frees up first, and a killed worker loses only the jobs it was running (Redis broker only).
-        worker_prefetch_multiplier=1,
-        worker_disable_prefetch=True,
-        task_acks_late=False,
-        # Job state lives in Dash's result keys and ours (traffic:bg:*), not in Celery's task results; storing
-        # those would also subscribe every app process to a pub/sub channel per task it started.
-        task_ignore_result=True,
-        result_expires=3600,
-        broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": MAX_JOB_S},
-        worker_hijack_root_logger=False,
-    )
-    app.task(name=INGEST_TASK, ignore_result=True)(_ingest_upload)
-    return app
-
-
-def _ingest_upload(upload_id: str, name: str, digest: str, limit: int) -> None:
-    """On a worker: ingest an upload received by an app host (the same code as the single-host thread)."""
-    import os
-    import socket
-    from pathlib import Path
-
-    from dashapp import upload
-    from dashapp.settings import Settings
-
-    settings = Settings.from_env()
-    table = upload.jobs_table(settings)
-    job = table.get(upload_id)
-    if job is None or job.get("state") != "queued":
-        return  # reported failed while it waited, or delivered twice
-    table.update(upload_id, pid=os.getpid(), host=socket.gethostname(), heartbeat=time.time())
-    part = Path(settings.data_dir) / ".uploads" / f"{upload_id}.part"  # from this host's view of the shared folder
-    upload._ingest_job(settings, upload_id, part, name, digest, limit)
 
 
 class TrafficCeleryManager(CeleryManager):

@@ -17,7 +17,6 @@ from core.scaling.recommend import recommend
 from core.store import DatasetStore
 from dashapp import services
 from dashapp import state as st
-from dashapp.exports import ExportBundle, forecast_frame
 from dashapp.figures import (
     forecast_figure,
     matrix_figure,
@@ -26,7 +25,9 @@ from dashapp.figures import (
     traffic_figure,
     whatif_figure,
 )
-from dashapp.jobs import current_settings, results
+from dashapp.runtime.backends import results
+from dashapp.runtime.settings import current_settings
+from dashapp.web.exports import ExportBundle, forecast_frame
 
 __all__ = ["PAGE_EXPORTERS", "page_module"]
 

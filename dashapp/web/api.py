@@ -1,9 +1,9 @@
 """The JSON API blueprint under /api: thin routes over the same ``core`` calls as the pages.
 
-Each route parses and validates its input (:mod:`dashapp.api_params`), calls
+Each route parses and validates its input (:mod:`dashapp.web.api_params`), calls
 one ``core`` function and returns its ``to_dict()``. Bad input is a 4xx JSON
 error ``{"status", "error", "message"[, "field"]}``, never a 500. Forecasts and
-backtests are cached on disk for every worker, in the result cache the pages use (:mod:`dashapp.jobs`).
+backtests are cached on disk for every worker, in the result cache the pages use (:mod:`dashapp.runtime.result_cache`).
 The routes are documented in ``docs/api.md`` and by ``GET /api/openapi.json``.
 """
 
@@ -12,18 +12,18 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Flask, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException
 
-from core.cli.common import to_jsonable
 from core.errors import InputError
 from core.forecast import backtest, model_names, parse_horizon, parse_levels
 from core.forecast.cache import ModelCache
+from core.jsonable import to_jsonable
 from core.scaling import parse_policy
 from core.scaling.action import MAX_POINTS, recommend_action
 from core.scaling.simulate import prepare, run_meta, run_scenarios
 from core.series import parse_granularity
 from core.store import DatasetStore
-from dashapp.api_params import (
+from dashapp.runtime.backends import results
+from dashapp.web.api_params import (
     MODEL_FIELDS,
     ApiError,
     Fields,
@@ -34,15 +34,14 @@ from dashapp.api_params import (
     scaling_config,
     series_from_list,
 )
-from dashapp.jobs import results
-from dashapp.openapi import openapi_document
+from dashapp.web.errors import json_error, unmatched_route
+from dashapp.web.openapi import openapi_document
 
-__all__ = ["init_api", "json_error", "register_error_handlers"]
+__all__ = ["init_api"]
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-OWN_BLUEPRINTS = ("api.", "upload.", "export.")  # endpoints whose errors are JSON
 DEFAULT_METRIC_MODELS = ("seasonal_naive", "sarima", "lightgbm")
 _POLICIES = ("reactive", "balanced", "predictive")
 
@@ -60,18 +59,6 @@ def _cached(kind: str, ident: dict, params: dict, compute) -> tuple[dict, bool]:
     with results(_settings()) as rc:  # files, or Redis with TRAFFIC_BACKEND=redis
         owner = ident.get("dataset") or f"series-{ident.get('series')}"
         return rc.get_or_compute(rc.key(f"api-{kind}", owner, {**ident, **params}), compute)
-
-
-def json_error(status: int, message: str, field: str | None = None):
-    """The API's one error shape."""
-    from http import HTTPStatus
-
-    body = {"status": status, "error": HTTPStatus(status).phrase, "message": message}
-    if field:
-        body["field"] = field
-    resp = jsonify(body)
-    resp.status_code = status
-    return resp
 
 
 @bp.errorhandler(ApiError)
@@ -331,69 +318,9 @@ def _unmatched(rest: str):
     return unmatched_route()
 
 
-def unmatched_route():
-    """404, or 405 with ``Allow`` when the path exists for other methods (for /api, /upload, /export)."""
-    adapter = current_app.url_map.bind("")
-    allowed = []
-    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
-        if method == request.method:
-            continue
-        try:
-            endpoint, _ = adapter.match(request.path, method=method)
-        except HTTPException:
-            continue
-        if endpoint.startswith(OWN_BLUEPRINTS) and not endpoint.endswith("_unmatched"):
-            allowed.append(method)
-    if allowed:
-        resp = json_error(405, f"{request.method} is not allowed on {request.path}; use {', '.join(allowed)}")
-        resp.headers["Allow"] = ", ".join(allowed)
-        return resp
-    return json_error(404, f"no route {request.method} {request.path}; GET /api/openapi.json lists the routes")
-
-
 # -- wiring --------------------------------------------------------------------------------------
 
 
-def _wants_json() -> bool:
-    p = request.path
-    return p.startswith(("/api/", "/upload", "/export/")) or p == "/api"
-
-
-def register_error_handlers(server: Flask) -> None:
-    """JSON errors for /api, /upload and /export (other paths keep Flask's and Dash's own pages)."""
-
-    def handle(exc: HTTPException):
-        if not _wants_json():
-            return exc
-        msg = exc.description or exc.name
-        if exc.code == 404:
-            msg = f"no route {request.method} {request.path}; GET /api/openapi.json lists the routes"
-        elif exc.code == 405:
-            allowed = ", ".join(sorted(m for m in (exc.valid_methods or ()) if m not in ("HEAD", "OPTIONS")))
-            msg = f"{request.method} is not allowed on {request.path}; use {allowed}"
-        elif exc.code == 413:
-            msg = "request body too large" + (f": {exc.description}" if exc.description else "")
-        resp = json_error(exc.code, msg)
-        if exc.code == 405 and exc.valid_methods:
-            resp.headers["Allow"] = ", ".join(exc.valid_methods)
-        return resp
-
-    def handle_500(exc):
-        if not _wants_json():
-            return exc
-        original = getattr(exc, "original_exception", None) or exc
-        log.error("unhandled error on %s %s", request.method, request.path, exc_info=original)
-        return json_error(500, "unexpected server error; the server log has the details")
-
-    for code in (400, 404, 405, 413, 415):
-        server.register_error_handler(code, handle)
-    server.register_error_handler(500, handle_500)
-
-
 def init_api(server: Flask, settings) -> None:
-    """Register the /api blueprint, the /export downloads and the JSON error handlers on the Flask ``server``."""
-    from dashapp.export_routes import init_exports
-
+    """Register the /api blueprint on the Flask ``server``."""
     server.register_blueprint(bp)
-    init_exports(server)
-    register_error_handlers(server)

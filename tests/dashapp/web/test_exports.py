@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.store import DatasetStore
-from dashapp.exports import FORMULA_PREFIXES, csv_bytes, forecast_frame, html_report, json_bytes, safe_text
+from dashapp.web.exports import FORMULA_PREFIXES, csv_bytes, forecast_frame, html_report, json_bytes, safe_text
 
 EXTERNAL = re.compile(r"<(script|link|img|iframe|source|embed)\b[^>]*\b(src|href)\s*=\s*[\"']?\s*(https?:)?//", re.I)
 

@@ -1,6 +1,6 @@
 """Exports: a timeline or forecast as CSV, a summary as JSON, a standalone HTML report.
 
-Pure functions (no Dash, no request): the export routes (:mod:`dashapp.export_routes`) and
+Pure functions (no Dash, no request): the export routes (:mod:`dashapp.web.export_routes`) and
 tests call them with results the pages already computed.
 
 - CSV: numbers are written as Python writes floats (they parse back to the
@@ -29,7 +29,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from core.cli.common import to_jsonable
+from core.jsonable import to_jsonable
 
 __all__ = ["FORMULA_PREFIXES", "ExportBundle", "csv_bytes", "forecast_frame", "html_report", "json_bytes",
            "safe_text"]

@@ -1,6 +1,6 @@
 """Download routes: ``GET /export/<page>/<csv|json|html>?<the page's own query string>``.
 
-Pages: ``history``, ``forecast``, ``scenarios``, ``what-if`` (:mod:`dashapp.page_exports`, or the page
+Pages: ``history``, ``forecast``, ``scenarios``, ``what-if`` (:mod:`dashapp.web.page_exports`, or the page
 module's own ``export_bundle(query) -> ExportBundle``); a page links to ``/export/<page>/csv`` + its URL's
 query string, so the download shows exactly what the page shows (same parsing, same cached results).
 The ``dataset`` exporter is built in: the stored series itself (at a granularity, in a window),
@@ -19,8 +19,9 @@ import plotly.graph_objects as go
 from flask import Blueprint, Flask, Response, current_app, request
 
 from core.store import DatasetStore
-from dashapp.api_params import ApiError, Fields, dataset_id_of
-from dashapp.exports import ExportBundle, csv_bytes, html_report, json_bytes
+from dashapp.web.api_params import ApiError, Fields, dataset_id_of
+from dashapp.web.errors import json_error, unmatched_route
+from dashapp.web.exports import ExportBundle, csv_bytes, html_report, json_bytes
 
 __all__ = ["FORMATS", "init_exports", "dataset_bundle"]
 
@@ -75,7 +76,7 @@ def dataset_bundle(query: dict) -> ExportBundle:
 def _exporter(page: str) -> Callable[[dict], ExportBundle] | None:
     if page == "dataset":
         return dataset_bundle
-    from dashapp.page_exports import PAGE_EXPORTERS, page_module
+    from dashapp.web.page_exports import PAGE_EXPORTERS, page_module
 
     module = page_module(page.replace("-", "_"))
     if module is None:
@@ -112,25 +113,19 @@ def export(page: str, fmt: str):
 
 @bp.errorhandler(ApiError)
 def _api_error(exc: ApiError):
-    from dashapp.api import json_error
-
     return json_error(exc.status, exc.message, exc.field)
 
 
 @bp.errorhandler(ValueError)
 def _value_error(exc: ValueError):
-    from dashapp.api import json_error
-
     return json_error(400, str(exc))
 
 
 @bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def _unmatched(rest: str):
-    from dashapp.api import unmatched_route
-
     return unmatched_route()
 
 
 def init_exports(server: Flask) -> None:
-    """Register the export routes (called by :func:`dashapp.api.init_api`)."""
+    """Register the export routes (called by :func:`dashapp.web.api.init_api`)."""
     server.register_blueprint(bp)

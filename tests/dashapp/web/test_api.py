@@ -373,7 +373,7 @@ def test_cost_report_bad_input(live_server, body, status, fragment):
 def _server_routes(tmp_path) -> set[tuple[str, str]]:
     """(path, method) of every API, upload and export route of a freshly built app."""
     from dashapp.app import create_app
-    from dashapp.settings import Settings
+    from dashapp.runtime.settings import Settings
 
     settings = Settings.from_env(data_dir=tmp_path / "d", cache_dir=tmp_path / "c", models_dir=tmp_path / "m")
     app = create_app(settings)

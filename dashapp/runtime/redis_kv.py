@@ -1,21 +1,8 @@
-"""Where background jobs run and where results are shared: one host (default) or several (Redis).
+"""Redis pieces shared by the app hosts and Celery workers (scale-out mode, ``TRAFFIC_BACKEND=redis``).
 
-``TRAFFIC_BACKEND`` (see ``Settings``) picks one of two wirings; no code
-changes between them:
-
-- ``disk`` (default, nothing to install): Dash's ``DiskcacheManager`` runs
-  background callbacks in subprocesses of the gunicorn workers, and results
-  are cached in a diskcache folder under ``TRAFFIC_CACHE_DIR`` with an
-  ``flock`` per key (``dashapp.jobs.ResultCache``). One host.
-- ``redis`` (``REDIS_URL``): background callbacks are Celery tasks run by
-  ``celery -A dashapp.worker worker`` on any number of hosts
-  (``dashapp.celery_jobs``), and results are cached in Redis with a Redis
-  lock per key (``RedisResultCache``), so every app host and worker shares
-  them and identical requests compute once across hosts.
-
-Datasets (``TRAFFIC_DATA_DIR``) and fitted models (``TRAFFIC_MODELS_DIR``)
-stay on files in both modes; with several hosts they must be one shared
-folder (a network mount): see docs/scale-out.md.
+A pooled client per process, the deployment's signing key, the result cache on Redis
+(``RedisResultCache``, the same interface as the file one) and ``RedisKV`` (the part of diskcache's API
+the upload job table uses). ``redis`` is imported lazily: the default backend needs no redis package.
 """
 
 from __future__ import annotations
@@ -26,28 +13,13 @@ import logging
 import os
 import pickle
 import secrets
-import threading
-import time
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from dashapp.jobs import ResultCache
-from dashapp.periodic import repeating
-from dashapp.settings import Settings
+from dashapp.runtime.periodic import repeating
+from dashapp.runtime.result_cache import ResultCache
 
-__all__ = [
-    "LOST_MESSAGE",
-    "RedisResultCache",
-    "job_error_message",
-    "RedisKV",
-    "make_background_manager",
-    "make_result_store",
-    "make_upload_table",
-    "redacted",
-    "redis_client",
-    "redis_secret",
-    "start_ingest",
-]
+__all__ = ["LOCK_TTL_S", "PREFIX", "RESULT_TTL_S", "RedisKV", "RedisResultCache", "redacted", "redis_client",
+           "redis_secret"]
 
 log = logging.getLogger(__name__)
 
@@ -55,104 +27,6 @@ log = logging.getLogger(__name__)
 PREFIX = "traffic:"
 RESULT_TTL_S = 7 * 86400
 LOCK_TTL_S = 15.0
-#: How long an upload may wait in the Celery queue before its job reads as failed.
-QUEUE_GRACE_S = 3600.0
-#: What a user sees when the process running their job was lost (a Celery worker, or a job subprocess).
-LOST_MESSAGE = ("the process running this job stopped before it finished (killed, out of memory, or its "
-                "worker restarted); nothing was saved. Press Run to start it again.")
-
-
-def job_error_message(err: Exception) -> str:
-    """What to tell a user about a failed background job (never a traceback: that goes to the log)."""
-    if LOST_MESSAGE in str(err):
-        return LOST_MESSAGE
-    log.error("background job failed: %s", err)
-    return "the job failed with an internal error (the server log has details). Press Run to try again."
-
-
-def make_background_manager(settings: Settings):
-    """The Dash background-callback manager of ``settings.backend``."""
-    if settings.backend == "redis":
-        from dashapp.celery_jobs import TrafficCeleryManager, make_celery
-
-        return TrafficCeleryManager(make_celery(settings.redis_url), settings.redis_url)
-    import diskcache
-
-    # One diskcache folder for every gunicorn worker: a per-worker temp dir would lose job results.
-    return _disk_manager_class()(diskcache.Cache(str(settings.cache_dir / "jobs")))
-
-
-@functools.cache
-def _disk_manager_class():
-    from dash import DiskcacheManager
-
-    class TrafficDiskcacheManager(DiskcacheManager):
-        """Dash's ``DiskcacheManager``, reporting a job process that died without a result as failed.
-
-        Dash's manager shows a job subprocess killed by the OOM killer or a signal as "no output": the
-        progress bar goes and nothing says why. A poll that finds no result and the process gone (and
-        not cancelled by the user) gets ``LOST_MESSAGE`` as the job's error instead.
-        """
-
-        def terminate_job(self, job):
-            if job is not None:
-                self.handle.set(f"cancelled:{job}", 1, expire=3600)
-            return super().terminate_job(job)
-
-        def get_result(self, key, job):
-            result = super().get_result(key, job)
-            if (result is self.UNDEFINED and job is not None and not self.job_running(job)
-                    and self.handle.get(f"cancelled:{job}") is None and self.handle.get(key) is None):
-                return {"background_callback_error": {"msg": LOST_MESSAGE, "tb": ""}}
-            return result
-
-    return TrafficDiskcacheManager
-
-
-def make_result_store(settings: Settings) -> ResultCache:
-    """A handle on the shared result cache of ``settings.backend`` (same interface in both modes)."""
-    if settings.backend == "redis":
-        return RedisResultCache(settings.redis_url)
-    return ResultCache(settings.cache_dir)
-
-
-def make_upload_table(settings: Settings):
-    """The upload job table (``dashapp.upload.JobTable``): diskcache under ``cache_dir``, or Redis.
-
-    With several app hosts an upload is ingested by the host that received it, and its status must be
-    readable from every host (the browser's polls may reach any of them).
-    """
-    from dashapp.upload import JobTable
-
-    if settings.backend != "redis":
-        return JobTable(settings.cache_dir / "uploads")
-
-    class RedisJobTable(JobTable):
-        def __init__(self, url: str) -> None:  # the table's methods only use ``self.cache``
-            self.cache = RedisKV(url, f"{PREFIX}upload:")
-
-    return RedisJobTable(settings.redis_url)
-
-
-def start_ingest(settings: Settings, upload_id: str, name: str, digest: str, limit: int) -> None:
-    """Ingest a received upload in the background: a thread of this process, or a Celery worker (Redis).
-
-    The upload is already in ``<data_dir>/.uploads/<upload_id>.part`` and its job in the upload table.
-    A worker finds the file under its own ``data_dir`` (the shared folder) and takes over the job's
-    heartbeat; while the job waits in the queue, its record stays "alive" for ``QUEUE_GRACE_S``.
-    """
-    from dashapp import upload
-
-    if settings.backend == "redis":
-        from dashapp.celery_jobs import INGEST_TASK, make_celery
-
-        upload.jobs_table(settings).update(upload_id, pid=None, heartbeat=time.time() + QUEUE_GRACE_S)
-        make_celery(settings.redis_url).send_task(INGEST_TASK, args=(upload_id, name, digest, limit),
-                                                  ignore_result=True)
-        return
-    part = Path(settings.data_dir) / ".uploads" / f"{upload_id}.part"
-    threading.Thread(target=upload._ingest_job, args=(settings, upload_id, part, name, digest, limit),
-                     name=f"ingest-{upload_id}", daemon=True).start()
 
 
 def redacted(url: str) -> str:

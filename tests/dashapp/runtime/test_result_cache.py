@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from dashapp.jobs import ResultCache, code_version
+from dashapp.runtime.result_cache import ResultCache, code_version
 
 
 def test_keys_depend_on_kind_dataset_params_and_code():

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from dashapp.upload import sanitize_name
+from dashapp.web.upload import sanitize_name
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -302,7 +302,7 @@ def test_empty_upload_and_bad_ids(live_server):
 
 
 def test_a_job_whose_worker_died_reads_as_failed(live_server):
-    from dashapp.upload import JobTable
+    from dashapp.runtime.ingest_jobs import JobTable
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

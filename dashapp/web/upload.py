@@ -20,7 +20,6 @@
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
 import logging
@@ -28,23 +27,21 @@ import os
 import re
 import secrets
 import shutil
-import socket
-import threading
 import time
 import unicodedata
 from pathlib import Path
 from urllib.parse import unquote
 
-import diskcache
 from flask import Blueprint, Flask, current_app, jsonify, request, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from core.errors import InputError
 from core.ingest import ACCEPTED_FORMATS
-from core.store import DatasetStore
-from dashapp.periodic import repeating
+from dashapp.runtime.backends import start_ingest
+from dashapp.runtime.ingest_jobs import DISK_FULL, HOST, disk_full_message, jobs_table
+from dashapp.web.errors import json_error, unmatched_route
 
-__all__ = ["init_upload", "sanitize_name", "JobTable"]
+__all__ = ["init_upload", "sanitize_name"]
 
 log = logging.getLogger(__name__)
 bp = Blueprint("upload", __name__)
@@ -52,12 +49,6 @@ bp = Blueprint("upload", __name__)
 BLOCK = 1024 * 1024
 ID_RE = re.compile(r"^[0-9a-f]{24}$")
 MAX_NAME = 300
-HEARTBEAT_S = 2.0
-STALE_S = 30.0
-JOB_TTL_S = 7 * 86400
-_HOST = socket.gethostname()
-_tables: dict[tuple[int, str], JobTable] = {}
-_tables_lock = threading.Lock()
 
 
 def sanitize_name(name: str | None) -> str:
@@ -76,53 +67,7 @@ def sanitize_name(name: str | None) -> str:
     return text or "upload"
 
 
-class JobTable:
-    """Upload jobs on disk, shared by every worker (diskcache is process-safe)."""
-
-    def __init__(self, root: Path) -> None:
-        self.cache = diskcache.Cache(str(root))
-
-    def get(self, upload_id: str) -> dict | None:
-        return self.cache.get(f"job:{upload_id}")
-
-    def put(self, job: dict) -> None:
-        job["updated"] = time.time()
-        self.cache.set(f"job:{job['upload_id']}", job, expire=JOB_TTL_S)
-
-    def update(self, upload_id: str, **changes) -> dict:
-        with self.cache.transact():
-            job = self.get(upload_id) or {"upload_id": upload_id}
-            job.update(changes)
-            self.put(job)
-        return job
-
-    def alive(self, job: dict) -> bool:
-        """Whether the process running a job still runs it (pid on this host, else a fresh heartbeat)."""
-        if time.time() - job.get("heartbeat", 0) > STALE_S:
-            return False
-        if job.get("host") == _HOST and job.get("pid"):
-            try:
-                os.kill(job["pid"], 0)
-            except ProcessLookupError:
-                return False
-            except PermissionError:
-                pass
-        return True
-
-
-def jobs_table(settings) -> JobTable:
-    key = (os.getpid(), str(settings.cache_dir))
-    with _tables_lock:
-        if key not in _tables:
-            from dashapp.backends import make_upload_table  # diskcache, or Redis with several hosts
-
-            _tables[key] = make_upload_table(settings)
-        return _tables[key]
-
-
 def _error(status: int, message: str):
-    from dashapp.api import json_error
-
     return json_error(status, message)
 
 
@@ -132,16 +77,8 @@ def _limit(settings) -> int:
 
 #: Free space an upload must leave on the data disk (the dataset and caches written after it need room too).
 DISK_RESERVE = 16 * 1024 * 1024
-_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
-
-
-def _disk_full_message(what: str = "the upload") -> str:
-    return (f"the server's data disk is full: {what} was not stored and nothing existing was changed; "
-            "ask the operator to free space (or raise the quota) and upload again")
-
-
 def _disk_full():
-    resp = _error(507, _disk_full_message())
+    resp = _error(507, disk_full_message())
     resp.headers["Connection"] = "close"  # the rest of the body is never read
     return resp
 
@@ -183,35 +120,6 @@ class _CountingFile(io.RawIOBase):
             raise _TooLarge()
         self.sha.update(b)
         return self.f.write(b)
-
-    def close(self) -> None:
-        if not self.f.closed:
-            self.f.close()
-        super().close()
-
-
-class _Tracked(io.RawIOBase):
-    """The stored upload as ingest reads it: named for messages, counting raw bytes for progress."""
-
-    def __init__(self, path: Path, name: str) -> None:
-        self.f = open(path, "rb")  # noqa: SIM115 - closed by close()
-        self.name = name
-        self.size = path.stat().st_size
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def readinto(self, b) -> int:
-        return self.f.readinto(b)
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        return self.f.seek(pos, whence)
-
-    def tell(self) -> int:
-        return self.f.tell()
 
     def close(self) -> None:
         if not self.f.closed:
@@ -303,7 +211,7 @@ def upload():
         return _error(400, str(exc))
     except OSError as exc:
         part.unlink(missing_ok=True)
-        if exc.errno in _DISK_FULL:
+        if exc.errno in DISK_FULL:
             return _disk_full()
         raise
     except BaseException:
@@ -318,11 +226,10 @@ def upload():
     now = time.time()
     job = {"upload_id": upload_id, "state": "queued", "name": name, "bytes": size, "progress": 0.0,
            "dataset_id": None, "duplicate": False, "report": None, "dataset": None, "error": None,
-           "created": now, "pid": os.getpid(), "host": _HOST, "heartbeat": now, "raw_sha256": digest}
+           "created": now, "pid": os.getpid(), "host": HOST, "heartbeat": now, "raw_sha256": digest}
     table.put(job)
-    from dashapp.backends import start_ingest  # a thread here, or a Celery worker (TRAFFIC_BACKEND=redis)
 
-    start_ingest(settings, upload_id, name, digest, limit)
+    start_ingest(settings, upload_id, name, digest, limit)  # a thread here, or a Celery worker (redis backend)
     resp = jsonify(_job_view(job))
     resp.status_code = 202
     resp.headers["Location"] = url_for("upload.status", upload_id=upload_id)
@@ -347,85 +254,10 @@ def status(upload_id: str):
 
 @bp.route("/upload/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def _unmatched(rest: str):
-    from dashapp.api import unmatched_route
-
     return unmatched_route()
 
 
 # -- the background ingest -------------------------------------------------------------------------
-
-
-def _ingest_job(settings, upload_id: str, part: Path, name: str, digest: str, limit: int) -> None:
-    table = jobs_table(settings)
-    store = DatasetStore(settings.data_dir)
-
-    def beat() -> None:
-        try:
-            table.update(upload_id, heartbeat=time.time())
-        except Exception:  # noqa: BLE001 - a missed beat is harmless; the next one retries
-            log.warning("upload %s: heartbeat failed", upload_id, exc_info=True)
-
-    with repeating(HEARTBEAT_S, beat, name=f"beat-{upload_id}"):
-        _ingest(table, store, upload_id, part, name, digest, limit)
-
-
-def _ingest(table: JobTable, store: DatasetStore, upload_id: str, part: Path, name: str, digest: str,
-            limit: int) -> None:
-    """Ingest an uploaded file into the store (once per content), recording the job's state as it goes."""
-    lock = f"lock:raw:{digest}"
-    have_lock = False
-    try:
-        table.update(upload_id, state="running", heartbeat=time.time())
-        # Identical bytes uploaded at the same time ingest once: the others wait for its dataset.
-        while True:
-            known = table.cache.get(f"raw:{digest}")
-            if known and store.exists(known):
-                _finish(table, store, upload_id, known, duplicate=True)
-                return
-            if table.cache.add(lock, upload_id, expire=STALE_S * 4):
-                have_lock = True
-                break
-            time.sleep(0.2)
-            table.update(upload_id, heartbeat=time.time())
-        src = _Tracked(part, name)
-        last = [0.0]
-
-        def progress(_done, _total):
-            now = time.monotonic()
-            if now - last[0] >= 0.25:
-                last[0] = now
-                table.cache.touch(lock, expire=STALE_S * 4)
-                table.update(upload_id, progress=round(min(src.tell() / max(src.size, 1), 0.99), 4),
-                             heartbeat=time.time())
-
-        before = set(os.listdir(store.root))  # the same content stored earlier (maybe compressed differently)
-        try:
-            info = store.put(src, name=name, max_bytes=limit, progress=progress)
-        finally:
-            src.close()
-        table.cache.set(f"raw:{digest}", info.id, expire=JOB_TTL_S)
-        _finish(table, store, upload_id, info.id, duplicate=info.id in before)
-    except InputError as exc:
-        table.update(upload_id, state="failed", error=str(exc), progress=1.0)
-    except Exception as exc:  # noqa: BLE001 - a job must end visibly failed, whatever broke
-        if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
-            log.warning("upload %s: the data disk is full", upload_id)
-            error = _disk_full_message("the dataset")
-        else:
-            log.exception("upload %s: ingest failed", upload_id)
-            error = f"internal error while ingesting ({type(exc).__name__}); the server log has details"
-        table.update(upload_id, state="failed", progress=1.0, error=error)
-    finally:
-        if have_lock and table.cache.get(lock) == upload_id:
-            table.cache.delete(lock)
-        part.unlink(missing_ok=True)
-
-
-def _finish(table: JobTable, store: DatasetStore, upload_id: str, dataset_id: str, duplicate: bool) -> None:
-    info = store.info(dataset_id)
-    report = store.report(dataset_id).to_dict()
-    table.update(upload_id, state="done", progress=1.0, dataset_id=dataset_id, duplicate=duplicate,
-                 dataset=info.to_dict(), report=report)
 
 
 def _sweep(folder: Path, older_than_s: float = 6 * 3600) -> None:

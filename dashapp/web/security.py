@@ -43,6 +43,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from core.errors import InputError
+from dashapp.web.errors import json_error
 
 __all__ = ["init_security", "CALLBACK_BODY_LIMIT", "UNSAFE_METHODS", "page_csp"]
 
@@ -94,8 +95,6 @@ def _origins(raw: str | None) -> list[str]:
 
 
 def _json_error(status: int, message: str) -> Response:
-    from dashapp.api import json_error
-
     return json_error(status, message)
 
 

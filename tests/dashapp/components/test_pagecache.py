@@ -7,9 +7,10 @@ import json
 import pytest
 
 from core.store import DatasetStore
-from dashapp import ids, pagecache
+from dashapp import ids
+from dashapp.components import pagecache
 from dashapp import state as st
-from dashapp.jobs import results
+from dashapp.runtime.backends import results
 from tests.dashapp.helpers import find
 
 
@@ -78,7 +79,7 @@ def test_warnings_quote_the_raw_input_so_they_are_part_of_the_key(render, builds
 
 def test_a_code_change_renders_again(render, builds, monkeypatch):
     render("/what-if", "?granularity=15&mult=1.3")
-    monkeypatch.setattr("dashapp.jobs.code_version", lambda: "another-version")
+    monkeypatch.setattr("dashapp.runtime.result_cache.code_version", lambda: "another-version")
     render("/what-if", "?granularity=15&mult=1.3")
     assert builds == [1, 1]
 

@@ -1,4 +1,4 @@
-"""Server-side result cache shared by every gunicorn worker, and where the settings come from.
+"""Server-side result cache shared by every gunicorn worker.
 
 Results (forecasts, matrices, optimizer fronts, simulations, resampled
 series) are stored in a diskcache folder under the cache directory, keyed by
@@ -28,13 +28,12 @@ from pathlib import Path
 import diskcache
 
 import core
-from dashapp.settings import Settings
 
-__all__ = ["ResultCache", "code_version", "current_settings", "results"]
+__all__ = ["ResultCache", "code_version"]
 
 log = logging.getLogger(__name__)
 _MISSING = object()
-_HERE = Path(__file__).resolve().parent
+_HERE = Path(__file__).resolve().parents[1]  # dashapp/
 
 
 @functools.cache
@@ -49,22 +48,6 @@ def code_version() -> str:
             h.update(str(path.relative_to(root.parent)).encode())
             h.update(path.read_bytes())
     return h.hexdigest()[:16]
-
-
-def current_settings() -> Settings:
-    """The running app's settings: from the Flask app in a request, the Dash app in a background job."""
-    try:
-        from flask import current_app
-
-        return current_app.config["TRAFFIC_SETTINGS"]
-    except (RuntimeError, KeyError):
-        pass
-    try:
-        import dash
-
-        return dash.get_app().server.config["TRAFFIC_SETTINGS"]
-    except Exception:  # noqa: BLE001 - no app in this process: fall back to the environment
-        return Settings.from_env()
 
 
 @functools.lru_cache(maxsize=8)
@@ -153,11 +136,3 @@ class ResultCache:
             value = compute()
             self.set(key, value)
             return value, False
-
-
-def results(settings: Settings | None = None) -> ResultCache:
-    """A handle on the shared result cache of ``settings`` (default: the running app's)."""
-    from dashapp.backends import make_result_store  # lazy: backends imports this module
-
-    settings = settings or current_settings()
-    return make_result_store(settings)  # files under cache_dir, or Redis (TRAFFIC_BACKEND=redis)

@@ -1,0 +1,1 @@
+"""Job backends, result and page caches, settings: the server-side runtime shared by every worker."""

@@ -1,0 +1,1 @@
+"""HTTP: the JSON API and its OpenAPI document, uploads, exports, security headers, compression."""
