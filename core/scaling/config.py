@@ -11,6 +11,8 @@ import enum
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 __all__ = [
     "PRESETS",
     "CapacityModel",
@@ -107,6 +109,27 @@ class CostModel:
         _check(p >= 0, f"price_per_server_hour must be >= 0, got {self.price_per_server_hour}")
         m = _finite("min_billed_seconds", self.min_billed_seconds)
         _check(m >= 0, f"min_billed_seconds must be >= 0, got {self.min_billed_seconds}")
+
+    def server_hours(self, server_periods, topup_s, period_s: float):
+        """Billed server-hours: every running or booting server for each period, plus the top-up.
+
+        Args:
+            server_periods: sum over periods of the running + booting servers (a number or an array,
+                one entry per scenario).
+            topup_s: extra billed seconds from the minimum billed time (same shape).
+            period_s: length of one period in seconds.
+
+        Returns:
+            A float for scalar input, else a float array of the broadcast shape.
+        """
+        hours = np.asarray(server_periods, dtype=np.float64) * (period_s / 3600.0) + (
+            np.asarray(topup_s, dtype=np.float64) / 3600.0)
+        return hours.item() if hours.ndim == 0 else hours
+
+    def cost(self, server_periods, topup_s, period_s: float):
+        """Dollars billed: :meth:`server_hours` times the price (same arguments and shapes)."""
+        dollars = np.asarray(self.server_hours(server_periods, topup_s, period_s)) * self.price_per_server_hour
+        return dollars.item() if dollars.ndim == 0 else dollars
 
 
 @dataclass(frozen=True)

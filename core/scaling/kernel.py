@@ -73,18 +73,30 @@ class ScenarioParams:
 
     _FLOATS = ("up_thr", "down_thr", "margin", "hpa_target", "hpa_tol")
 
+    #: Values of the fields a scenario's mode ignores (the HPA target of a threshold rule, ...).
+    _NEUTRAL = dict(
+        mode=MODE_THRESHOLD, up_thr=1.0, down_thr=0.0, up_n=1, down_n=1, cooldown_p=0, step_up=1,
+        step_down=1, use_fc=0, margin=0.0, hpa_target=0.7, hpa_tol=0.1, stab_p=1, min_s=1,
+        max_s=1, init=1, sched_col=-1,
+    )
+
     @classmethod
     def from_rows(cls, rows: list[dict]) -> ScenarioParams:
         """Stack dicts (one per scenario); missing keys take neutral defaults."""
-        defaults = dict(
-            mode=MODE_THRESHOLD, up_thr=1.0, down_thr=0.0, up_n=1, down_n=1, cooldown_p=0, step_up=1,
-            step_down=1, use_fc=0, margin=0.0, hpa_target=0.7, hpa_tol=0.1, stab_p=1, min_s=1,
-            max_s=1, init=1, sched_col=-1,
-        )
         cols = {}
         for f in fields(cls):
             dtype = np.float64 if f.name in cls._FLOATS else np.int64
-            cols[f.name] = np.array([r.get(f.name, defaults[f.name]) for r in rows], dtype=dtype)
+            cols[f.name] = np.array([r.get(f.name, cls._NEUTRAL[f.name]) for r in rows], dtype=dtype)
+        return cls(**cols)
+
+    @classmethod
+    def from_columns(cls, columns: dict[str, np.ndarray], n: int) -> ScenarioParams:
+        """Columns of ``n`` scenarios; missing fields take the neutral defaults of :meth:`from_rows`."""
+        cols = {}
+        for f in fields(cls):
+            dtype = np.float64 if f.name in cls._FLOATS else np.int64
+            col = columns[f.name] if f.name in columns else np.full(n, cls._NEUTRAL[f.name])
+            cols[f.name] = np.asarray(col, dtype=dtype)
         return cls(**cols)
 
     def __len__(self) -> int:

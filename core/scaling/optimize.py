@@ -13,7 +13,8 @@ import numpy as np
 
 from core.scaling.config import PRESETS, Policy, ScalingConfig
 from core.scaling.forecasting import RollingForecaster
-from core.scaling.kernel import MODE_THRESHOLD, ScenarioParams, run_kernel
+from core.scaling.kernel import ScenarioParams, run_kernel
+from core.scaling.params import rule_columns, threshold_columns
 from core.scaling.simulate import SimulationModel, prepare, run_meta, run_scenarios
 from core.series import TrafficSeries
 
@@ -38,10 +39,11 @@ class SearchSpace:
 
 
 def _sample(space: SearchSpace, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """``n`` random rules as columns (``core.scaling.params``); the draws' order is part of the seed's meaning."""
     up = np.round(rng.uniform(*space.scale_out_threshold, n), 2)
     down = np.maximum(np.round(up - rng.uniform(*space.scale_in_gap, n), 2), 0.02)
     pol = np.array(space.policies, dtype=object)[rng.integers(0, len(space.policies), n)]
-    margin = np.where(pol == Policy.PREDICTIVE, np.round(rng.uniform(*space.safety_margin, n), 2), 0.0)
+    margin = np.round(rng.uniform(*space.safety_margin, n), 2)  # read by the predictive policy only
     return dict(
         policy=pol, scale_out_threshold=up, scale_in_threshold=down,
         scale_out_periods=rng.integers(space.scale_out_periods[0], space.scale_out_periods[1] + 1, n),
@@ -54,18 +56,8 @@ def _sample(space: SearchSpace, n: int, rng: np.random.Generator) -> dict[str, n
 
 
 def _presets(default_margin: float) -> dict[str, np.ndarray]:
-    rows = [(c, p) for c in PRESETS.values() for p in _POLICIES]
-    return dict(
-        policy=np.array([p for _, p in rows], dtype=object),
-        scale_out_threshold=np.array([c.scale_out_threshold for c, _ in rows]),
-        scale_in_threshold=np.array([c.scale_in_threshold for c, _ in rows]),
-        scale_out_periods=np.array([c.scale_out_periods for c, _ in rows]),
-        scale_in_periods=np.array([c.scale_in_periods for c, _ in rows]),
-        cooldown_minutes=np.array([c.cooldown_minutes for c, _ in rows], float),
-        step_out=np.array([c.step_out for c, _ in rows]),
-        step_in=np.array([c.step_in for c, _ in rows]),
-        safety_margin=np.array([default_margin if p == Policy.PREDICTIVE else 0.0 for _, p in rows]),
-    )
+    """The 9 preset rules (3 configurations x 3 policies) as columns, with the model's margin."""
+    return rule_columns([(c, p) for c in PRESETS.values() for p in _POLICIES], default_margin)
 
 
 def pareto_front(cost: np.ndarray, sla: np.ndarray) -> np.ndarray:
@@ -137,26 +129,14 @@ def optimize(series: TrafficSeries, model: SimulationModel | None = None, *, bud
     rnd = _sample(space, int(budget) - 9, rng)
     cand = {k: np.concatenate([pres[k], rnd[k]]) for k in pres}
     n = len(cand["policy"])
-    reactive = cand["policy"] == Policy.REACTIVE
     cap = model.capacity
-    cooldown_p = np.array([prep.grid.ceil_periods(m * 60.0) for m in cand["cooldown_minutes"]], np.int64)
-    cols = dict(
-        mode=np.full(n, MODE_THRESHOLD, np.int64), up_thr=cand["scale_out_threshold"].astype(float),
-        down_thr=cand["scale_in_threshold"].astype(float),
-        up_n=np.where(reactive, 1, cand["scale_out_periods"]).astype(np.int64),
-        down_n=np.where(reactive, 1, cand["scale_in_periods"]).astype(np.int64), cooldown_p=cooldown_p,
-        step_up=cand["step_out"].astype(np.int64), step_down=cand["step_in"].astype(np.int64),
-        use_fc=(cand["policy"] == Policy.PREDICTIVE).astype(np.int64), margin=cand["safety_margin"].astype(float),
-        hpa_target=np.full(n, 0.7), hpa_tol=np.full(n, 0.1), stab_p=np.ones(n, np.int64),
-        min_s=np.full(n, cap.min_servers, np.int64), max_s=np.full(n, cap.max_servers, np.int64),
-        init=np.full(n, prep.initial_servers(), np.int64), sched_col=np.full(n, -1, np.int64),
-    )
+    cols = threshold_columns(cand, grid=prep.grid, capacity=cap, init=prep.initial_servers())
     server_periods = np.zeros(n)
     topup = np.zeros(n)
     overloaded = np.zeros(n, np.int64)
     for lo in range(0, n, batch):
         sl = slice(lo, min(n, lo + batch))
-        params = ScenarioParams(**{k: v[sl] for k, v in cols.items()})
+        params = ScenarioParams.from_columns({k: v[sl] for k, v in cols.items()}, sl.stop - sl.start)
         kr = run_kernel(prep.demand, prep.include, params, server_cap=prep.server_cap,
                         queue_cap=model.queue.queue_limit_seconds * cap.capacity_per_server_rps, boot_p=prep.boot_p,
                         period_s=prep.grid.period_s, min_billed_s=model.cost.min_billed_seconds, fcmax=prep.fcmax,
@@ -165,7 +145,7 @@ def optimize(series: TrafficSeries, model: SimulationModel | None = None, *, bud
         if progress is not None:
             progress(sl.stop, n)
     n_inc = max(1, int(prep.include.sum()))
-    cost = (server_periods * prep.grid.period_s / 3600.0 + topup / 3600.0) * model.cost.price_per_server_hour
+    cost = model.cost.cost(server_periods, topup, prep.grid.period_s)
     over_pct = 100.0 * overloaded / n_inc
     idx = pareto_front(cost, over_pct)
     preset_names = [f"{c}/{p.value}" for c in PRESETS for p in _POLICIES]

@@ -21,7 +21,8 @@ from core.scaling.config import (
     parse_policy,
 )
 from core.scaling.forecasting import RollingForecaster, SeasonalNaive, honest_forecast, window_max
-from core.scaling.kernel import MODE_HPA, MODE_SCHEDULE, MODE_THRESHOLD, ScenarioParams, run_kernel
+from core.scaling.kernel import MODE_HPA, MODE_SCHEDULE, ScenarioParams, run_kernel
+from core.scaling.params import rule_columns, threshold_columns
 from core.scaling.queueing import response_times
 from core.series import TrafficSeries
 
@@ -171,17 +172,21 @@ def default_forecaster(series: TrafficSeries, model: SimulationModel | None = No
 
 
 def threshold_row(config: ScalingConfig, policy: Policy, prep: Prepared, *, safety_margin: float | None = None) -> dict:
-    """Kernel parameters of one configuration x policy (the policy decides how the numbers are used)."""
-    cap = prep.model.capacity
-    reactive = policy == Policy.REACTIVE
+    """Kernel parameters of one configuration x policy (the mapping is :func:`threshold_columns`).
+
+    Args:
+        config: the configuration's numbers.
+        policy: how the policy uses them.
+        prep: the simulation window (grid, server bounds, initial servers).
+        safety_margin: the predictive margin (default: the model's).
+
+    Returns:
+        ``{ScenarioParams field: value}`` for ``ScenarioParams.from_rows``.
+    """
     margin = prep.model.predictive.safety_margin if safety_margin is None else safety_margin
-    return dict(
-        mode=MODE_THRESHOLD, up_thr=config.scale_out_threshold, down_thr=config.scale_in_threshold,
-        up_n=1 if reactive else config.scale_out_periods, down_n=1 if reactive else config.scale_in_periods,
-        cooldown_p=prep.grid.cooldown_periods(config), step_up=config.step_out, step_down=config.step_in,
-        use_fc=int(policy == Policy.PREDICTIVE), margin=margin, min_s=cap.min_servers, max_s=cap.max_servers,
-        init=prep.initial_servers(),
-    )
+    cols = threshold_columns(rule_columns([(config, policy)], margin), grid=prep.grid,
+                             capacity=prep.model.capacity, init=prep.initial_servers())
+    return {k: v[0].item() for k, v in cols.items()}
 
 
 def _baseline_rows(prep: Prepared) -> tuple[list[dict], np.ndarray]:
@@ -257,12 +262,12 @@ def _summaries(kr, prep: Prepared, latency: tuple[np.ndarray, np.ndarray] | None
     inc = prep.include
     n_inc = int(inc.sum())
     dem = float(np.nansum(np.where(inc, prep.demand, 0.0)))
-    hours = prep.grid.period_s / 3600.0
-    price = prep.model.cost.price_per_server_hour
+    billing = prep.model.cost
+    server_hours = billing.server_hours(kr.server_periods, kr.topup_s, prep.grid.period_s)
+    cost = billing.cost(kr.server_periods, kr.topup_s, prep.grid.period_s)
     target = prep.model.queue.p95_target(prep.model.capacity)
     out = []
     for s in range(len(kr.server_periods)):
-        sh = kr.server_periods[s] * hours + kr.topup_s[s] / 3600.0
         if latency is not None and n_inc:
             mean_l, p95_l = latency[0][inc, s], latency[1][inc, s]
             p95m, meanm = float(p95_l.mean()), float(mean_l.mean())
@@ -272,7 +277,7 @@ def _summaries(kr, prep: Prepared, latency: tuple[np.ndarray, np.ndarray] | None
             p95m = meanm = over_pct = None
             over = None
         out.append(Totals(
-            cost=float(sh * price), server_hours=float(sh), overloaded_periods=int(kr.overloaded[s]),
+            cost=float(cost[s]), server_hours=float(server_hours[s]), overloaded_periods=int(kr.overloaded[s]),
             overloaded_pct=100.0 * float(kr.overloaded[s]) / n_inc if n_inc else 0.0,
             dropped_requests=float(kr.dropped[s]), dropped_pct=100.0 * float(kr.dropped[s]) / dem if dem else 0.0,
             p95_latency_s=p95m, mean_latency_s=meanm, p95_over_target_periods=over, p95_over_target_pct=over_pct,
