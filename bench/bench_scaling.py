@@ -31,7 +31,7 @@ from dataclasses import replace  # noqa: E402
 from bench.common import describe_gaps, load_nasa  # noqa: E402
 from core.forecast import ModelForecaster  # noqa: E402
 from core.scaling.config import PRESETS, Policy  # noqa: E402
-from core.scaling.forecasting import SeasonalNaive  # noqa: E402
+from core.scaling.forecasting import SeasonalNaiveRolling  # noqa: E402
 from core.scaling.kernel import ScenarioParams, _loop_scalar, has_numba  # noqa: E402
 from core.scaling.matrix import run_matrix  # noqa: E402
 from core.scaling.optimize import optimize  # noqa: E402
@@ -91,7 +91,7 @@ def goal_lines(mq) -> list[str]:
 
 def _forecaster(series, name: str, start: str):
     if name == "seasonal_naive":
-        return SeasonalNaive()
+        return SeasonalNaiveRolling()
     return ModelForecaster(name, start=series.start, fit_until=pd.Timestamp(start, tz=series.index.tz))
 
 
@@ -193,7 +193,7 @@ def main() -> int:
     lines.append("")
 
     # 1. full matrix at 1 minute over both months
-    naive = SeasonalNaive()
+    naive = SeasonalNaiveRolling()
     t0 = time.perf_counter()
     run_matrix(minutes)  # default forecast: Fourier+ARMA fitted once (cold), then reused
     cold = time.perf_counter() - t0

@@ -33,9 +33,10 @@ import pandas as pd
 from core.errors import InputError
 from core.forecast.backtest import rolling_forecast
 from core.forecast.base import Forecaster, make_model
+from core.forecast.naive import seasonal_naive_rolling
 from core.series import TrafficSeries
 
-__all__ = ["DEFAULT_FORECAST_MODEL", "ModelForecaster", "seasonal_naive_rolling"]
+__all__ = ["DEFAULT_FORECAST_MODEL", "ModelForecaster"]
 
 #: The model the predictive policy uses unless told otherwise. Chosen on validation weeks inside
 #: the training data (08-09..15 and 08-16..22 at 5 min; see docs/simulator.md): Fourier+ARMA was the
@@ -47,22 +48,6 @@ _MEMO_SIZE = 8
 _OUT_MEMO: OrderedDict[str, tuple[np.ndarray, dict]] = OrderedDict()
 _OUT_MEMO_SIZE = 24
 _MEMO_LOCK = threading.Lock()
-
-
-def seasonal_naive_rolling(values: np.ndarray, k: int, interval: pd.Timedelta) -> np.ndarray:
-    """``out[j]`` = the value one week earlier, else one day earlier, else ``k`` periods earlier (NaN skipped)."""
-    v = np.asarray(values, dtype=np.float64)
-    n = len(v)
-    per_day = max(1, int(round(pd.Timedelta(days=1) / pd.Timedelta(interval))))
-    out = np.full(n, np.nan)
-    for lag in (7 * per_day, per_day, int(k)):
-        if lag < k or lag >= n:
-            continue
-        cand = np.full(n, np.nan)
-        cand[lag:] = v[: n - lag]
-        fill = np.isnan(out)
-        out[fill] = cand[fill]
-    return out
 
 
 def _memo_key(name: str, params: dict, series: TrafficSeries) -> str:

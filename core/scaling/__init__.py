@@ -14,7 +14,7 @@ from core.scaling.config import (
     get_preset,
     parse_policy,
 )
-from core.scaling.forecasting import RollingForecaster, SeasonalNaive, honest_forecast
+from core.scaling.forecasting import RollingForecaster, SeasonalNaiveRolling, honest_forecast
 from core.scaling.simulate import ScenarioResult, SimulationModel, Totals, default_forecaster, prepare, simulate
 
 __all__ = [
@@ -27,7 +27,7 @@ __all__ = [
     "RollingForecaster",
     "ScalingConfig",
     "ScenarioResult",
-    "SeasonalNaive",
+    "SeasonalNaiveRolling",
     "SimulationModel",
     "Totals",
     "default_forecaster",

@@ -21,7 +21,9 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-__all__ = ["RollingForecaster", "SeasonalNaive", "forecast_leakage_check", "honest_forecast", "window_max"]
+from core.forecast.naive import seasonal_naive_rolling
+
+__all__ = ["RollingForecaster", "SeasonalNaiveRolling", "forecast_leakage_check", "honest_forecast", "window_max"]
 
 
 @runtime_checkable
@@ -31,29 +33,19 @@ class RollingForecaster(Protocol):
     def __call__(self, values: np.ndarray, k: int, interval: pd.Timedelta) -> np.ndarray: ...
 
 
-class SeasonalNaive:
-    """Same time one week earlier, falling back to one day earlier, then to the last value seen.
+class SeasonalNaiveRolling:
+    """The seasonal naive forecast as a rolling forecaster (the lag logic is ``core.forecast.naive``'s).
 
-    NaN values (gaps) are skipped to the next fallback. Lags shorter than k are
-    never used (they would need data after the decision time).
+    Same time one week earlier, falling back to one day earlier, then to the
+    last value seen ``k`` periods earlier; NaN values (gaps) are skipped to the
+    next fallback. Lags shorter than ``k`` are never used (they would need data
+    after the decision time).
     """
 
     name = "seasonal_naive"
 
     def __call__(self, values: np.ndarray, k: int, interval: pd.Timedelta) -> np.ndarray:
-        v = np.asarray(values, dtype=np.float64)
-        n = len(v)
-        per_min = interval / pd.Timedelta(minutes=1)
-        lags = [int(round(7 * 1440 / per_min)), int(round(1440 / per_min)), int(k)]
-        out = np.full(n, np.nan)
-        for lag in lags:
-            if lag < k or lag <= 0 or lag >= n:
-                continue
-            cand = np.full(n, np.nan)
-            cand[lag:] = v[: n - lag]
-            fill = np.isnan(out)
-            out[fill] = cand[fill]
-        return out
+        return seasonal_naive_rolling(values, k, interval)
 
 
 def forecast_leakage_check(forecaster: RollingForecaster, values: np.ndarray, k: int, interval: pd.Timedelta,
@@ -92,7 +84,7 @@ def forecast_leakage_check(forecaster: RollingForecaster, values: np.ndarray, k:
 
 def honest_forecast(forecaster: RollingForecaster | None, values: np.ndarray, k: int, interval: pd.Timedelta,
                     check: bool = True, cuts=None) -> np.ndarray:
-    """Run ``forecaster`` (default :class:`SeasonalNaive`) and verify its contract.
+    """Run ``forecaster`` (default :class:`SeasonalNaiveRolling`) and verify its contract.
 
     ``cuts``: where :func:`forecast_leakage_check` perturbs the values (default: n/2, 3n/4).
 
@@ -101,7 +93,7 @@ def honest_forecast(forecaster: RollingForecaster | None, values: np.ndarray, k:
     """
     if k < 1:
         raise ValueError(f"forecast horizon k must be >= 1 period, got {k}")
-    f = forecaster if forecaster is not None else SeasonalNaive()
+    f = forecaster if forecaster is not None else SeasonalNaiveRolling()
     if not callable(f):
         raise ValueError(f"forecaster must be a callable f(values, k, interval), got {type(f).__name__}")
     v = np.asarray(values, dtype=np.float64)

@@ -20,7 +20,7 @@ from core.scaling.config import (
     get_preset,
     parse_policy,
 )
-from core.scaling.forecasting import RollingForecaster, SeasonalNaive, honest_forecast, window_max
+from core.scaling.forecasting import RollingForecaster, SeasonalNaiveRolling, honest_forecast, window_max
 from core.scaling.kernel import MODE_HPA, MODE_SCHEDULE, ScenarioParams, run_kernel
 from core.scaling.params import rule_columns, threshold_columns
 from core.scaling.queueing import response_times
@@ -155,12 +155,12 @@ def default_forecaster(series: TrafficSeries, model: SimulationModel | None = No
     """
     spec = (model or SimulationModel()).predictive
     if spec.forecast_model == "seasonal_naive" and cache is None:
-        return SeasonalNaive()
-    # Too short to fit anything after min_history_days: skip importing the forecasting stack.
+        return SeasonalNaiveRolling()
+    # Too short to fit anything after min_history_days: the seasonal naive, no model to build.
     lo = 0 if start is None else int(series.index.searchsorted(series._ts(start), side="left"))
     need = math.ceil(pd.Timedelta(days=spec.min_history_days) / series.interval - 1e-9)
     if max(lo, need) >= len(series) - 1:
-        return SeasonalNaive()
+        return SeasonalNaiveRolling()
     from core.errors import InputError
     from core.forecast.rolling import ModelForecaster
 

@@ -9,7 +9,7 @@ from core.errors import InputError
 from core.forecast import ModelForecaster, make_model, rolling_forecast
 from core.forecast import rolling as rolling_mod
 from core.forecast.cache import ModelCache
-from core.scaling.forecasting import SeasonalNaive, forecast_leakage_check
+from core.scaling.forecasting import SeasonalNaiveRolling, forecast_leakage_check
 from core.series import TrafficSeries
 
 
@@ -28,7 +28,7 @@ def test_model_after_the_fit_point_seasonal_naive_before(series15, fresh_memo):
     f = ModelForecaster("sarima", start=series15.start, fit_until=series15.index[fit_at], params={"arma_days": 5},
                         min_history_days=3)
     out = f(v, 2, series15.interval)
-    naive = SeasonalNaive()(v, 2, series15.interval)
+    naive = SeasonalNaiveRolling()(v, 2, series15.interval)
     assert np.array_equal(out[: fit_at + 1], naive[: fit_at + 1], equal_nan=True)
     model = make_model("sarima", calibrate=False, arma_days=5).fit(
         TrafficSeries(series15.frame.iloc[:fit_at], series15.interval))
@@ -48,7 +48,7 @@ def test_short_history_moves_the_fit_point(series15, fresh_memo):
     never = ModelForecaster("sarima", start=series15.start, min_history_days=30)
     out = never(series15.requests, 1, series15.interval)
     assert never.describe()["model"] == "seasonal_naive"
-    assert np.array_equal(out, SeasonalNaive()(series15.requests, 1, series15.interval), equal_nan=True)
+    assert np.array_equal(out, SeasonalNaiveRolling()(series15.requests, 1, series15.interval), equal_nan=True)
 
 
 def test_fitted_models_are_reused_from_disk(series15, tmp_path, fresh_memo):

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from core.scaling.config import PredictiveSpec
-from core.scaling.forecasting import SeasonalNaive, honest_forecast, window_max
+from core.scaling.forecasting import SeasonalNaiveRolling, honest_forecast, window_max
 from core.scaling.kernel import has_numba
 from core.scaling.queueing import erlang_c, response_times
 from core.scaling.simulate import SimulationModel, simulate
@@ -31,13 +31,13 @@ def weekly(n_days=15, seed=0):
 
 def test_seasonal_naive_uses_last_week_then_last_day():
     v = np.arange(3000, dtype=float)
-    out = SeasonalNaive()(v, 2, FIVE)
+    out = SeasonalNaiveRolling()(v, 2, FIVE)
     week, day = 2016, 288
     assert out[week + 5] == v[5]
     assert out[day + 5] == v[5]  # no week of history yet: one day earlier
     assert out[3] == v[1]  # not even a day: last value seen k = 2 periods earlier
     v[5] = np.nan
-    assert SeasonalNaive()(v, 2, FIVE)[week + 5] == v[week + 5 - day]
+    assert SeasonalNaiveRolling()(v, 2, FIVE)[week + 5] == v[week + 5 - day]
 
 
 def test_decisions_never_depend_on_the_future():
@@ -168,7 +168,7 @@ def test_a_short_history_falls_back_to_seasonal_naive_without_fitting():
     s = series(weekly(6))
     res = simulate(s, "aggressive", "predictive", start=s.index[288 * 3], timeline=False)
     assert res.meta["forecast"]["name"] == "seasonal_naive"
-    same = simulate(s, "aggressive", "predictive", start=s.index[288 * 3], forecaster=SeasonalNaive(),
+    same = simulate(s, "aggressive", "predictive", start=s.index[288 * 3], forecaster=SeasonalNaiveRolling(),
                     timeline=False)
     assert same.totals.cost == res.totals.cost
 
