@@ -297,11 +297,14 @@ def sim_columns(timeline: pd.DataFrame) -> dict[str, np.ndarray]:
             "servers": timeline["servers"].to_numpy(dtype=np.float64)}
 
 
-def forecast_figure(bundle: dict, events=(), show_anomalies: bool = True, n_out: int = 3000) -> go.Figure:
-    """History, the forecast continuing it with its bands, and the actual values after the origin if known."""
-    hx, hy = bundle["history"]
-    ax, ay = bundle["actual"]
-    fc = bundle["forecast"]
+def forecast_figure(result, events=(), show_anomalies: bool = True, n_out: int = 3000) -> go.Figure:
+    """History, the forecast continuing it with its bands, and the actual values after the origin if known.
+
+    ``result`` is a :class:`core.forecast.result.ForecastResult`.
+    """
+    hx, hy = result.history
+    ax, ay = result.actual
+    fc = result.prediction
     hx, ax = local_index(hx), local_index(ax)
     fx = local_index(fc["timestamps"])
     xs, ys = downsample(hx, hy, n_out)
@@ -311,20 +314,20 @@ def forecast_figure(bundle: dict, events=(), show_anomalies: bool = True, n_out:
         traces.append(_line(xs, ys, "actual", line=dict(color="#7f7f7f", width=1)))
     band_colors = ["rgba(255,127,14,0.18)", "rgba(255,127,14,0.30)", "rgba(255,127,14,0.40)",
                    "rgba(255,127,14,0.50)"]
-    for i, lv in enumerate(sorted(bundle.get("levels", []), reverse=True)):
+    for i, lv in enumerate(sorted(result.levels, reverse=True)):
         hi, lo = np.asarray(fc[f"hi-{lv:g}"]), np.asarray(fc[f"lo-{lv:g}"])
         traces.append(_line(fx, hi, f"{lv:g}% upper", line=dict(width=0), showlegend=False, hoverinfo="skip"))
         traces.append(_line(fx, lo, f"{lv:g}% interval", line=dict(width=0), fill="tonexty",
                             fillcolor=band_colors[i % len(band_colors)]))
-    traces.append(_line(fx, np.asarray(fc["mean"]), f"forecast ({bundle['label']})",
+    traces.append(_line(fx, np.asarray(fc["mean"]), f"forecast ({result.label})",
                         line=dict(color="#ff7f0e", width=2)))
     if show_anomalies and len(hx):
-        an = _anomaly_trace(hx, np.asarray(hy, dtype=np.float64), bundle.get("anomalies", ()))
+        an = _anomaly_trace(hx, np.asarray(hy, dtype=np.float64), result.anomalies)
         if an is not None:
             traces.append(an)
     origin = ([dict(type="line", xref="x", yref="paper", x0=fx[0], x1=fx[0], y0=0, y1=1,
                     line=dict(color="#444", width=1, dash="dash"))], [])
-    return _build(traces, height=420, yaxis=dict(title=dict(text=f"{bundle['target']} per period")),
+    return _build(traces, height=420, yaxis=dict(title=dict(text=f"{result.target} per period")),
                   **_bands(origin if len(fx) else ([], []), _event_bands(events)))
 
 

@@ -17,13 +17,13 @@ import pandas as pd
 from core.anomalies import detect_anomalies
 from core.errors import InputError
 from core.events import builtin_events, events_in_range
-from core.forecast import backtest_protocols
-from core.forecast.base import target_values
 from core.forecast.cache import ModelCache
-from core.scaling import Policy, SimulationModel, get_preset, parse_policy
+from core.forecast.result import ForecastResult, forecast_at
+from core.scaling import Policy, SimulationModel
 from core.scaling.matrix import run_matrix
 from core.scaling.optimize import optimize
-from core.scaling.simulate import prepare, run_meta, run_scenarios
+from core.scaling.report import CostReport, cost_report
+from core.scaling.simulate import prepare
 from core.scaling.whatif import LoadTransform, whatif
 from core.series import TrafficSeries
 from core.store import DatasetStore
@@ -143,85 +143,38 @@ def _trim(result, columns=SIM_COLUMNS):
 
 
 def simulation_result(rc: ResultCache, dataset_id: str, series: TrafficSeries, config: str, policy: str,
-                      model: SimulationModel, start, end) -> dict:
-    """One configuration x policy over ``[start, end)`` (whole series as forecast history) with the
-    static-peak baseline for "savings vs static". Returns ``{"result", "static_peak", "meta"}``."""
+                      model: SimulationModel, start, end) -> CostReport:
+    """One configuration x policy over ``[start, end)`` (whole series as forecast history) beside the
+    baselines: core's :class:`~core.scaling.report.CostReport`, with the scenario's chart columns."""
     params = {"minutes": series.interval_minutes, "config": config, "policy": policy, "model": model_key(model),
               "start": str(start), "end": str(end)}
 
     def compute():
-        prep = prepare(series, model, start=start, end=end)
-        res = run_scenarios(prep, [(get_preset(config), parse_policy(policy))], baselines=True, timelines=True)
-        main = _trim(res[0])
-        static = next(r for r in res if r.name == "static_peak")
-        return {"result": main, "static_peak": static.totals.to_dict(), "meta": run_meta(prep)}
+        return cost_report(prepare(series, model, start=start, end=end), config, policy,
+                           timeline_columns=SIM_COLUMNS)
 
-    return rc.get_or_compute(rc.key("simulation", dataset_id, params), compute)[0]
+    return rc.get_or_compute(rc.key("cost-report", dataset_id, params), compute)[0]
 
 
 def forecast_result(rc: ResultCache, dataset_id: str, series: TrafficSeries, *, model: str, target: str,
                     origin: pd.Timestamp, steps: int, levels: tuple[float, ...], anomalies: bool,
-                    models_dir, progress=None, cached_only: bool = False) -> dict | None:
-    """Fit ``model`` on the history before ``origin``, forecast ``steps`` periods with intervals, and
-    backtest it beside the seasonal naive on ``[origin, origin + steps)`` under every protocol.
-
-    Returns a dict with ``history``/``actual`` (timestamps, values), ``forecast`` (core's predict dict),
-    ``backtest`` (``{protocol: report.to_dict()}`` or None when there is no data after the origin),
-    ``anomalies``, ``notes``. With ``cached_only`` returns None instead of computing.
-    """
+                    models_dir, progress=None, cached_only: bool = False) -> ForecastResult | None:
+    """Core's :func:`~core.forecast.result.forecast_at` from ``origin`` with its backtest (when the data goes
+    on past the origin) and, with ``anomalies``, the anomalous runs of the history; through the result cache.
+    With ``cached_only`` returns None instead of computing."""
     params = {"minutes": series.interval_minutes, "model": model, "target": target, "origin": str(origin),
               "steps": steps, "levels": list(levels), "anomalies": anomalies}
     key = rc.key("forecast", dataset_id, params)
     if cached_only:
         return rc.get(key)
 
-    def report(done: float) -> None:
-        if progress is not None:
-            progress(min(100, int(done)), 100)
-
     def compute():
-        notes = []
-        y_all = target_values(series, target)
-        pos = int(series.index.searchsorted(origin))
-        train = TrafficSeries(series.frame.iloc[:pos], series.interval, series.gaps)
-        report(2)
-        fitted, hit = ModelCache(models_dir).get_or_fit(
-            model, train, target=target, dataset_id=dataset_id,
-            progress=lambda d, t: report(5 + 35 * d / max(t, 1)))
-        try:
-            pred = fitted.predict(steps, level=levels)
-        except InputError as exc:
-            notes.append(f"No prediction intervals: {exc}")
-            pred = fitted.predict(steps, level=None)
-        report(45)
-        hist_n = max(int(pd.Timedelta(days=7) / series.interval), 3 * steps)
-        lo = max(0, pos - hist_n)
-        end_pos = min(len(series), pos + steps)
-        out = {
-            "model": model, "label": fitted.label, "target": target, "from_model_cache": hit,
-            "history": (series.index[lo:pos], y_all[lo:pos]),
-            "actual": (series.index[pos:end_pos], y_all[pos:end_pos]),
-            "forecast": pred, "levels": [lv for lv in levels if f"lo-{lv:g}" in pred],
-            "backtest": None, "anomalies": [], "notes": notes,
-        }
-        if end_pos > pos:
-            models = [model] if model == "seasonal_naive" else [model, "seasonal_naive"]
-            train_end = (series.index[pos - 1]).isoformat()
-            test_end = (series.index[end_pos - 1]).isoformat()
-            try:
-                # The model just fitted on the history before the origin is the backtest's model too.
-                reps = backtest_protocols(series, models, train_end=train_end, test_end=test_end, target=target,
-                                          progress=lambda d, t: report(45 + 45 * d / max(t, 1)),
-                                          fitted={model: fitted})
-                out["backtest"] = {p: r.to_dict() for p, r in reps.items()}
-            except InputError as exc:
-                notes.append(f"Backtest skipped: {exc}")
-        else:
-            notes.append("No data after the origin: pick an earlier origin to backtest and compare.")
+        out = forecast_at(series, model, steps=steps, target=target, levels=levels, origin=origin,
+                          cache=ModelCache(models_dir), dataset_id=dataset_id, backtest=True, progress=progress)
         if anomalies:
-            out["anomalies"] = anomaly_periods(rc, dataset_id, series, target, end=series.index[pos - 1]
-                                               + series.interval)
-        report(100)
+            pos = int(series.index.searchsorted(origin))
+            out.anomalies = anomaly_periods(rc, dataset_id, series, target, end=series.index[pos - 1]
+                                            + series.interval)
         return out
 
     return rc.get_or_compute(key, compute)[0]

@@ -24,6 +24,7 @@ import pandas as pd
 
 from core.errors import InputError
 from core.forecast import model_names, parse_horizon, parse_levels
+from core.forecast.split import default_test_start
 from core.scaling import PRESETS, CapacityModel, CostModel, Policy, SimulationModel
 from core.scaling.whatif import SHAPES, LoadTransform, Spike
 from core.store import ID_RE, DatasetStore
@@ -399,10 +400,7 @@ def resolve_horizon(parsed: Parsed, interval: pd.Timedelta) -> int:
 def resolve_origin(parsed: Parsed, series_start: pd.Timestamp, series_end: pd.Timestamp,
                    interval: pd.Timedelta) -> pd.Timestamp:
     """Where the forecast starts: history before it is the training data (at least 3 days)."""
-    span = series_end - series_start
-    default = (series_end - min(pd.Timedelta(days=7), span * 0.3)).normalize()
-    if default - series_start < pd.Timedelta(days=3):
-        default = series_end
+    default = default_test_start(series_start, series_end) or series_end  # too short to test: forecast the future
     v = parsed.values.get("origin")
     if v is None:
         return default

@@ -5,9 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from core.cli.common import add_data_args, emit, load_series
 from core.errors import InputError
 
@@ -54,9 +51,10 @@ def _model_name(name: str) -> str:
 
 
 def _forecast(args) -> int:
-    from core.events import events_in_range, load_events
-    from core.forecast import make_model, parse_horizon, parse_levels
+    from core.events import load_events
+    from core.forecast import parse_horizon, parse_levels
     from core.forecast.cache import ModelCache
+    from core.forecast.result import forecast_at
 
     name = _model_name(args.model)
     levels = parse_levels(args.level)
@@ -67,38 +65,23 @@ def _forecast(args) -> int:
     params = {}
     if args.events:
         params["events"] = load_events(args.events)
-    cached = False
-    if args.no_cache:
-        model = make_model(name, **params).fit(series, target=args.target)
-    else:
-        root = args.models_dir or os.environ.get("TRAFFIC_MODELS_DIR") or "models"
-        dataset_id = None if Path(args.data).exists() else args.data
-        model, cached = ModelCache(root).get_or_fit(name, series, args.target, params, dataset_id=dataset_id)
-    fc = model.predict(steps, level=levels)
-    ts = fc["timestamps"]
-    mean = fc["mean"]
+    cache = None
+    if not args.no_cache:
+        cache = ModelCache(args.models_dir or os.environ.get("TRAFFIC_MODELS_DIR") or "models")
+    dataset_id = None if Path(args.data).exists() else args.data
+    result = forecast_at(series, name, steps=steps, target=args.target, levels=levels, params=params, cache=cache,
+                         dataset_id=dataset_id)
     if args.out:
-        frame = pd.DataFrame({"timestamp": [t.isoformat() for t in ts], **{k: v for k, v in fc.items()
-                                                                          if k != "timestamps"}})
+        frame = result.to_frame().reset_index()
+        frame["timestamp"] = [t.isoformat() for t in frame["timestamp"]]
         frame.to_csv(args.out, index=False, float_format="%.3f")
-    obj = {
-        "model": name,
-        "label": model.label,
-        "target": args.target,
-        "granularity_minutes": series.interval_minutes,
-        "start": ts[0].isoformat(),
-        "end": (ts[-1] + series.interval).isoformat(),
-        "points": int(len(ts)),
-        "levels": list(levels),
-        "summary": {"mean": float(mean.mean()), "min": float(mean.min()), "max": float(mean.max()),
-                    "total": float(mean.sum()), "peak_at": ts[int(np.argmax(mean))].isoformat()},
-        "fit_seconds": round(float(model.fit_seconds_), 3),
-        "cached": cached,
-        "events": events_in_range(model._all_events, ts[0], ts[-1]),
-        "out": args.out,
-    }
-    text = (f"{model.label}: {len(ts)} periods {obj['start']} .. {obj['end']}\n"
+    d = result.to_dict(arrays=False)
+    obj = {k: d[k] for k in ("model", "label", "target", "granularity_minutes", "start", "end", "points", "levels",
+                             "summary", "fit_seconds")}
+    obj.update(cached=result.model_cached, events=d["events"], out=args.out)
+    text = (f"{result.label}: {len(result.timestamps)} periods {obj['start']} .. {obj['end']}\n"
             f"mean {obj['summary']['mean']:.1f}, peak {obj['summary']['max']:.1f} at {obj['summary']['peak_at']}"
+            + "".join(f"\n{n}" for n in result.notes)
             + (f"\nwritten to {args.out}" if args.out else ""))
     emit(args, obj, text)
     return 0

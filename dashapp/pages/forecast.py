@@ -10,6 +10,7 @@ import pandas as pd
 from dash import dcc, html
 
 from core.forecast import model_names
+from core.forecast.result import ForecastResult
 from core.series import TrafficSeries
 from core.store import DatasetStore
 from dashapp import ids, services
@@ -77,28 +78,28 @@ def backtest_rows(backtest: dict) -> list[list]:
     return rows
 
 
-def render(ctx: Context, bundle: dict) -> list:
+def render(ctx: Context, bundle: ForecastResult) -> list:
     """The forecast chart, the backtest table and the notes."""
     v = ctx.parsed.values
-    hx = bundle["history"][0]
-    end = bundle["forecast"]["timestamps"][-1] if len(bundle["forecast"]["timestamps"]) else ctx.origin
+    hx = bundle.history[0]
+    end = bundle.timestamps[-1] if len(bundle.timestamps) else ctx.origin
     events = services.event_list(hx[0], end) if v["events"] and len(hx) else []
     fig = forecast_figure(bundle, events=events, show_anomalies=v["anomalies"])
     out = [
-        html.P(f"{bundle['label']} · {v['target']} · {ctx.minutes}-minute periods · origin "
+        html.P(f"{bundle.label} · {v['target']} · {ctx.minutes}-minute periods · origin "
                f"{st.format_time(ctx.origin)} · {ctx.steps:,} steps"
-               + (" · model loaded from the model cache" if bundle.get("from_model_cache") else ""),
+               + (" · model loaded from the model cache" if bundle.model_cached else ""),
                className="small text-muted mb-1", id="forecast-summary"),
         dcc.Graph(id=GRAPH, figure=fig, config={"displaylogo": False}),
     ]
-    if bundle.get("backtest"):
+    if bundle.backtest:
         head = ["protocol", "model", "n"] + [label for _, label, _ in _METRICS]
-        first = next(iter(bundle["backtest"].values()))
+        first = next(iter(bundle.backtest.values()))
         out += [html.H5("Backtest", className="mt-2"),
                 html.P(f"Trained up to {first['train']['end'][:16]}, scored {first['test']['start'][:16]} .. "
                        f"{first['test']['end'][:16]}. {first['notes']}", className="small text-muted"),
-                table(head, backtest_rows(bundle["backtest"]), id_=ids.FORECAST_BACKTEST)]
-    out += [dbc.Alert(n, color="info", className="py-2 small") for n in bundle.get("notes", [])]
+                table(head, backtest_rows(bundle.backtest), id_=ids.FORECAST_BACKTEST)]
+    out += [dbc.Alert(n, color="info", className="py-2 small") for n in bundle.notes]
     return out
 
 

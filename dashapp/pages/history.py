@@ -9,6 +9,7 @@ import pandas as pd
 from dash import dcc, html
 
 from core.scaling import PRESETS, Policy, SimulationModel
+from core.scaling.report import CostReport
 from core.store import DatasetStore
 from dashapp import ids, services
 from dashapp import state as st
@@ -76,24 +77,23 @@ def simulation_source(search: str):
     ctx, rc = _context_from_search(search)
     try:
         sim = _simulate(ctx, rc)
-        tl = sim["result"].timeline
+        tl = sim.scenario.timeline
         return local_index(tl.index), sim_columns(tl)
     finally:
         rc.close()
 
 
-def _simulate(ctx: Context, rc: ResultCache) -> dict:
+def _simulate(ctx: Context, rc: ResultCache) -> CostReport:
     v = ctx.parsed.values
     return services.simulation_result(rc, ctx.dataset.id, ctx.series, v["config"], v["policy"], ctx.model,
                                       ctx.lo, ctx.hi)
 
 
-def kpis(sim: dict) -> list[tuple]:
+def kpis(sim: CostReport) -> list[tuple]:
     """The KPI cards: cost, savings vs static, overloaded %, dropped %, p95 latency, scaling actions."""
-    t = sim["result"].totals
-    static = sim["static_peak"]["cost"]
-    saving = static - t.cost
-    pct = 100.0 * saving / static if static else None
+    t = sim.scenario.totals
+    static = sim.baselines["static_peak"].totals.cost
+    saving, pct = sim.savings["vs_static_peak"]["dollars"], sim.savings["vs_static_peak"]["pct"]
     return [
         ("Cost", f"${t.cost:,.2f}", f"{t.server_hours:,.0f} server-hours"),
         ("Savings vs static", f"${saving:,.2f}", f"{fmt_num(pct, 1)}% of static peak (${static:,.2f})"),
@@ -144,9 +144,9 @@ def body(ctx: Context, rc: ResultCache) -> list:
     gaps = [g.to_dict() for g in w.gaps]
     traffic = traffic_figure(w.index, values, v["metric"], gaps, events, anomalies)
     sim = _simulate(ctx, rc)
-    simfig = simulation_figure(sim["result"].timeline, gaps)
+    simfig = simulation_figure(sim.scenario.timeline, gaps)
     kind = "synthetic" if ctx.dataset.synthetic else "real"
-    meta = sim["meta"]
+    meta = sim.meta
     return [
         html.P([html.Strong(ctx.dataset.name), f" ({kind}) · {ctx.minutes}-minute periods · "
                 f"{st.format_time(ctx.lo)} .. {st.format_time(ctx.hi)} · {len(w):,} periods · "

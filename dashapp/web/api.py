@@ -16,10 +16,13 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 from core.errors import InputError
 from core.forecast import backtest, model_names, parse_horizon, parse_levels
 from core.forecast.cache import ModelCache
+from core.forecast.result import forecast_at
+from core.forecast.split import MIN_HISTORY, default_test_start
 from core.jsonable import to_jsonable
 from core.scaling import parse_policy
 from core.scaling.action import MAX_POINTS, recommend_action
-from core.scaling.simulate import prepare, run_meta, run_scenarios
+from core.scaling.report import cost_report as build_cost_report
+from core.scaling.simulate import prepare
 from core.series import parse_granularity
 from core.store import DatasetStore
 from dashapp.runtime.backends import results
@@ -169,18 +172,9 @@ def forecast():
     settings = _settings()
 
     def compute() -> dict:
-        series = load()
-        fitted, from_disk = ModelCache(settings.models_dir).get_or_fit(
-            model, series, target, {}, dataset_id=ident.get("dataset"))
-        fc = fitted.predict(steps, level=levels)
-        ts = fc.pop("timestamps")
-        return to_jsonable({
-            "model": model, "label": fitted.label, "target": target, "dataset_id": ident.get("dataset"),
-            "granularity_minutes": series.interval_minutes, "horizon_steps": steps, "levels": list(levels),
-            "start": ts[0].isoformat(), "end": (ts[-1] + series.interval).isoformat(),
-            "timestamps": [t.isoformat() for t in ts], **fc,
-            "fit_seconds": round(float(fitted.fit_seconds_), 3), "model_cached": from_disk,
-        })
+        result = forecast_at(load(), model, steps=steps, target=target, levels=levels,
+                             cache=ModelCache(settings.models_dir), dataset_id=ident.get("dataset"))
+        return to_jsonable(result.to_dict())
 
     value, hit = _cached("forecast", ident, {"model": model, "target": target, "steps": steps, "levels": levels},
                          compute)
@@ -262,13 +256,13 @@ def metrics():
 
 
 def _default_train_end(series) -> str:
-    """Test on the last 7 days (a quarter of a series shorter than four weeks)."""
-    import pandas as pd
-
-    span = series.end - series.start
-    test = pd.Timedelta(days=7) if span >= pd.Timedelta(days=28) else span / 4
-    last_train = series.index[max(0, series.index.searchsorted(series.end - test) - 1)]
-    return last_train.isoformat()
+    """The last training period of the default split (``core.forecast.split``), the same as the Forecast page's."""
+    test_start = default_test_start(series.start, series.end)
+    if test_start is None:
+        raise ApiError(400, f"the series ({series.start} .. {series.end}) is too short for the default split "
+                            f"(at least {MIN_HISTORY.days} days of training before the test days); give train_end",
+                       "train_end")
+    return series.index[max(0, series.index.searchsorted(test_start) - 1)].isoformat()
 
 
 _COST_FIELDS = ("dataset_id", "series", "interval_minutes", "granularity", "start", "end", "config", "policy",
@@ -288,26 +282,7 @@ def cost_report():
         prep = prepare(series, model, start=fields.string("start", max_len=40), end=fields.string("end", max_len=40))
     except (ValueError, TypeError) as exc:
         raise ApiError(400, f"start/end: {exc}") from None
-    results = run_scenarios(prep, [(cfg, policy)], baselines=True)
-    scenario, baselines = results[0], {r.name: r for r in results[1:]}
-    cost = scenario.totals.cost
-    savings = {}
-    for name in ("static_peak", "static_mean"):
-        ref = baselines[name].totals.cost
-        savings[f"vs_{name}"] = {"dollars": ref - cost, "pct": 100.0 * (ref - cost) / ref if ref > 0 else None}
-    oracle = baselines["oracle"].totals.cost
-    out = {
-        "config": cfg.to_dict(), "policy": policy.value,
-        "scenario": scenario.to_dict(),
-        "baselines": {k: v.to_dict() for k, v in baselines.items()},
-        "savings": savings,
-        "cost_vs_oracle": cost / oracle if oracle > 0 else None,
-        "sla": {k: scenario.totals.to_dict()[k] for k in (
-            "overloaded_periods", "overloaded_pct", "dropped_requests", "dropped_pct", "p95_latency_s",
-            "p95_over_target_periods", "p95_over_target_pct")},
-        "meta": run_meta(prep),
-    }
-    return jsonify(to_jsonable(out))
+    return jsonify(to_jsonable(build_cost_report(prep, cfg, policy).to_dict()))
 
 
 @bp.route("/", defaults={"rest": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

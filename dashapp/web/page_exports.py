@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 
 from core.scaling.recommend import recommend
@@ -27,7 +28,7 @@ from dashapp.figures import (
 )
 from dashapp.runtime.backends import results
 from dashapp.runtime.settings import current_settings
-from dashapp.web.exports import ExportBundle, forecast_frame
+from dashapp.web.exports import ExportBundle
 
 __all__ = ["PAGE_EXPORTERS", "page_module"]
 
@@ -70,17 +71,14 @@ def history_bundle(query: dict) -> ExportBundle:
         w = ctx.series.window(ctx.lo, ctx.hi)
         sim = services.simulation_result(rc, ctx.dataset.id, ctx.series, v["config"], v["policy"], ctx.model,
                                          ctx.lo, ctx.hi)
-    tl = sim["result"].timeline
+    tl = sim.scenario.timeline
     frame = w.frame.join(tl.drop(columns=["demand"], errors="ignore"), how="left")
-    t = sim["result"].totals
-    static = sim["static_peak"]["cost"]
     gaps = [g.to_dict() for g in w.gaps]
     values = services.metric_values(w, v["metric"])
     summary = {**_head(ctx, parsed), "window": {"start": ctx.lo.isoformat(), "end": ctx.hi.isoformat()},
-               "scenario": sim["result"].to_dict(), "static_peak": sim["static_peak"],
-               "savings_vs_static_peak": {"dollars": static - t.cost,
-                                          "pct": 100.0 * (static - t.cost) / static if static else None},
-               "meta": sim["meta"], "gaps": gaps}
+               "scenario": sim.scenario.to_dict(), "static_peak": sim.baselines["static_peak"].totals.to_dict(),
+               "savings_vs_static_peak": sim.savings["vs_static_peak"], "cost_report": sim.to_dict(),
+               "meta": sim.meta, "gaps": gaps}
     figures = {f"Traffic ({v['metric']})": traffic_figure(w.index, values, v["metric"], gaps).figure,
                f"Simulation: {v['config']} / {v['policy']}": simulation_figure(tl, gaps).figure}
     return ExportBundle(title=f"History: {ctx.dataset.name}, {v['config']}/{v['policy']}",
@@ -95,16 +93,16 @@ def forecast_bundle(query: dict) -> ExportBundle:
         bundle = services.forecast_result(rc, ctx.dataset.id, ctx.series, model=v["model"], target=v["target"],
                                           origin=ctx.origin, steps=ctx.steps, levels=tuple(v["level"]),
                                           anomalies=v["anomalies"], models_dir=current_settings().models_dir)
-    frame = forecast_frame(bundle["forecast"])
-    ax, ay = bundle["actual"]
-    frame["actual"] = pd.Series(ay, index=pd.DatetimeIndex(ax)).reindex(frame.index)
-    summary = {**_head(ctx, parsed), "model": bundle["model"], "label": bundle["label"], "target": bundle["target"],
-               "origin": ctx.origin.isoformat(), "steps": ctx.steps, "levels": bundle["levels"],
-               "backtest": bundle["backtest"], "notes": bundle["notes"]}
-    return ExportBundle(title=f"Forecast: {ctx.dataset.name}, {bundle['label']}",
+    frame = bundle.to_frame()
+    if "actual" not in frame:
+        frame["actual"] = np.nan
+    summary = {**_head(ctx, parsed), "model": bundle.model, "label": bundle.label, "target": bundle.target,
+               "origin": ctx.origin.isoformat(), "steps": ctx.steps, "levels": bundle.levels,
+               "backtest": bundle.backtest, "notes": bundle.notes, "forecast": bundle.to_dict(arrays=False)}
+    return ExportBundle(title=f"Forecast: {ctx.dataset.name}, {bundle.label}",
                         filename=f"forecast-{ctx.dataset.id}-{v['model']}", frame=frame, summary=summary,
-                        figures={f"Forecast ({bundle['label']})": forecast_figure(bundle)},
-                        notes=_notes(ctx, parsed) + list(bundle["notes"]))
+                        figures={f"Forecast ({bundle.label})": forecast_figure(bundle)},
+                        notes=_notes(ctx, parsed) + list(bundle.notes))
 
 
 def scenarios_bundle(query: dict) -> ExportBundle:

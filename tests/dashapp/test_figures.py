@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.forecast.result import ForecastResult
 from core.scaling import simulate
 from core.scaling.matrix import run_matrix
 from core.scaling.optimize import optimize
@@ -123,10 +124,12 @@ def test_forecast_figure_has_one_band_per_level():
     idx = pd.date_range("1995-08-20", periods=200, freq="15min", tz="-04:00")
     fidx = pd.date_range(idx[-1] + pd.Timedelta(minutes=15), periods=10, freq="15min", tz="-04:00")
     mean = np.full(10, 100.0)
-    bundle = {"history": (idx, np.ones(200)), "actual": (fidx[:5], np.ones(5)), "label": "Seasonal naive",
-              "target": "requests", "levels": [80.0, 95.0], "anomalies": [],
-              "forecast": {"timestamps": fidx, "mean": mean, "lo-80": mean - 5, "hi-80": mean + 5,
-                           "lo-95": mean - 9, "hi-95": mean + 9}}
+    bundle = ForecastResult(
+        model="seasonal_naive", label="Seasonal naive", target="requests", interval=pd.Timedelta(minutes=15),
+        origin=fidx[0], steps=10, levels=[80.0, 95.0], fit_seconds=0.0, model_cached=False,
+        history=(idx, np.ones(200)), actual=(fidx[:5], np.ones(5)),
+        prediction={"timestamps": fidx, "mean": mean, "lo-80": mean - 5, "hi-80": mean + 5,
+                    "lo-95": mean - 9, "hi-95": mean + 9})
     fig = F.forecast_figure(bundle)
     names = [t.name for t in fig.data]
     assert names[:2] == ["history", "actual"]

@@ -15,8 +15,8 @@ def test_the_forecast_job_backtests_the_model_it_just_fitted(tmp_path):
     with ResultCache(tmp_path / "cache") as rc:
         out = services.forecast_result(rc, "synthetic", series, model="sarima", target="requests", origin=origin,
                                        steps=96, levels=(80, 95), anomalies=False, models_dir=tmp_path / "models")
-    assert out["backtest"] is not None
-    for protocol, rep in out["backtest"].items():
+    assert out.backtest is not None
+    for protocol, rep in out.backtest.items():
         ours, naive = rep["results"]["sarima"], rep["results"]["seasonal_naive"]
         assert ours["fit_reused"] is True, protocol  # no second fit of the same model on the same data
         assert "fit_reused" not in naive

@@ -8,8 +8,8 @@ import pytest
 
 from core.store import DatasetStore
 from dashapp import ids
-from dashapp.components import pagecache
 from dashapp import state as st
+from dashapp.components import pagecache
 from dashapp.runtime.backends import results
 from tests.dashapp.helpers import find
 
