@@ -173,7 +173,7 @@ def timing(series: TrafficSeries, minutes: int, models, horizon: str) -> dict:
 
 def simulator_gain(series: TrafficSeries, models) -> list[tuple]:
     """Predictive policy over the test window at 5 min with each model's rolling forecast."""
-    from core.forecast import RollingModel
+    from core.forecast import ModelForecaster
     from core.scaling import simulate
 
     s = series.resample("5min")
@@ -181,7 +181,8 @@ def simulator_gain(series: TrafficSeries, models) -> list[tuple]:
     rows = []
     for name in models:
         t0 = time.perf_counter()
-        fc = RollingModel(name, s.start, fit_until=start)
+        fc = ModelForecaster(name, start=s.start, fit_until=start, min_history_days=0, memo=None,
+                             naive_before_fit=False)
         res = simulate(s, "balanced", "predictive", start=start, forecaster=fc, timeline=False)
         t = res.totals
         rows.append((name, t.cost, t.overloaded_pct, t.dropped_pct, t.server_hours, time.perf_counter() - t0))

@@ -99,8 +99,7 @@ def margin_sweep(series, name: str, start: str, end: str) -> tuple[list[tuple], 
     """(config, margin, cost / oracle, overloaded %) of the 3 predictive scenarios over MARGINS."""
     from core.forecast import rolling
 
-    rolling._MEMO.clear()  # time a fresh fit, not the memo
-    rolling._OUT_MEMO.clear()
+    rolling.PROCESS_MEMO.clear()  # time a fresh fit, not the memo
     t0 = time.perf_counter()
     prep = prepare(series, start=start, end=end, forecaster=_forecaster(series, name, start))
     secs = time.perf_counter() - t0

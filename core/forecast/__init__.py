@@ -8,20 +8,20 @@ from core.forecast import ensemble, lgbm, naive, prophet, sarima  # noqa: F401  
 from core.forecast.backtest import (
     PROTOCOLS,
     BacktestReport,
-    RollingModel,
     backtest,
     backtest_protocols,
     metrics,
     rolling_forecast,
 )
 from core.forecast.base import Forecaster, Grid, make_model, model_names, parse_horizon, parse_levels
+from core.forecast.memo import ForecastMemo
 from core.forecast.rolling import DEFAULT_FORECAST_MODEL, ModelForecaster
 
 __all__ = [
     "DEFAULT_FORECAST_MODEL",
     "PROTOCOLS",
     "BacktestReport",
-    "RollingModel",
+    "ForecastMemo",
     "Forecaster",
     "Grid",
     "ModelForecaster",

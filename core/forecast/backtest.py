@@ -20,7 +20,6 @@ from core.series import TrafficSeries
 __all__ = [
     "PROTOCOLS",
     "BacktestReport",
-    "RollingModel",
     "backtest",
     "backtest_protocols",
     "metrics",
@@ -350,33 +349,3 @@ def rolling_forecast(
             paths = model.predict_paths(y, chunk, k, level=None)["mean"]
             out[chunk + k - 1] = paths[:, k - 1]
     return out
-
-
-class RollingModel:
-    """A registry model as the simulator's rolling forecaster ``f(values, k, interval) -> out``.
-
-    It refits inside every call on the periods before ``fit_until`` (so a
-    perturbed series refits too) and returns :func:`rolling_forecast`:
-    ``out[j]`` comes from ``values[: j - k + 1]`` only, NaN before
-    ``fit_until + k - 1``. ``core.scaling.prepare`` checks that contract.
-
-    Args:
-        model: registry name.
-        start: timestamp of ``values[0]`` (calendar features need the clock).
-        fit_until: first forecast period (timestamp or position); default as in
-            :func:`rolling_forecast`.
-        params: hyperparameters of the model.
-    """
-
-    def __init__(self, model: str, start, fit_until=None, params: dict | None = None):
-        make_model(model, **(params or {}))  # validate now, not inside the simulator
-        self.name = model
-        self.start = pd.Timestamp(start)
-        self.fit_until = fit_until
-        self.params = dict(params or {})
-
-    def __call__(self, values: np.ndarray, k: int, interval: pd.Timedelta) -> np.ndarray:
-        idx = pd.DatetimeIndex(self.start + interval * np.arange(len(values)))
-        frame = pd.DataFrame({"requests": np.asarray(values, dtype=np.float64)}, index=idx)
-        series = TrafficSeries(frame=frame, interval=pd.Timedelta(interval))
-        return rolling_forecast(series, self.name, k=int(k), start=self.fit_until, params=self.params)

@@ -1,4 +1,4 @@
-"""The simulator's default rolling forecaster: a registry model fitted once, before the simulated window.
+"""The one adapter from a registry model to a rolling forecaster, used by the simulator by default.
 
 :class:`ModelForecaster` is a ``core.scaling`` rolling forecaster
 (``f(values, k, interval) -> out``, ``out[j]`` from ``values[: j - k + 1]``
@@ -9,23 +9,39 @@ data), and forecasts every later period ``k`` steps ahead with the model's
 state updated by the true values as they arrive (as in a one-step backtest).
 Periods the model cannot forecast (before its fit point) get the seasonal
 naive forecast (one week earlier, else one day, else ``k`` periods earlier),
-which is honest by construction too.
+which is honest by construction too; ``naive_before_fit=False`` leaves them
+NaN instead, as :func:`~core.forecast.backtest.rolling_forecast` does.
 
 Fitting is the only expensive part, so fitted models are reused: through a
 :class:`~core.forecast.cache.ModelCache` on disk when one is given (keyed by
-dataset id, parameters and a hash of the training data), and through a small
-in-process memo keyed the same way (the simulator calls the forecaster three
-times per run to check it for leakage; a perturbation after the fit point
-leaves the training data, hence the key, unchanged).
+dataset id, parameters and a hash of the training data), and through an
+in-memory :class:`~core.forecast.memo.ForecastMemo` keyed the same way (the
+simulator calls the forecaster three times per run to check it for leakage; a
+perturbation after the fit point leaves the training data, hence the key,
+unchanged).
+
+:data:`PROCESS_MEMO` is that memo's default: one per process, the single
+exception to "no mutable module globals for data", kept because a page or CLI
+run that simulates the same window twice (matrix, then optimizer) would
+otherwise refit the model each time (the scaling tests take 29 s with it,
+154 s without). It is safe because:
+
+- every entry is a pure function of its key, a SHA-256 of everything it depends
+  on (model, parameters, dataset id, grid and the values themselves): a hit is
+  never stale, and gunicorn workers holding different entries differ in speed,
+  never in results;
+- it holds no user state beyond those content-keyed numbers and is bounded
+  (8 fitted models, 24 forecasts; least recently used evicted first);
+- a lock guards it (simulator jobs run on threads).
+
+Pass ``memo=None`` for no memo, or your own :class:`ForecastMemo`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
-from collections import OrderedDict
 
 import numpy as np
 import pandas as pd
@@ -33,21 +49,19 @@ import pandas as pd
 from core.errors import InputError
 from core.forecast.backtest import rolling_forecast
 from core.forecast.base import Forecaster, make_model
+from core.forecast.memo import ForecastMemo
 from core.forecast.naive import seasonal_naive_rolling
 from core.series import TrafficSeries
 
-__all__ = ["DEFAULT_FORECAST_MODEL", "ModelForecaster"]
+__all__ = ["DEFAULT_FORECAST_MODEL", "PROCESS_MEMO", "ModelForecaster"]
 
 #: The model the predictive policy uses unless told otherwise. Chosen on validation weeks inside
 #: the training data (08-09..15 and 08-16..22 at 5 min; see docs/simulator.md): Fourier+ARMA was the
 #: cheapest predictive scenario at <= 0.5% overloaded periods in both, and fits in about a second.
 DEFAULT_FORECAST_MODEL = "sarima"
 
-_MEMO: OrderedDict[str, Forecaster] = OrderedDict()
-_MEMO_SIZE = 8
-_OUT_MEMO: OrderedDict[str, tuple[np.ndarray, dict]] = OrderedDict()
-_OUT_MEMO_SIZE = 24
-_MEMO_LOCK = threading.Lock()
+#: The in-process memo ModelForecaster uses unless given another (see the module docstring).
+PROCESS_MEMO = ForecastMemo()
 
 
 def _memo_key(name: str, params: dict, series: TrafficSeries) -> str:
@@ -59,7 +73,7 @@ def _memo_key(name: str, params: dict, series: TrafficSeries) -> str:
 
 
 class ModelForecaster:
-    """A registry model as the predictive policy's rolling forecaster, fitted once and reused.
+    """A registry model as a rolling forecaster, fitted once on the periods before its fit point.
 
     Args:
         model: registry name (``"sarima"``, ``"lightgbm"``, ...; ``"seasonal_naive"`` fits nothing).
@@ -72,10 +86,18 @@ class ModelForecaster:
             earlier moves the fit point to ``start + min_history_days`` (seasonal naive before it).
         cache: optional :class:`~core.forecast.cache.ModelCache` (fitted models on disk).
         dataset_id: part of the cache key.
+        memo: in-memory reuse of fits and forecasts (default :data:`PROCESS_MEMO`; None: none,
+            every call fits afresh).
+        naive_before_fit: fill the periods the model cannot forecast with the seasonal naive
+            (default); False leaves them NaN.
+
+    Raises:
+        InputError: an unknown model, bad parameters or a negative ``min_history_days``.
     """
 
     def __init__(self, model: str = DEFAULT_FORECAST_MODEL, *, start, fit_until=None, params: dict | None = None,
-                 min_history_days: float = 14.0, cache=None, dataset_id: str | None = None):
+                 min_history_days: float = 14.0, cache=None, dataset_id: str | None = None,
+                 memo: ForecastMemo | None = PROCESS_MEMO, naive_before_fit: bool = True):
         # Rolling means need no intervals; the ensemble's weights come from its calibration, though.
         self.params = {"calibrate": model == "ensemble", **(params or {})}
         make_model(model, **self.params)  # validate now, not inside the simulator
@@ -88,6 +110,8 @@ class ModelForecaster:
         self.min_history_days = float(min_history_days)
         self.cache = cache
         self.dataset_id = dataset_id
+        self.memo = memo
+        self.naive_before_fit = bool(naive_before_fit)
         self.info: dict = {"model": model}
 
     def _fit_position(self, n: int, interval: pd.Timedelta) -> int:
@@ -107,57 +131,56 @@ class ModelForecaster:
     def _fitted(self, train: TrafficSeries) -> tuple[Forecaster, str]:
         """The model fitted on ``train``: from the memo, the disk cache, or a fresh fit."""
         key = _memo_key(self.model, self.params, train) + f"|{self.dataset_id}"
-        with _MEMO_LOCK:
-            if key in _MEMO:
-                _MEMO.move_to_end(key)
-                return _MEMO[key], "memory"
+        if self.memo is not None and (hit := self.memo.fits.get(key)) is not None:
+            return hit, "memory"
         if self.cache is not None:
             fitted, hit = self.cache.get_or_fit(self.model, train, "requests", self.params, self.dataset_id)
             source = "disk" if hit else "fit"
         else:
             fitted, source = make_model(self.model, **self.params).fit(train), "fit"
-        with _MEMO_LOCK:
-            _MEMO[key] = fitted
-            while len(_MEMO) > _MEMO_SIZE:
-                _MEMO.popitem(last=False)
+        if self.memo is not None:
+            self.memo.fits.put(key, fitted)
         return fitted, source
 
     def __call__(self, values: np.ndarray, k: int, interval: pd.Timedelta) -> np.ndarray:
         v = np.asarray(values, dtype=np.float64)
         interval = pd.Timedelta(interval)
+        if self.memo is None:
+            return self._compute(v, int(k), interval)
         # The output depends on the values, k, the grid and the settings only: reuse it (a page
         # recomputing a matrix with another price asks for the same forecast, three times).
         h = hashlib.sha256(np.ascontiguousarray(v).tobytes())
         h.update(json.dumps([self.model, self.params, self.start.isoformat(), str(self.fit_until),
-                             self.min_history_days, self.dataset_id, int(k), interval.value],
-                            sort_keys=True, default=str).encode())
+                             self.min_history_days, self.dataset_id, int(k), interval.value,
+                             self.naive_before_fit], sort_keys=True, default=str).encode())
         key = h.hexdigest()
-        with _MEMO_LOCK:
-            if key in _OUT_MEMO:
-                _OUT_MEMO.move_to_end(key)
-                out, self.info = _OUT_MEMO[key]
-                return out.copy()
+        if (hit := self.memo.outputs.get(key)) is not None:
+            out, info = hit
+            self.info = dict(info)
+            return out.copy()
         out = self._compute(v, int(k), interval)
-        with _MEMO_LOCK:
-            _OUT_MEMO[key] = (out.copy(), dict(self.info))
-            while len(_OUT_MEMO) > _OUT_MEMO_SIZE:
-                _OUT_MEMO.popitem(last=False)
+        self.memo.outputs.put(key, (out.copy(), dict(self.info)))
         return out
 
     def _compute(self, v: np.ndarray, k: int, interval: pd.Timedelta) -> np.ndarray:
         n = len(v)
-        out = seasonal_naive_rolling(v, k, interval)
+        naive = seasonal_naive_rolling(v, k, interval)
+        out = naive.copy() if self.naive_before_fit else np.full(n, np.nan)
         s = self._fit_position(n, interval)
+        first = s + k - 1  # the first period forecast from the fit point on, k steps ahead
         self.info = {"model": self.model, "fit_until": None, "source": None, "fit_seconds": 0.0}
-        if self.model == "seasonal_naive" or s + k > n:
+        if self.model == "seasonal_naive":  # fits nothing: the seasonal naive from the fit point on too
+            out[first:] = naive[first:]
             self.info["model"] = "seasonal_naive"
+            return out
+        spd = max(1, int(round(pd.Timedelta(days=1) / interval)))
+        if s + k > n or np.count_nonzero(~np.isnan(v[:s])) < 2 * spd:  # nothing to forecast or to fit on
+            if self.naive_before_fit:
+                self.info["model"] = "seasonal_naive"
             return out
         idx = pd.date_range(self.start, periods=n, freq=interval)
         series = TrafficSeries(frame=pd.DataFrame({"requests": v}, index=idx), interval=interval)
         train = TrafficSeries(series.frame.iloc[:s], interval)
-        if np.count_nonzero(~np.isnan(v[:s])) < 2 * max(1, int(round(pd.Timedelta(days=1) / interval))):
-            self.info["model"] = "seasonal_naive"
-            return out
         t0 = time.perf_counter()
         fitted, source = self._fitted(train)
         self.info.update(fit_until=idx[s].isoformat(), source=source, fit_seconds=round(time.perf_counter() - t0, 3))

@@ -126,9 +126,11 @@ def test_forecast_starts_after_a_trailing_gap():
 @pytest.mark.parametrize("name", ["seasonal_naive", "sarima"])
 def test_rolling_model_passes_the_simulators_leakage_check(name, series15):
     scaling = pytest.importorskip("core.scaling.forecasting", reason="the simulator is not there yet")
-    from core.forecast import RollingModel
+    from core.forecast import ModelForecaster
 
-    f = RollingModel(name, series15.start, fit_until=10 * 96, params=FAST[name])
+    # As rolling_forecast does: all history, refit on every call, no forecast before the fit point.
+    f = ModelForecaster(name, start=series15.start, fit_until=10 * 96, params=FAST[name], min_history_days=0,
+                        memo=None, naive_before_fit=False)
     out = scaling.honest_forecast(f, series15.requests, 2, series15.interval, check=True)
     assert np.isnan(out[: 10 * 96 + 1]).all()
     assert np.isfinite(out[10 * 96 + 1 :]).all()

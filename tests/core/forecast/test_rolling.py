@@ -15,11 +15,9 @@ from core.series import TrafficSeries
 
 @pytest.fixture
 def fresh_memo():
-    rolling_mod._MEMO.clear()
-    rolling_mod._OUT_MEMO.clear()
+    rolling_mod.PROCESS_MEMO.clear()
     yield
-    rolling_mod._MEMO.clear()
-    rolling_mod._OUT_MEMO.clear()
+    rolling_mod.PROCESS_MEMO.clear()
 
 
 def test_model_after_the_fit_point_seasonal_naive_before(series15, fresh_memo):
@@ -59,8 +57,7 @@ def test_fitted_models_are_reused_from_disk(series15, tmp_path, fresh_memo):
     a = first(series15.requests, 2, series15.interval)
     assert first.describe()["source"] == "fit"
     assert any((tmp_path / "models" / "sarima").iterdir())
-    rolling_mod._MEMO.clear()
-    rolling_mod._OUT_MEMO.clear()
+    rolling_mod.PROCESS_MEMO.clear()
     second = ModelForecaster("sarima", **kw)
     b = second(series15.requests, 2, series15.interval)
     assert second.describe()["source"] == "disk"
