@@ -1,5 +1,14 @@
 """The URL contract: every page's query parameters, parsed, validated and written back.
 
+Each page module declares its parameters once, as a tuple of ``Param`` handed to
+``dash.register_page(..., params=PARAMS)``; ``params_of(page)`` reads them back
+from ``dash.page_registry`` (filled when Dash imports the pages, i.e. by
+``create_app``). A ``Param`` also describes its control (kind, label, bounds,
+choices), from which ``components.layout`` builds the widget and
+``components.urlsync`` the URL writer. Parameters several pages share are
+constants here (``DATASET``, ``granularity()``, ``window()``, ``RULE``,
+``SERVERS``, ``EVENTS``, ``ANOMALIES``).
+
 A page is defined by its query string. ``parse_query(page, query)`` turns the
 raw parameters (as Dash passes them to ``layout(**query)``: strings, or lists
 for repeated keys) into typed values and a list of warnings; anything invalid
@@ -17,22 +26,34 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import KW_ONLY, dataclass, replace
 from urllib.parse import urlencode
 
+import dash
 import pandas as pd
 
 from core.errors import InputError
-from core.forecast import model_names, parse_horizon, parse_levels
+from core.forecast import parse_horizon, parse_levels
 from core.forecast.split import default_test_start
+from core.registry import GRANULARITY_MINUTES
 from core.scaling import PRESETS, CapacityModel, CostModel, Policy, SimulationModel
-from core.scaling.whatif import SHAPES, LoadTransform, Spike
+from core.scaling.whatif import LoadTransform, Spike
 from core.store import ID_RE, DatasetStore
 
 __all__ = [
     "GRANULARITIES",
-    "PAGES",
     "Param",
+    "params_of",
+    "page_name",
+    "page_names",
+    "DATASET",
+    "granularity",
+    "window",
+    "EVENTS",
+    "ANOMALIES",
+    "RULE",
+    "SERVERS",
     "Parsed",
     "MAX_VALUE_CHARS",
     "parse_query",
@@ -55,9 +76,12 @@ __all__ = [
 MAX_VALUE_CHARS = 200
 #: Warnings shown at most (the rest are counted).
 MAX_WARNINGS = 8
-GRANULARITIES = ("1", "5", "15")
+GRANULARITIES = tuple(str(m) for m in GRANULARITY_MINUTES)
 METRICS = ("requests", "bytes", "error_rate")
-TARGETS = ("requests", "bytes")
+#: Widgets a parameter's control can be ("" in ``Param.control``: chosen by its kind).
+CONTROLS = ("number", "slider", "select", "radio", "switch", "text", "none")
+_KIND_CONTROL = {"float": "number", "int": "number", "choice": "select", "bool": "switch", "time": "text",
+                 "horizon": "text", "levels": "text", "dataset": "none"}
 
 _TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?)?$")
 _HORIZON_RE = re.compile(r"^(\d{1,6}|\d{1,5}(\.\d{1,3})?\s*(min|h|d))$")
@@ -75,15 +99,25 @@ def shown(value, limit: int = 40) -> str:
 
 @dataclass(frozen=True)
 class Param:
-    """One query parameter.
+    """One query parameter and the control that edits it.
 
     Attributes:
-        key: the query key.
+        key: the query key (the control's id is ``ids.control(page, key)``).
         kind: ``float``, ``int``, ``choice``, ``bool``, ``time``, ``horizon``, ``levels`` or ``dataset``.
         default: used when absent or invalid (None = decided by the page, e.g. the whole series).
-        lo, hi: inclusive bounds for numbers.
+        lo, hi: inclusive bounds for numbers (also the control's bounds).
         choices: allowed values for ``choice``.
-        label: what the control is called, for messages.
+        label: what the control is called on the page.
+        control: the widget, one of ``CONTROLS``; "" picks it from the kind (numbers: ``number``, choices:
+            ``select``, bools: ``switch``, times/horizons/levels: ``text``, datasets: ``none``).
+        choice_labels: what the control shows for each of ``choices`` (default: the choices themselves).
+        placeholder: shown in an empty text control.
+        help: a line of help under the control.
+        step: a slider's step (number inputs step by 1 for ``int``, freely for ``float``).
+        marks: a slider's ``(value, label)`` marks.
+        input_max: False leaves ``hi`` off the number input: ``hi`` then only bounds the URL (a sanity limit),
+            so a larger typed value still reaches the URL and its warning instead of being blanked by the
+            browser's range check.
     """
 
     key: str
@@ -93,6 +127,34 @@ class Param:
     hi: float | None = None
     choices: tuple[str, ...] = ()
     label: str = ""
+    _: KW_ONLY
+    control: str = ""
+    choice_labels: tuple[str, ...] = ()
+    placeholder: str = ""
+    help: str = ""
+    step: float | None = None
+    marks: tuple[tuple[float, str], ...] = ()
+    input_max: bool = True
+
+    def __post_init__(self):
+        if self.kind not in _KIND_CONTROL:
+            raise ValueError(f"parameter {self.key!r}: kind must be one of {', '.join(_KIND_CONTROL)}, "
+                             f"got {self.kind!r}")
+        if self.control and self.control not in CONTROLS:
+            raise ValueError(f"parameter {self.key!r}: control must be one of {', '.join(CONTROLS)}, "
+                             f"got {self.control!r}")
+        if self.choice_labels and len(self.choice_labels) != len(self.choices):
+            raise ValueError(f"parameter {self.key!r}: {len(self.choice_labels)} choice_labels for "
+                             f"{len(self.choices)} choices; give one label per choice")
+
+    @property
+    def widget(self) -> str:
+        """The control's widget (``control``, or the one for the kind)."""
+        return self.control or _KIND_CONTROL[self.kind]
+
+    def options(self) -> list[tuple[str, str]]:
+        """``(value, label)`` of each choice."""
+        return list(zip(self.choices, self.choice_labels or self.choices, strict=True))
 
     def parse(self, raw):
         """The typed value of ``raw`` (a string or, for ``levels``, a list), or ValueError."""
@@ -179,55 +241,68 @@ def format_time(ts: pd.Timestamp) -> str:
     return ts.strftime("%Y-%m-%dT%H:%M")
 
 
-_DATASET = Param("dataset", "dataset", label="dataset")
-_WINDOW = (Param("start", "time", label="window start"), Param("end", "time", label="window end"))
-_RULE = (
-    Param("config", "choice", "balanced", choices=tuple(PRESETS), label="configuration"),
-    Param("policy", "choice", "balanced", choices=tuple(p.value for p in Policy), label="policy"),
+# -- parameters several pages share (each page lists its own in its module) ------------------------
+
+#: The selected dataset: every page has it; the navbar carries it from page to page.
+DATASET = Param("dataset", "dataset", label="Dataset")
+#: Whether the charts mark events and anomalies (a page may change the default with ``dataclasses.replace``).
+EVENTS = Param("events", "bool", True, label="Events")
+ANOMALIES = Param("anomalies", "bool", True, label="Anomalies")
+#: The scaling rule: a configuration preset and a policy.
+RULE = (
+    Param("config", "choice", "balanced", choices=tuple(PRESETS), label="Configuration"),
+    Param("policy", "choice", "balanced", choices=tuple(p.value for p in Policy), label="Policy"),
 )
-_MODEL = (
-    Param("price", "float", 0.85, 0.0, 1000.0, label="price per server-hour"),
-    Param("capacity", "float", 20.0, 0.01, 1e6, label="capacity (requests per minute per server)"),
-    Param("min", "int", 1, 1, 10_000, label="minimum servers"),
-    Param("max", "int", 100, 1, 100_000, label="maximum servers"),
-    Param("boot", "float", 5.0, 0.0, 1440.0, label="boot delay (minutes)"),
+#: The servers and their price (``sim_model`` builds the simulation model from them).
+SERVERS = (
+    Param("price", "float", 0.85, 0.0, 1000.0, label="Price per server-hour ($)"),
+    Param("capacity", "float", 20.0, 0.01, 1e6, label="Capacity (requests/min per server)", input_max=False),
+    Param("min", "int", 1, 1, 10_000, label="Min servers", input_max=False),
+    Param("max", "int", 100, 1, 100_000, label="Max servers", input_max=False),
+    Param("boot", "float", 5.0, 0.0, 1440.0, label="Boot delay (minutes)"),
 )
 
 
-def _gran(default: str) -> Param:
-    return Param("granularity", "choice", default, choices=GRANULARITIES, label="granularity (minutes)")
+def granularity(default: str) -> Param:
+    """The period length in minutes, one of ``GRANULARITIES`` (radio buttons)."""
+    return Param("granularity", "choice", default, choices=GRANULARITIES, label="Granularity (minutes)",
+                 control="radio")
 
 
-PAGES: dict[str, tuple[Param, ...]] = {
-    "data": (_DATASET, Param("deleted", "dataset", label="deleted dataset")),
-    "history": (
-        _DATASET, _gran("5"), Param("metric", "choice", "requests", choices=METRICS, label="metric"), *_WINDOW,
-        Param("events", "bool", True, label="events"), Param("anomalies", "bool", True, label="anomalies"),
-        *_RULE, *_MODEL,
-    ),
-    "forecast": (
-        _DATASET, Param("model", "choice", "seasonal_naive", choices=model_names(), label="model"),
-        Param("target", "choice", "requests", choices=TARGETS, label="target"), _gran("15"),
-        Param("horizon", "horizon", "1d", label="horizon"), Param("level", "levels", (80.0, 95.0), label="levels"),
-        Param("origin", "time", label="forecast origin"),
-        Param("events", "bool", True, label="events"), Param("anomalies", "bool", False, label="anomalies"),
-    ),
-    "scenarios": (
-        _DATASET, _gran("5"), *_WINDOW, Param("weight", "float", 0.5, 0.0, 1.0, label="cost weight"),
-        Param("sla", "float", None, 0.0, 100.0, label="SLA target (% overloaded periods)"),
-        Param("budget", "int", 500, 9, 5000, label="optimizer budget"), *_MODEL,
-    ),
-    "what_if": (
-        _DATASET, _gran("5"), *_WINDOW, *_RULE,
-        Param("mult", "float", 1.0, 0.0, 100.0, label="traffic multiplier"),
-        Param("growth", "float", 0.0, -99.0, 1000.0, label="weekly growth (%)"),
-        Param("spike", "time", label="spike start"),
-        Param("spike_min", "float", 60.0, 1.0, 10_080.0, label="spike duration (minutes)"),
-        Param("spike_mag", "float", 3.0, 0.0, 1000.0, label="spike magnitude (x demand)"),
-        Param("spike_shape", "choice", "flat", choices=SHAPES, label="spike shape"),
-        *_MODEL,
-    ),
-}
+def window(start_placeholder: str) -> tuple[Param, Param]:
+    """The time window ``start`` .. ``end`` (empty: the data's ends)."""
+    return (Param("start", "time", label="Window start", placeholder=start_placeholder),
+            Param("end", "time", label="Window end", placeholder="(end of the data)"))
+
+
+# -- the pages' declarations, read from Dash's page registry ---------------------------------------
+
+
+def page_name(entry: Mapping) -> str:
+    """A ``dash.page_registry`` entry's page name: its module's last part (``pages.what_if`` -> ``what_if``)."""
+    return entry["module"].rsplit(".", 1)[-1]
+
+
+def page_names() -> tuple[str, ...]:
+    """The registered pages, in their declared ``order`` (the order of ``dash.page_registry``)."""
+    return tuple(page_name(e) for e in dash.page_registry.values())
+
+
+def params_of(page: str) -> tuple[Param, ...]:
+    """The parameters ``page`` declared: ``dash.register_page(__name__, ..., params=PARAMS)`` in its module.
+
+    Raises:
+        KeyError: no such page is registered (Dash registers the pages when the app is created, and
+            ``dash.register_page`` works only after that: tests use the app fixture), or it declares none.
+    """
+    for entry in dash.page_registry.values():
+        if page_name(entry) == page:
+            if "params" not in entry:
+                raise KeyError(f"page {page!r} declares no parameters; pass params=(Param(...), ...) "
+                               "to its dash.register_page call")
+            return entry["params"]
+    known = ", ".join(page_names()) or "none: the Dash app (create_app) has not imported the pages yet"
+    raise KeyError(f"unknown page {page!r}; registered pages: {known}")
 
 
 @dataclass
@@ -253,13 +328,17 @@ class Parsed:
 
 
 def _spec(page: str) -> dict[str, Param]:
-    if page not in PAGES:
-        raise KeyError(f"unknown page {page!r}")
-    return {p.key: p for p in PAGES[page]}
+    params = params_of(page)
+    spec = {p.key: p for p in params}
+    if len(spec) != len(params):
+        dup = sorted({p.key for p in params if sum(q.key == p.key for q in params) > 1})
+        raise ValueError(f"page {page!r} declares the parameter(s) {', '.join(dup)} more than once; "
+                         "declare each key once")
+    return spec
 
 
 def defaults(page: str) -> dict:
-    return {p.key: p.default for p in PAGES[page]}
+    return {p.key: p.default for p in params_of(page)}
 
 
 def parse_query(page: str, query: dict | None) -> Parsed:
@@ -301,7 +380,7 @@ def parse_query(page: str, query: dict | None) -> Parsed:
 def to_search(page: str, values: dict) -> str:
     """``?key=value&...`` for the values that differ from the defaults (the dataset always)."""
     pairs = []
-    for p in PAGES[page]:
+    for p in params_of(page):
         v = values.get(p.key)
         if v is None:
             continue
@@ -474,7 +553,7 @@ def search_from_controls(page: str, raw: dict) -> str:
     """The query string for control values: valid ones canonical (defaults dropped), invalid ones kept
     as typed so that the page shows its warning after the round trip."""
     pairs = []
-    for p in PAGES[page]:
+    for p in params_of(page):
         v = raw.get(p.key)
         if v is None or v == "" or (isinstance(v, (list, tuple)) and not v and p.kind != "bool"):
             continue

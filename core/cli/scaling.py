@@ -53,10 +53,11 @@ def _series(args):
 
 
 def _policy_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", default="balanced", choices=("conservative", "balanced", "aggressive"),
+    from core.registry import policy_names, preset_names
+
+    p.add_argument("--config", default="balanced", choices=preset_names(),
                    help="configuration preset (default balanced)")
-    p.add_argument("--policy", default="balanced", choices=("reactive", "balanced", "predictive"),
-                   help="policy (default balanced)")
+    p.add_argument("--policy", default="balanced", choices=policy_names(), help="policy (default balanced)")
 
 
 def _line(name: str, t: dict) -> str:

@@ -19,6 +19,7 @@ from core.forecast.cache import ModelCache
 from core.forecast.result import forecast_at
 from core.forecast.split import MIN_HISTORY, default_test_start
 from core.jsonable import to_jsonable
+from core.registry import PROTOCOLS, TARGETS, policy_names
 from core.scaling import parse_policy
 from core.scaling.action import MAX_POINTS, recommend_action
 from core.scaling.report import cost_report as build_cost_report
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 DEFAULT_METRIC_MODELS = ("seasonal_naive", "sarima", "lightgbm")
-_POLICIES = ("reactive", "balanced", "predictive")
+_POLICIES = policy_names()
 
 
 def _settings():
@@ -147,7 +148,7 @@ def forecast():
     fields = Fields(read_json(request), _FORECAST_FIELDS)
     names = model_names()
     model = fields.string("model", "seasonal_naive", choices=names)
-    target = fields.string("target", "requests", choices=("requests", "bytes"))
+    target = fields.string("target", "requests", choices=TARGETS)
     horizon = fields.raw("horizon", "1d")
     if isinstance(horizon, bool) or not isinstance(horizon, (int, float, str)):
         raise ApiError(400, f"horizon must be a number of steps or a duration like '7d', got {horizon!r}", "horizon")
@@ -235,8 +236,8 @@ def metrics():
     if bad or not models or len(models) > len(names):
         raise ApiError(400, f"models must be a comma-separated list of {', '.join(names)}, got {raw_models!r}",
                        "models")
-    protocol = fields.string("protocol", "one-step", choices=("one-step", "day-ahead", "one-shot"))
-    target = fields.string("target", "requests", choices=("requests", "bytes"))
+    protocol = fields.string("protocol", "one-step", choices=PROTOCOLS)
+    target = fields.string("target", "requests", choices=TARGETS)
     train_end = fields.string("train_end", None, max_len=40)
     test_end = fields.string("test_end", None, max_len=40)
 

@@ -18,6 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from flask import Blueprint, Flask, Response, current_app, request
 
+from core.registry import EXPORT_FORMATS
 from core.store import DatasetStore
 from dashapp.web.api_params import ApiError, Fields, dataset_id_of
 from dashapp.web.errors import json_error, unmatched_route
@@ -26,7 +27,8 @@ from dashapp.web.exports import ExportBundle, csv_bytes, html_report, json_bytes
 __all__ = ["FORMATS", "init_exports", "dataset_bundle"]
 
 bp = Blueprint("export", __name__, url_prefix="/export")
-FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json", "html": "text/html; charset=utf-8"}
+_MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json", "html": "text/html; charset=utf-8"}
+FORMATS = {fmt: _MEDIA[fmt] for fmt in EXPORT_FORMATS}  # a format without a media type fails at import
 _PAGE_RE = re.compile(r"^[a-z][a-z_-]{0,30}$")
 MAX_EXPORT_POINTS = 2_000_000
 

@@ -8,6 +8,7 @@ and validates it with ``openapi-spec-validator``.
 from __future__ import annotations
 
 import core
+from core.registry import EXPORT_FORMATS, PROTOCOLS, TARGETS, model_names, policy_names, preset_names
 
 __all__ = ["openapi_document"]
 
@@ -54,9 +55,9 @@ _MODEL_PROPS = {
 
 _CONFIG = {
     "oneOf": [
-        {"type": "string", "enum": ["conservative", "balanced", "aggressive"]},
+        {"type": "string", "enum": list(preset_names())},
         {"type": "object", "additionalProperties": False, "properties": {
-            "preset": {"type": "string", "enum": ["conservative", "balanced", "aggressive"]},
+            "preset": {"type": "string", "enum": list(preset_names())},
             "name": {"type": "string"},
             "scale_out_threshold": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
             "scale_out_periods": {"type": "integer", "minimum": 1},
@@ -70,7 +71,7 @@ _CONFIG = {
     "description": "A preset name, or a preset with some numbers replaced.",
 }
 
-_POLICY = {"type": "string", "enum": ["reactive", "balanced", "predictive"]}
+_POLICY = {"type": "string", "enum": list(policy_names())}
 
 
 def _schemas() -> dict:
@@ -87,13 +88,12 @@ def _schemas() -> dict:
             "gaps": {"type": "array", "items": {"type": "object"}}}},
         "ForecastRequest": {"type": "object", "additionalProperties": False, "properties": {
             **_SERIES_PROPS,
-            "model": {"type": "string", "enum": ["seasonal_naive", "prophet", "sarima", "lightgbm", "ensemble"],
-                      "default": "seasonal_naive"},
+            "model": {"type": "string", "enum": list(model_names()), "default": "seasonal_naive"},
             "horizon": {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string"}], "default": "1d",
                         "description": "Steps, or a duration like `7d` or `90min` (at most 30 days)."},
             "level": {"oneOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}, "maxItems": 10}],
                       "default": [80, 95], "description": "Interval levels in percent; [] for none."},
-            "target": {"type": "string", "enum": ["requests", "bytes"], "default": "requests"}}},
+            "target": {"type": "string", "enum": list(TARGETS), "default": "requests"}}},
         "Forecast": {"type": "object", "description": "Also `lo-<level>` / `hi-<level>` arrays per level.",
                      "additionalProperties": True, "properties": {
                          "model": {"type": "string"}, "label": {"type": "string"},
@@ -175,11 +175,11 @@ def openapi_document(max_upload_bytes: int = 500 * 1024 * 1024) -> dict:
                 _query("dataset_id", "Dataset id or `default`.", required=True),
                 _query("models", "Comma-separated models (default seasonal_naive,sarima,lightgbm)."),
                 _query("protocol", "one-step (default), day-ahead or one-shot.",
-                       {"type": "string", "enum": ["one-step", "day-ahead", "one-shot"]}),
+                       {"type": "string", "enum": list(PROTOCOLS)}),
                 _query("granularity", "Period, default 5min."),
                 _query("train_end", "Last training period (default: all but the last 7 days)."),
                 _query("test_end", "Last test period (default: the end)."),
-                _query("target", "requests (default) or bytes.", {"type": "string", "enum": ["requests", "bytes"]}),
+                _query("target", "requests (default) or bytes.", {"type": "string", "enum": list(TARGETS)}),
             ],
             "responses": {ok: {"description": "The backtest report.", "content": _json(_ref("Backtest"))},
                           **_errors(400, 404)}}},
@@ -221,7 +221,7 @@ def openapi_document(max_upload_bytes: int = 500 * 1024 * 1024) -> dict:
                 {"name": "page", "in": "path", "required": True, "schema": {"type": "string"},
                  "example": "dataset"},
                 {"name": "fmt", "in": "path", "required": True,
-                 "schema": {"type": "string", "enum": ["csv", "json", "html"]}},
+                 "schema": {"type": "string", "enum": list(EXPORT_FORMATS)}},
                 _query("dataset", "Dataset id (the dataset exporter and every page)."),
             ],
             "responses": {ok: {"description": "The file, as an attachment.", "content": {

@@ -1,0 +1,32 @@
+"""The names a user chooses from, in one place: argparse choices, OpenAPI enums, page dropdowns and tests
+all read them here (each list itself lives with its domain; this module only gathers them).
+
+Adding a forecasting model is one module with its ``@register`` (``core.forecast.base``); a policy, a
+preset or a protocol is one entry where it is defined. Nothing else retypes the names.
+"""
+
+from __future__ import annotations
+
+from core.forecast.backtest import PROTOCOLS
+from core.forecast.base import model_names
+from core.scaling.config import PRESETS, Policy
+
+__all__ = ["EXPORT_FORMATS", "GRANULARITY_MINUTES", "PROTOCOLS", "TARGETS", "model_names", "policy_names",
+           "preset_names"]
+
+#: The period lengths the app offers (any whole multiple of the data's period works in the CLI and API).
+GRANULARITY_MINUTES = (1, 5, 15)
+#: What can be forecast.
+TARGETS = ("requests", "bytes")
+#: What a page or result can be downloaded as.
+EXPORT_FORMATS = ("csv", "json", "html")
+
+
+def policy_names() -> tuple[str, ...]:
+    """The scaling policies, in the order the pages and tables show them."""
+    return tuple(p.value for p in Policy)
+
+
+def preset_names() -> tuple[str, ...]:
+    """The scaling configuration presets."""
+    return tuple(PRESETS)
