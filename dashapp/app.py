@@ -14,6 +14,7 @@ from core.store import DatasetStore
 from dashapp import ids
 from dashapp.runtime.backends import make_background_manager
 from dashapp.runtime.settings import Settings
+from dashapp.state import page_name
 from dashapp.web.api import init_api
 from dashapp.web.compress import init_compression
 from dashapp.web.errors import register_error_handlers
@@ -21,18 +22,21 @@ from dashapp.web.export_routes import init_exports
 from dashapp.web.security import init_security
 from dashapp.web.upload import init_upload
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "nav_pages"]
 
 HERE = Path(__file__).resolve().parent
 ASSETS = HERE.parent / "assets"
-#: Pages in the navbar, in order (module name -> label).
-NAV_PAGES = (("data", "Data", "/"), ("history", "History", "/history"), ("forecast", "Forecast", "/forecast"),
-             ("scenarios", "Scenarios", "/scenarios"), ("what_if", "What-if", "/what-if"))
+
+
+def nav_pages() -> list[tuple[str, str, str]]:
+    """``(page, label, path)`` of each page in ``dash.page_registry``, which Dash keeps sorted by the pages'
+    declared ``order``; the label is the page's ``name``."""
+    return [(page_name(entry), entry["name"], entry["path"]) for entry in dash.page_registry.values()]
 
 
 def _navbar() -> dbc.Navbar:
     links = [dbc.NavItem(dbc.NavLink(label, href=path, id=ids.nav_link(key), active="exact"))
-             for key, label, path in NAV_PAGES]
+             for key, label, path in nav_pages()]
     return dbc.Navbar(
         dbc.Container([
             dbc.NavbarBrand("Traffic capacity workbench", href="/"),
@@ -88,13 +92,14 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     ])
 
     # Navbar links carry the selected dataset from page to page (clientside: no server round trip).
-    paths = ", ".join(f'"{path}"' for _, _, path in NAV_PAGES)
+    pages = nav_pages()
+    paths = ", ".join(f'"{path}"' for _, _, path in pages)
     clientside_callback(
         "function(search) {"
         ' const ds = new URLSearchParams(search || "").get("dataset");'
         ' const q = ds ? "?dataset=" + encodeURIComponent(ds) : "";'
         f" return [{paths}].map(p => p + q); }}",
-        [Output(ids.nav_link(key), "href") for key, _, _ in NAV_PAGES],
+        [Output(ids.nav_link(key), "href") for key, _, _ in pages],
         Input(ids.URL, "search"),
     )
     logging.getLogger("dashapp").setLevel(logging.INFO)

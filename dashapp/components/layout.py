@@ -1,16 +1,18 @@
-"""Building blocks shared by the pages: the page frame, form controls, alerts, KPI cards, tables."""
+"""Building blocks shared by the pages: the page frame, form controls (built from the pages' ``Param``
+declarations), alerts, KPI cards, tables."""
 
 from __future__ import annotations
 
 import functools
 import logging
 import math
+from collections.abc import Sequence
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from dashapp import ids
-from dashapp.state import Parsed
+from dashapp.state import Param, Parsed, params_of
 
 __all__ = [
     "page_frame",
@@ -18,6 +20,8 @@ __all__ = [
     "warnings_alert",
     "error_alert",
     "safe_layout",
+    "control",
+    "control_panel",
     "field",
     "select",
     "number",
@@ -109,6 +113,67 @@ def text(id_, value, placeholder: str = "") -> dbc.Input:
 
 def switch(id_, label: str, value: bool) -> dbc.Switch:
     return dbc.Switch(id=id_, label=label, value=bool(value), className="small")
+
+
+def control(page: str, param: Param, value):
+    """The control editing ``param`` on ``page``, built from its declaration.
+
+    Its id is ``ids.control(page, param.key)``; a switch carries its own label, the other widgets come inside
+    ``field`` (label, widget, help).
+
+    Raises:
+        ValueError: ``param`` has no control (``widget == "none"``).
+    """
+    id_ = ids.control(page, param.key)
+    kind = param.widget
+    if kind == "switch":
+        return switch(id_, param.label, value)
+    if kind == "number":
+        step = param.step if param.step is not None else (1 if param.kind == "int" else "any")
+        widget = number(id_, value, param.lo, param.hi if param.input_max else None, step=step)
+    elif kind == "slider":
+        widget = dcc.Slider(id=id_, min=param.lo, max=param.hi, step=param.step, value=value, updatemode="mouseup",
+                            marks=dict(param.marks) or None, tooltip={"placement": "bottom"})
+    elif kind == "select":
+        widget = select(id_, param.options(), value)
+    elif kind == "radio":
+        widget = dbc.RadioItems(id=id_, value=value, inline=True,
+                                options=[{"label": label, "value": v} for v, label in param.options()])
+    elif kind == "text":
+        widget = text(id_, None if value is None else param.format(value), param.placeholder)
+    else:
+        raise ValueError(f"parameter {param.key!r} of page {page!r} has no control (widget {kind!r})")
+    return field(param.label, widget, param.help or None)
+
+
+def control_panel(page: str, values: dict, sections: Sequence[tuple[str | None, Sequence[str]]] | None = None
+                  ) -> list:
+    """The controls of every parameter ``page`` declared with one, showing ``values``.
+
+    Args:
+        page: a registered page (``state.params_of``).
+        values: the parsed values (``Parsed.values``).
+        sections: ``(heading or None, keys)`` in display order, separated by a rule; default: one section
+            without heading, in declaration order.
+
+    Raises:
+        ValueError: ``sections`` names a key without a control, or leaves out or repeats one.
+    """
+    params = {p.key: p for p in params_of(page) if p.widget != "none"}
+    sections = sections if sections is not None else [(None, list(params))]
+    placed = [k for _, keys in sections for k in keys]
+    missing, unknown = [k for k in params if k not in placed], [k for k in placed if k not in params]
+    if missing or unknown or len(placed) != len(set(placed)):
+        raise ValueError(f"the {page} page's control sections must place each control once: missing "
+                         f"{missing or 'none'}, unknown {unknown or 'none'}, placed {placed}")
+    out = []
+    for i, (heading, keys) in enumerate(sections):
+        if i:
+            out.append(html.Hr())
+        if heading:
+            out.append(html.H6(heading))
+        out += [control(page, params[k], values.get(k)) for k in keys]
+    return out
 
 
 def fmt_num(v, digits: int = 2, unit: str = "") -> str:

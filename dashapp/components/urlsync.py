@@ -3,6 +3,9 @@
 The URL is the single source of truth: the location change re-renders the page
 from the new query (``layout(**query)``), so bookmarks, shared links and
 back/forward all show exactly the same scenario.
+
+Which controls write the URL comes from the page's declaration (``state.params_of``): every parameter
+with a control, under its id ``ids.control(page, key)``.
 """
 
 from __future__ import annotations
@@ -10,9 +13,14 @@ from __future__ import annotations
 from dash import Input, Output, State, callback
 
 from dashapp import ids
-from dashapp.state import search_from_controls
+from dashapp.state import params_of, search_from_controls
 
-__all__ = ["register_url_writer", "controls_search"]
+__all__ = ["register_url_writer", "controls_search", "url_controls"]
+
+
+def url_controls(page: str) -> list[tuple[str, str]]:
+    """``(query key, property)`` of the controls that write ``page``'s URL: each declared parameter with one."""
+    return [(p.key, "value") for p in params_of(page) if p.widget != "none"]
 
 
 def controls_search(page: str, keys: list[str], values: list, context: dict | None) -> str:
@@ -22,8 +30,12 @@ def controls_search(page: str, keys: list[str], values: list, context: dict | No
     return search_from_controls(page, raw)
 
 
-def register_url_writer(page: str, controls: list[tuple[str, str]], context_id: str) -> None:
-    """Write ``page``'s URL whenever one of ``controls`` (``(query key, property)``) changes."""
+def register_url_writer(page: str, context_id: str) -> None:
+    """Write ``page``'s URL whenever one of its controls (``url_controls(page)``) changes.
+
+    Call it after the page's ``dash.register_page(..., params=PARAMS)``.
+    """
+    controls = url_controls(page)
     keys = [k for k, _ in controls]
 
     @callback(

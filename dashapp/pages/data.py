@@ -19,7 +19,10 @@ PAGE = "data"
 TITLE = "Data"
 CTX = f"{PAGE}-ctx"
 
-dash.register_page(__name__, path="/", name=TITLE, title="Data · Traffic workbench", order=0)
+#: The query parameters (no controls: a dataset is chosen from the table, ``deleted`` names the one just deleted).
+PARAMS = (st.DATASET, st.Param("deleted", "dataset", label="Deleted dataset"))
+
+dash.register_page(__name__, path="/", name=TITLE, title="Data · Traffic workbench", order=0, params=PARAMS)
 
 
 def _size(n: int) -> str:

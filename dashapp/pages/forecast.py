@@ -2,7 +2,7 @@
 history, and the backtest table (protocols x metrics, the seasonal naive and the Poisson floor beside it).
 Fitting runs as a background job with progress and cancel; results are cached for every worker."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import dash
 import dash_bootstrap_components as dbc
@@ -11,12 +11,13 @@ from dash import dcc, html
 
 from core.forecast import model_names
 from core.forecast.result import ForecastResult
+from core.registry import TARGETS
 from core.series import TrafficSeries
 from core.store import DatasetStore
 from dashapp import ids, services
 from dashapp import state as st
 from dashapp.components.job import register_job
-from dashapp.components.layout import field, fmt_num, safe_layout, select, switch, table, text
+from dashapp.components.layout import control_panel, fmt_num, safe_layout, table
 from dashapp.components.page import job_page, load_view, serve
 from dashapp.components.urlsync import register_url_writer
 from dashapp.figures import forecast_figure
@@ -29,7 +30,21 @@ TITLE = "Forecast"
 CTX = f"{PAGE}-ctx"
 GRAPH = "forecast-graph"
 
-dash.register_page(__name__, path="/forecast", name=TITLE, title="Forecast · Traffic workbench", order=2)
+#: The query parameters, in URL order; each has its control, shown in this order.
+PARAMS = (
+    st.DATASET,
+    st.Param("model", "choice", "seasonal_naive", choices=model_names(), label="Model"),
+    st.Param("target", "choice", "requests", choices=TARGETS, label="Target"),
+    st.granularity("15"),
+    st.Param("horizon", "horizon", "1d", label="Horizon", placeholder="steps, or 90min, 12h, 7d (max 30d)"),
+    st.Param("level", "levels", (80.0, 95.0), label="Interval levels (%)", placeholder="80,95"),
+    st.Param("origin", "time", label="Origin", placeholder="(a week before the end)",
+             help="history before it trains the model"),
+    st.EVENTS, replace(st.ANOMALIES, default=False),
+)
+
+dash.register_page(__name__, path="/forecast", name=TITLE, title="Forecast · Traffic workbench", order=2,
+                   params=PARAMS)
 
 
 @dataclass
@@ -114,24 +129,7 @@ def compute(progress, request: dict) -> list:
 
 
 def controls(parsed: st.Parsed) -> list:
-    v = parsed.values
-    c = lambda k: ids.control(PAGE, k)  # noqa: E731
-    return [
-        field("Model", select(c("model"), list(model_names()), v["model"])),
-        field("Target", select(c("target"), list(st.TARGETS), v["target"])),
-        field("Granularity (minutes)", dbc.RadioItems(id=c("granularity"), value=v["granularity"], inline=True,
-                                                      options=[{"label": g, "value": g} for g in st.GRANULARITIES])),
-        field("Horizon", text(c("horizon"), v["horizon"], "steps, or 90min, 12h, 7d (max 30d)")),
-        field("Interval levels (%)", text(c("level"), ",".join(f"{x:g}" for x in v["level"]), "80,95")),
-        field("Origin", text(c("origin"), v["origin"], "(a week before the end)"),
-              "history before it trains the model"),
-        switch(c("events"), "Events", v["events"]),
-        switch(c("anomalies"), "Anomalies", v["anomalies"]),
-    ]
-
-
-CONTROL_PROPS = [("model", "value"), ("target", "value"), ("granularity", "value"), ("horizon", "value"),
-                 ("level", "value"), ("origin", "value"), ("events", "value"), ("anomalies", "value")]
+    return control_panel(PAGE, parsed.values)
 
 
 def build(parsed: st.Parsed, store: DatasetStore, rc: ResultCache):
@@ -148,5 +146,5 @@ def layout(**query):
     return serve(PAGE, query, build)
 
 
-register_url_writer(PAGE, CONTROL_PROPS, CTX)
+register_url_writer(PAGE, CTX)
 register_job(PAGE, compute, what="the forecast")

@@ -4,16 +4,15 @@ of the chosen configuration and policy below it (servers vs demand, KPIs)."""
 from dataclasses import dataclass
 
 import dash
-import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import dcc, html
 
-from core.scaling import PRESETS, Policy, SimulationModel
+from core.scaling import SimulationModel
 from core.scaling.report import CostReport
 from core.store import DatasetStore
 from dashapp import ids, services
 from dashapp import state as st
-from dashapp.components.layout import field, fmt_num, kpi_row, number, page_frame, safe_layout, select, switch, text
+from dashapp.components.layout import control_panel, fmt_num, kpi_row, page_frame, safe_layout
 from dashapp.components.page import View, load_window, serve
 from dashapp.components.resampled import register_zoom, resampled_graph
 from dashapp.components.urlsync import register_url_writer
@@ -26,7 +25,16 @@ PAGE = "history"
 TITLE = "History"
 CTX = f"{PAGE}-ctx"
 
-dash.register_page(__name__, path="/history", name=TITLE, title="History · Traffic workbench", order=1)
+#: The query parameters, in URL order; each has its control (``controls`` lays them out).
+PARAMS = (
+    st.DATASET, st.granularity("5"),
+    st.Param("metric", "choice", "requests", choices=st.METRICS, label="Metric",
+             choice_labels=("requests", "bytes", "error rate")),
+    *st.window("1995-07-10 or 1995-07-10T12:00"), st.EVENTS, st.ANOMALIES, *st.RULE, *st.SERVERS,
+)
+
+dash.register_page(__name__, path="/history", name=TITLE, title="History · Traffic workbench", order=1,
+                   params=PARAMS)
 
 
 @dataclass
@@ -105,33 +113,10 @@ def kpis(sim: CostReport) -> list[tuple]:
 
 
 def controls(parsed: st.Parsed) -> list:
-    v = parsed.values
-    c = lambda k: ids.control(PAGE, k)  # noqa: E731
-    return [
-        html.H6("Traffic"),
-        field("Granularity (minutes)", dbc.RadioItems(id=c("granularity"), value=v["granularity"], inline=True,
-                                                      options=[{"label": g, "value": g} for g in st.GRANULARITIES])),
-        field("Metric", select(c("metric"), [("requests", "requests"), ("bytes", "bytes"),
-                                             ("error_rate", "error rate")], v["metric"])),
-        field("Window start", text(c("start"), v["start"], "1995-07-10 or 1995-07-10T12:00")),
-        field("Window end", text(c("end"), v["end"], "(end of the data)")),
-        switch(c("events"), "Events", v["events"]),
-        switch(c("anomalies"), "Anomalies", v["anomalies"]),
-        html.Hr(),
-        html.H6("Simulation"),
-        field("Configuration", select(c("config"), list(PRESETS), v["config"])),
-        field("Policy", select(c("policy"), [p.value for p in Policy], v["policy"])),
-        field("Price per server-hour ($)", number(c("price"), v["price"], 0, 1000)),
-        field("Capacity (requests/min per server)", number(c("capacity"), v["capacity"], 0.01)),
-        field("Min servers", number(c("min"), v["min"], 1, step=1)),
-        field("Max servers", number(c("max"), v["max"], 1, step=1)),
-        field("Boot delay (minutes)", number(c("boot"), v["boot"], 0, 1440)),
-    ]
-
-
-CONTROL_PROPS = [("granularity", "value"), ("metric", "value"), ("start", "value"), ("end", "value"),
-                 ("events", "value"), ("anomalies", "value"), ("config", "value"), ("policy", "value"),
-                 ("price", "value"), ("capacity", "value"), ("min", "value"), ("max", "value"), ("boot", "value")]
+    return control_panel(PAGE, parsed.values, [
+        ("Traffic", ("granularity", "metric", "start", "end", "events", "anomalies")),
+        ("Simulation", ("config", "policy", "price", "capacity", "min", "max", "boot")),
+    ])
 
 
 def body(ctx: Context, rc: ResultCache) -> list:
@@ -174,6 +159,6 @@ def layout(**query):
     return serve(PAGE, query, build)
 
 
-register_url_writer(PAGE, CONTROL_PROPS, CTX)
+register_url_writer(PAGE, CTX)
 register_zoom("history-traffic", traffic_source)
 register_zoom("history-sim", simulation_source)

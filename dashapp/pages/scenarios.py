@@ -15,7 +15,7 @@ from core.store import DatasetStore
 from dashapp import ids, services
 from dashapp import state as st
 from dashapp.components.job import register_job
-from dashapp.components.layout import field, fmt_num, kpi_row, number, safe_layout, table, text
+from dashapp.components.layout import control_panel, fmt_num, kpi_row, safe_layout, table
 from dashapp.components.page import View, job_page, load_window, serve
 from dashapp.components.urlsync import register_url_writer
 from dashapp.figures import matrix_figure, pareto_figure
@@ -27,7 +27,19 @@ PAGE = "scenarios"
 TITLE = "Scenarios"
 CTX = f"{PAGE}-ctx"
 
-dash.register_page(__name__, path="/scenarios", name=TITLE, title="Scenarios · Traffic workbench", order=3)
+#: The query parameters, in URL order; each has its control (``controls`` lays them out).
+PARAMS = (
+    st.DATASET, st.granularity("5"), *st.window("1995-07-10"),
+    st.Param("weight", "float", 0.5, 0.0, 1.0, label="Cost weight (0 = SLA only, 1 = cost only)", control="slider",
+             step=0.05, marks=((0, "SLA"), (0.5, "0.5"), (1, "cost"))),
+    st.Param("sla", "float", None, 0.0, 100.0, label="SLA target (% overloaded periods)",
+             help="empty: best balance by weight"),
+    st.Param("budget", "int", 500, 9, 5000, label="Optimizer budget (configurations)"),
+    *st.SERVERS,
+)
+
+dash.register_page(__name__, path="/scenarios", name=TITLE, title="Scenarios · Traffic workbench", order=3,
+                   params=PARAMS)
 
 
 @dataclass
@@ -106,33 +118,10 @@ def compute(progress, request: dict) -> list:
 
 
 def controls(parsed: st.Parsed) -> list:
-    v = parsed.values
-    c = lambda k: ids.control(PAGE, k)  # noqa: E731
-    return [
-        html.H6("Recommendation"),
-        field("Cost weight (0 = SLA only, 1 = cost only)",
-              dcc.Slider(id=c("weight"), min=0, max=1, step=0.05, value=v["weight"], updatemode="mouseup",
-                         marks={0: "SLA", 0.5: "0.5", 1: "cost"}, tooltip={"placement": "bottom"})),
-        field("SLA target (% overloaded periods)", number(c("sla"), v["sla"], 0, 100),
-              "empty: best balance by weight"),
-        html.Hr(),
-        html.H6("Simulation"),
-        field("Granularity (minutes)", dbc.RadioItems(id=c("granularity"), value=v["granularity"], inline=True,
-                                                      options=[{"label": g, "value": g} for g in st.GRANULARITIES])),
-        field("Window start", text(c("start"), v["start"], "1995-07-10")),
-        field("Window end", text(c("end"), v["end"], "(end of the data)")),
-        field("Optimizer budget (configurations)", number(c("budget"), v["budget"], 9, 5000, step=1)),
-        field("Price per server-hour ($)", number(c("price"), v["price"], 0, 1000)),
-        field("Capacity (requests/min per server)", number(c("capacity"), v["capacity"], 0.01)),
-        field("Min servers", number(c("min"), v["min"], 1, step=1)),
-        field("Max servers", number(c("max"), v["max"], 1, step=1)),
-        field("Boot delay (minutes)", number(c("boot"), v["boot"], 0, 1440)),
-    ]
-
-
-CONTROL_PROPS = [("weight", "value"), ("sla", "value"), ("granularity", "value"), ("start", "value"),
-                 ("end", "value"), ("budget", "value"), ("price", "value"), ("capacity", "value"), ("min", "value"),
-                 ("max", "value"), ("boot", "value")]
+    return control_panel(PAGE, parsed.values, [
+        ("Recommendation", ("weight", "sla")),
+        ("Simulation", ("granularity", "start", "end", "budget", "price", "capacity", "min", "max", "boot")),
+    ])
 
 
 def build(parsed: st.Parsed, store: DatasetStore, rc: ResultCache):
@@ -149,5 +138,5 @@ def layout(**query):
     return serve(PAGE, query, build)
 
 
-register_url_writer(PAGE, CONTROL_PROPS, CTX)
+register_url_writer(PAGE, CTX)
 register_job(PAGE, compute, what="the matrix and the optimizer")

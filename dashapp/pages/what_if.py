@@ -4,15 +4,13 @@
 from dataclasses import dataclass
 
 import dash
-import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from core.scaling import PRESETS, Policy
 from core.scaling.whatif import SHAPES, LoadTransform
 from core.store import DatasetStore
 from dashapp import ids, services
 from dashapp import state as st
-from dashapp.components.layout import field, fmt_num, number, page_frame, safe_layout, select, table, text
+from dashapp.components.layout import control_panel, fmt_num, page_frame, safe_layout, table
 from dashapp.components.page import View, load_window, serve
 from dashapp.components.resampled import register_zoom, resampled_graph
 from dashapp.components.urlsync import register_url_writer
@@ -25,7 +23,20 @@ PAGE = "what_if"
 TITLE = "What-if"
 CTX = f"{PAGE}-ctx"
 
-dash.register_page(__name__, path="/what-if", name=TITLE, title="What-if · Traffic workbench", order=4)
+#: The query parameters, in URL order; each has its control (``controls`` lays them out).
+PARAMS = (
+    st.DATASET, st.granularity("5"), *st.window("1995-08-01"), *st.RULE,
+    st.Param("mult", "float", 1.0, 0.0, 100.0, label="Traffic multiplier"),
+    st.Param("growth", "float", 0.0, -99.0, 1000.0, label="Weekly growth (%)"),
+    st.Param("spike", "time", label="Spike start", placeholder="e.g. 1995-08-25T12:00 (empty: none)"),
+    st.Param("spike_min", "float", 60.0, 1.0, 10_080.0, label="Spike duration (minutes)"),
+    st.Param("spike_mag", "float", 3.0, 0.0, 1000.0, label="Spike magnitude (x demand)"),
+    st.Param("spike_shape", "choice", "flat", choices=SHAPES, label="Spike shape"),
+    *st.SERVERS,
+)
+
+dash.register_page(__name__, path="/what-if", name=TITLE, title="What-if · Traffic workbench", order=4,
+                   params=PARAMS)
 
 
 @dataclass
@@ -75,38 +86,12 @@ def whatif_source(search: str):
 
 
 def controls(parsed: st.Parsed) -> list:
-    v = parsed.values
-    c = lambda k: ids.control(PAGE, k)  # noqa: E731
-    return [
-        field("Configuration", select(c("config"), list(PRESETS), v["config"])),
-        field("Policy", select(c("policy"), [p.value for p in Policy], v["policy"])),
-        html.Hr(),
-        html.H6("Load"),
-        field("Traffic multiplier", number(c("mult"), v["mult"], 0, 100)),
-        field("Weekly growth (%)", number(c("growth"), v["growth"], -99, 1000)),
-        field("Spike start", text(c("spike"), v["spike"], "e.g. 1995-08-25T12:00 (empty: none)")),
-        field("Spike duration (minutes)", number(c("spike_min"), v["spike_min"], 1, 10080)),
-        field("Spike magnitude (x demand)", number(c("spike_mag"), v["spike_mag"], 0, 1000)),
-        field("Spike shape", select(c("spike_shape"), list(SHAPES), v["spike_shape"])),
-        html.Hr(),
-        html.H6("Servers and price"),
-        field("Price per server-hour ($)", number(c("price"), v["price"], 0, 1000)),
-        field("Capacity (requests/min per server)", number(c("capacity"), v["capacity"], 0.01)),
-        field("Min servers", number(c("min"), v["min"], 1, step=1)),
-        field("Max servers", number(c("max"), v["max"], 1, step=1)),
-        field("Boot delay (minutes)", number(c("boot"), v["boot"], 0, 1440)),
-        html.Hr(),
-        field("Granularity (minutes)", dbc.RadioItems(id=c("granularity"), value=v["granularity"], inline=True,
-                                                      options=[{"label": g, "value": g} for g in st.GRANULARITIES])),
-        field("Window start", text(c("start"), v["start"], "1995-08-01")),
-        field("Window end", text(c("end"), v["end"], "(end of the data)")),
-    ]
-
-
-CONTROL_PROPS = [("config", "value"), ("policy", "value"), ("mult", "value"), ("growth", "value"),
-                 ("spike", "value"), ("spike_min", "value"), ("spike_mag", "value"), ("spike_shape", "value"),
-                 ("price", "value"), ("capacity", "value"), ("min", "value"), ("max", "value"), ("boot", "value"),
-                 ("granularity", "value"), ("start", "value"), ("end", "value")]
+    return control_panel(PAGE, parsed.values, [
+        (None, ("config", "policy")),
+        ("Load", ("mult", "growth", "spike", "spike_min", "spike_mag", "spike_shape")),
+        ("Servers and price", ("price", "capacity", "min", "max", "boot")),
+        (None, ("granularity", "start", "end")),
+    ])
 
 
 @safe_layout(PAGE, TITLE)
@@ -131,5 +116,5 @@ def build(parsed: st.Parsed, store: DatasetStore, rc: ResultCache) -> html.Div:
                       store=dcc.Store(id=CTX, data={"dataset": ctx.dataset.id}))
 
 
-register_url_writer(PAGE, CONTROL_PROPS, CTX)
+register_url_writer(PAGE, CTX)
 register_zoom("what_if-graph", whatif_source)

@@ -11,7 +11,7 @@ from core.store import DatasetStore
 from dashapp import ids, services
 from dashapp import state as st
 from dashapp.components.resampled import zoom_patch
-from dashapp.components.urlsync import controls_search
+from dashapp.components.urlsync import controls_search, url_controls
 from dashapp.figures import N_POINTS
 from dashapp.runtime.backends import results
 from tests.dashapp.helpers import find, text, walk
@@ -27,8 +27,9 @@ def _warnings(layout) -> list[str]:
 
 def _controls_round_trip(module, layout, page):
     """The controls as rendered write back exactly the page's URL."""
-    keys = [k for k, _ in module.CONTROL_PROPS]
-    values = [getattr(find(layout, ids.control(page, k)), prop) for k, prop in module.CONTROL_PROPS]
+    controls = url_controls(page)
+    keys = [k for k, _ in controls]
+    values = [getattr(find(layout, ids.control(page, k)), prop) for k, prop in controls]
     context = find(layout, module.CTX).data
     return controls_search(page, keys, values, context)
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
 from core.store import ID_RE
 from dashapp import state as st
+
+#: The page modules, found as Dash finds them (files not starting with "_" that call register_page); each
+#: declares its parameters, which Dash registers when the app is created (hence the app fixture).
+PAGE_NAMES = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "dashapp" / "pages").glob("*.py")
+                    if not p.name.startswith("_") and "register_page" in p.read_text())
+pytestmark = pytest.mark.usefixtures("dash_app")
 
 HOSTILE = [
     "<script>alert(1)</script>",
@@ -22,7 +30,7 @@ HOSTILE = [
 ]
 
 
-@pytest.mark.parametrize("page", list(st.PAGES))
+@pytest.mark.parametrize("page", PAGE_NAMES)
 def test_no_query_gives_the_defaults_without_warnings(page):
     parsed = st.parse_query(page, {})
     assert parsed.warnings == []
@@ -30,10 +38,10 @@ def test_no_query_gives_the_defaults_without_warnings(page):
     assert st.to_search(page, parsed.values) == ""
 
 
-@pytest.mark.parametrize("page", list(st.PAGES))
+@pytest.mark.parametrize("page", PAGE_NAMES)
 @pytest.mark.parametrize("bad", HOSTILE)
 def test_every_parameter_survives_hostile_values(page, bad):
-    for p in st.PAGES[page]:
+    for p in st.params_of(page):
         parsed = st.parse_query(page, {p.key: bad})
         if p.kind == "dataset" and ID_RE.match(bad):
             assert parsed.values[p.key] == bad  # a well-formed id: resolve_dataset checks that it exists
