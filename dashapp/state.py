@@ -43,6 +43,7 @@ from core.store import ID_RE, DatasetStore
 
 __all__ = [
     "GRANULARITIES",
+    "CONTROLS",
     "Param",
     "params_of",
     "page_name",
