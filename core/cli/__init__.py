@@ -13,6 +13,7 @@ import os
 import sys
 import warnings
 
+from core.cli.model_args import BadChoice
 from core.errors import InputError
 
 __all__ = ["main", "SUBCOMMAND_MODULES"]
@@ -34,13 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
         with warnings.catch_warnings():
             if getattr(args, "json", False):
                 warnings.simplefilter("ignore")
             return int(args.handler(args) or 0)
-    except (InputError, ValueError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+    except (InputError, ValueError, BadChoice, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         msg = " ".join(str(exc).split()) or type(exc).__name__
         sys.stderr.write(f"error: {msg}\n")
         return 2

@@ -6,17 +6,19 @@ import os
 from pathlib import Path
 
 from core.cli.common import add_data_args, emit, load_series
+from core.cli.model_args import add_model_arg, model_list
 from core.errors import InputError
 
 __all__ = ["register"]
 
-_MODELS = ("seasonal_naive", "prophet", "sarima", "lightgbm", "ensemble")
-
 
 def register(subparsers) -> None:
+    from core.forecast import DEFAULT_FORECAST_MODEL
+    from core.forecast.naive import SeasonalNaive
+
     p = subparsers.add_parser("forecast", help="fit a model and forecast ahead of the series' last period")
     add_data_args(p)
-    p.add_argument("--model", default="sarima", help=f"one of {', '.join(_MODELS)} (default sarima)")
+    add_model_arg(p, "--model", default=DEFAULT_FORECAST_MODEL, what="the model")
     p.add_argument("--horizon", default="1d", help="steps or a duration up to 30d, e.g. 288 or 7d (default 1d)")
     p.add_argument("--target", default="requests", help="requests or bytes (default requests)")
     p.add_argument("--level", default="80,95", help="interval levels in percent, e.g. 80,95")
@@ -31,7 +33,9 @@ def register(subparsers) -> None:
     p.add_argument("--train-end", required=True, help="last training period, e.g. '1995-08-22 23:59'")
     p.add_argument("--test-end", default=None, help="last test period (default: the end of the series)")
     p.add_argument("--protocol", default="one-step", help="one-step, day-ahead or one-shot (default one-step)")
-    p.add_argument("--models", default="seasonal_naive,sarima", help="comma-separated model names")
+    p.add_argument("--models", default=f"{SeasonalNaive.name},{DEFAULT_FORECAST_MODEL}", type=model_list,
+                   help="comma-separated model names (as for forecast --model; default "
+                        f"{SeasonalNaive.name},{DEFAULT_FORECAST_MODEL})")
     p.add_argument("--target", default="requests", help="requests or bytes (default requests)")
     p.set_defaults(handler=_backtest)
 
@@ -44,19 +48,13 @@ def register(subparsers) -> None:
     p.set_defaults(handler=_anomalies)
 
 
-def _model_name(name: str) -> str:
-    if name not in _MODELS:
-        raise InputError(f"unknown model {name!r}; choose one of {', '.join(_MODELS)}")
-    return name
-
-
 def _forecast(args) -> int:
     from core.events import load_events
     from core.forecast import parse_horizon, parse_levels
     from core.forecast.cache import ModelCache
     from core.forecast.result import forecast_at
 
-    name = _model_name(args.model)
+    name = args.model  # checked against the registry by argparse (model_args.model_name)
     levels = parse_levels(args.level)
     if not levels:
         raise InputError("level must name at least one interval, e.g. --level 80,95")
@@ -90,7 +88,7 @@ def _forecast(args) -> int:
 def _backtest(args) -> int:
     from core.forecast import backtest
 
-    models = [_model_name(m.strip()) for m in args.models.split(",") if m.strip()]
+    models = list(args.models)  # checked against the registry by argparse (model_args.model_list)
     series = load_series(args)
     report = backtest(series, models, train_end=args.train_end, test_end=args.test_end,
                       protocol=args.protocol, target=args.target)

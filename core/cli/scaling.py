@@ -6,11 +6,14 @@ import argparse
 import sys
 
 from core.cli.common import add_data_args, emit, open_store
+from core.cli.model_args import add_model_arg
 
 __all__ = ["register"]
 
 
 def _model_args(p: argparse.ArgumentParser, what: str = "") -> None:
+    from core.scaling.config import PredictiveSpec
+
     g = p.add_argument_group(f"model overrides{what}")
     g.add_argument("--boot-delay-min", type=float, default=None, help="server boot delay in minutes (default 5)")
     g.add_argument("--price", type=float, default=None, help="price per server-hour in $ (default 0.85)")
@@ -19,9 +22,8 @@ def _model_args(p: argparse.ArgumentParser, what: str = "") -> None:
     g.add_argument("--min-servers", type=int, default=None, help="minimum servers (default 1)")
     g.add_argument("--max-servers", type=int, default=None, help="maximum servers (default 100)")
     g = p.add_argument_group("predictive policy")
-    g.add_argument("--forecast-model", default=None,
-                   choices=("sarima", "seasonal_naive", "lightgbm", "ensemble", "prophet"),
-                   help="forecast fitted on the history before --start (default sarima: Fourier + ARMA errors)")
+    add_model_arg(g, "--forecast-model", default=None,
+                  what=f"forecast fitted on the history before --start (default {PredictiveSpec.forecast_model})")
     g.add_argument("--safety-margin", type=float, default=None,
                    help="provision for forecast x (1 + margin) (default 0.25)")
 

@@ -4,7 +4,7 @@ Importing the package registers every model; Prophet itself is imported
 only when a Prophet model is fitted.
 """
 
-from core.forecast import ensemble, lgbm, naive, prophet, sarima  # noqa: F401  (registers the models)
+from core.forecast import ensemble, fourier_arma, lgbm, naive, prophet  # noqa: F401  (registers the models)
 from core.forecast.backtest import (
     PROTOCOLS,
     BacktestReport,
@@ -13,7 +13,20 @@ from core.forecast.backtest import (
     metrics,
     rolling_forecast,
 )
-from core.forecast.base import Forecaster, Grid, make_model, model_names, parse_horizon, parse_levels
+from core.forecast.base import (
+    Forecaster,
+    Grid,
+    accepted_model_names,
+    canonical_model_name,
+    make_model,
+    model_aliases,
+    model_label,
+    model_names,
+    parse_horizon,
+    parse_levels,
+    registered,
+    unregister,
+)
 from core.forecast.memo import ForecastMemo
 from core.forecast.rolling import DEFAULT_FORECAST_MODEL, ModelForecaster
 
@@ -25,12 +38,18 @@ __all__ = [
     "Forecaster",
     "Grid",
     "ModelForecaster",
+    "accepted_model_names",
     "backtest",
     "backtest_protocols",
+    "canonical_model_name",
     "make_model",
     "metrics",
+    "model_aliases",
+    "model_label",
     "model_names",
     "parse_horizon",
     "parse_levels",
+    "registered",
     "rolling_forecast",
+    "unregister",
 ]

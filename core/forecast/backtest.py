@@ -14,7 +14,15 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
-from core.forecast.base import MAX_HORIZON, Forecaster, make_model, model_names, target_values
+from core.forecast.base import (
+    MAX_HORIZON,
+    Forecaster,
+    canonical_model_name,
+    make_model,
+    model_aliases,
+    model_names,
+    target_values,
+)
 from core.series import TrafficSeries
 
 __all__ = [
@@ -177,7 +185,7 @@ def backtest(
 
     Args:
         series: the whole series (training then test), at the wanted granularity.
-        models: registry names.
+        models: registry names or aliases; results are keyed by the names as given.
         train_end, test_end: inclusive ends of training and test.
         protocol: ``one-step`` (true values arrive, no refit), ``day-ahead``
             (24 h from each local midnight) or ``one-shot`` (one path over the test).
@@ -224,10 +232,10 @@ def backtest_protocols(
     full = series if n == len(series) else TrafficSeries(series.frame.iloc[:n], series.interval, series.gaps)
     train = TrafficSeries(series.frame.iloc[:m], series.interval, series.gaps)
     y = target_values(full, target)
-    given = dict(fitted or {})
-    fitted = [make_model(name, **params.get(name, {})) for name in models]  # validate names first
-    for name, model in given.items():
+    built = [make_model(name, **_params_for(params, name)) for name in models]  # validate names first
+    for name, model in (fitted or {}).items():
         _check_reusable(name, model, train, target, y[:m], params)
+    given = {canonical_model_name(name): model for name, model in (fitted or {}).items()}
     truth_all = y[m:n]
     scored = truth_all[~np.isnan(truth_all)]
     reports = {
@@ -243,7 +251,7 @@ def backtest_protocols(
         )
         for p in protocols
     }
-    for i, model in enumerate(fitted):
+    for i, (name, model) in enumerate(zip(models, built, strict=True)):
         reused = model.name in given
         if reused:
             model = given[model.name]
@@ -271,18 +279,28 @@ def backtest_protocols(
             res.update(fit_seconds=round(fit_s, 3), predict_seconds=round(pred_s, 3), label=model.label)
             if reused:
                 res["fit_reused"] = True
-            report.results[model.name] = res
-            report.forecasts[model.name] = {"timestamps": grid.times(pos), "truth": truth, **flat}
+            # Keyed by the name the caller used (an alias stays an alias): the report answers the request.
+            report.results[name] = res
+            report.forecasts[name] = {"timestamps": grid.times(pos), "truth": truth, **flat}
         if progress:
-            progress(i + 1, len(fitted))
+            progress(i + 1, len(built))
     return reports
+
+
+def _params_for(params: dict, name: str) -> dict:
+    """The hyperparameters of ``name`` in ``params``, keyed by that name or another name of the same model."""
+    if name in params:
+        return params[name]
+    aliases = model_aliases()
+    canonical = aliases.get(name, name)
+    return next((v for k, v in params.items() if aliases.get(k, k) == canonical), {})
 
 
 def _check_reusable(name: str, model, train: TrafficSeries, target: str, y_train: np.ndarray, params: dict) -> None:
     """Refuse a pre-fitted model that is not exactly what this backtest would fit."""
-    if getattr(model, "name", None) != name:
+    if getattr(model, "name", None) != canonical_model_name(name):
         raise InputError(f"fitted[{name!r}] is a {getattr(model, 'name', type(model).__name__)} model")
-    if params.get(name):
+    if _params_for(params, name):
         raise InputError(f"fitted[{name!r}] cannot be combined with params for {name!r}; pass one or the other")
     if make_model(name).get_params() != model.get_params():
         raise InputError(f"fitted[{name!r}] has non-default parameters; fit it with the defaults or let the "

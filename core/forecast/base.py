@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -30,43 +31,110 @@ __all__ = [
     "MAX_HORIZON",
     "Grid",
     "Forecaster",
-    "register",
-    "model_names",
+    "accepted_model_names",
+    "canonical_model_name",
     "make_model",
+    "model_aliases",
+    "model_label",
+    "model_names",
     "parse_horizon",
     "parse_levels",
+    "register",
+    "registered",
     "target_values",
+    "unregister",
 ]
 
 MAX_HORIZON = pd.Timedelta(days=30)
 _DAY = pd.Timedelta(days=1)
 _REGISTRY: dict[str, type[Forecaster]] = {}
+_ALIASES: dict[str, str] = {}
 
 
 def register(cls):
-    """Class decorator adding a model to the registry under ``cls.name``."""
+    """Class decorator adding a model to the registry under ``cls.name`` and its ``cls.aliases``.
+
+    Raises:
+        ValueError: the name or an alias is already another model's name or alias.
+    """
+    for key in (cls.name, *cls.aliases):
+        owner = _REGISTRY.get(key) or _REGISTRY.get(_ALIASES.get(key, ""))
+        if owner is not None and owner.name != cls.name:
+            raise ValueError(f"model name {key!r} is taken by {owner.__name__}; pick another name for {cls.__name__}")
     _REGISTRY[cls.name] = cls
+    _ALIASES.update({alias: cls.name for alias in cls.aliases})
     return cls
 
 
-_ORDER = ("seasonal_naive", "prophet", "sarima", "lightgbm", "ensemble")
+def unregister(name: str) -> None:
+    """Remove a model (by name or alias) and its aliases from the registry; an unknown name is ignored."""
+    canonical = _ALIASES.get(name, name)
+    cls = _REGISTRY.pop(canonical, None)
+    for alias in getattr(cls, "aliases", ()):
+        _ALIASES.pop(alias, None)
+
+
+@contextmanager
+def registered(cls):
+    """Register ``cls`` for the duration of a ``with`` block (tests, plugins tried out), then remove it."""
+    register(cls)
+    try:
+        yield cls
+    finally:
+        unregister(cls.name)
+
+
+#: Display order of the built-in models: the baseline first, the ensemble last (others follow by name).
+_ORDER = ("seasonal_naive", "prophet", "fourier_arma", "lightgbm", "ensemble")
 
 
 def model_names() -> tuple[str, ...]:
-    """Registered model names: the baseline first, the ensemble last."""
+    """Registered model names (canonical, no aliases): the baseline first, the ensemble last."""
     return tuple(sorted(_REGISTRY, key=lambda n: (_ORDER.index(n) if n in _ORDER else len(_ORDER), n)))
 
 
+def model_aliases() -> dict[str, str]:
+    """Other names still accepted for a model, ``{alias: canonical name}`` (e.g. ``{"sarima": "fourier_arma"}``)."""
+    return dict(_ALIASES)
+
+
+def accepted_model_names() -> tuple[str, ...]:
+    """Every name an input may use: :func:`model_names`, then the aliases."""
+    return model_names() + tuple(sorted(_ALIASES))
+
+
+def canonical_model_name(name: str) -> str:
+    """The registry name of ``name`` (itself, or what an alias stands for).
+
+    Raises:
+        InputError: an unknown name, listing the accepted ones.
+    """
+    if name in _REGISTRY:
+        return name
+    if name in _ALIASES:
+        return _ALIASES[name]
+    aliases = "".join(f"; {a!r} is accepted for {c!r}" for a, c in sorted(_ALIASES.items()))
+    raise InputError(f"unknown model {name!r}; choose one of {', '.join(model_names())}{aliases}")
+
+
+def model_label(name: str) -> str:
+    """The human label of a model (for dropdowns and tables), by name or alias.
+
+    Raises:
+        InputError: an unknown name.
+    """
+    return _REGISTRY[canonical_model_name(name)].label
+
+
 def make_model(name: str, **params) -> Forecaster:
-    """A new, unfitted model by registry name.
+    """A new, unfitted model by registry name or alias.
 
     Raises:
         InputError: unknown name (lists the known ones) or bad parameters.
     """
-    if name not in _REGISTRY:
-        raise InputError(f"unknown model {name!r}; choose one of {', '.join(model_names())}")
+    cls = _REGISTRY[canonical_model_name(name)]
     try:
-        return _REGISTRY[name](**params)
+        return cls(**params)
     except TypeError as exc:
         raise InputError(f"bad parameters for model {name!r}: {exc}") from exc
 
@@ -196,6 +264,10 @@ class Forecaster:
 
     name: ClassVar[str] = "base"
     label: ClassVar[str] = "base"
+    #: Other names the registry accepts for this model (old names kept working after a rename).
+    aliases: ClassVar[tuple[str, ...]] = ()
+    #: Folder and cache-key name of fitted models on disk (``core.forecast.cache``); None: ``name``.
+    storage_name: ClassVar[str | None] = None
     #: Whether forecasts depend on the data before the origin (False for Prophet).
     uses_recent_data: ClassVar[bool] = True
 

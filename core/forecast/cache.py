@@ -70,11 +70,25 @@ class ModelCache:
         dataset_id: str | None = None,
         progress=None,
     ) -> tuple[Forecaster, bool]:
-        """The fitted model and whether it came from disk."""
+        """The fitted model and whether it came from disk.
+
+        Args:
+            name: registry name or alias (both find the same entries).
+            series: the training data.
+            target: the column fitted.
+            params: hyperparameters.
+            dataset_id: part of the key.
+            progress: passed to ``fit``.
+
+        Raises:
+            InputError: unknown model or bad parameters.
+        """
         model = make_model(name, **(params or {}))
-        key = cache_key(dataset_id, target, series.interval_minutes, name, model.get_params(),
+        # Stored under the model's storage name: a model keeps its fits across a rename of its registry name.
+        stored = type(model).storage_name or model.name
+        key = cache_key(dataset_id, target, series.interval_minutes, stored, model.get_params(),
                         series_fingerprint(series, target))
-        path = self._dir(name, key)
+        path = self._dir(stored, key)
         if path.is_dir():
             try:
                 return self._load(model, path, series, target), True

@@ -14,12 +14,12 @@ from __future__ import annotations
 import numpy as np
 
 from core.errors import InputError
-from core.forecast.base import Forecaster, make_model, model_names, register
+from core.forecast.base import Forecaster, accepted_model_names, canonical_model_name, make_model, model_names, register
 from core.forecast.intervals import ConformalCalibrator, calibration_origins, horizon_band_edges
 
 __all__ = ["Ensemble"]
 
-_DEFAULT_MEMBERS = ("sarima", "lightgbm", "prophet", "seasonal_naive")
+_DEFAULT_MEMBERS = ("fourier_arma", "lightgbm", "prophet", "seasonal_naive")
 
 
 @register
@@ -37,12 +37,14 @@ class Ensemble(Forecaster):
     def __init__(self, members=_DEFAULT_MEMBERS, member_params: dict | None = None, **kw):
         super().__init__(**kw)
         members = tuple(members.split(",")) if isinstance(members, str) else tuple(members)
-        bad = [m for m in members if m not in model_names() or m == "ensemble"]
+        bad = [m for m in members if m not in accepted_model_names() or canonical_model_name(m) == self.name]
         if not members or bad:
-            allowed = ", ".join(m for m in model_names() if m != "ensemble")
+            allowed = ", ".join(m for m in model_names() if m != self.name)
             raise InputError(f"ensemble members must be among {allowed}; got {list(members)}")
-        self.members = members
-        self.member_params = dict(member_params or {})
+        # Canonical names: an alias and its model are one member (one fit, one cache key).
+        self.members = tuple(canonical_model_name(m) for m in members)
+        self.member_params = {canonical_model_name(k) if k in accepted_model_names() else k: v
+                              for k, v in (member_params or {}).items()}
 
     def get_params(self) -> dict:
         return {**super().get_params(), "members": list(self.members), "member_params": self.member_params}

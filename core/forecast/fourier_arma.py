@@ -1,11 +1,12 @@
-"""Fourier regression + ARMA errors: the fast, honest stand-in for SARIMA.
+"""Fourier regression + ARMA errors (registry name ``fourier_arma``): the fast stand-in for SARIMA.
 
 A true seasonal ARIMA with s = 288 (5-minute data, daily season) does not
 fit in minutes (TOOLCHAIN.md), so the daily and weekly cycles are Fourier
 terms in an OLS regression (with a weekend-specific daily shape and the
 event classes), and the residuals follow an ARMA(p, q) fitted by maximum
-likelihood on the recent weeks. The UI calls it "Fourier regression + ARMA
-errors", never SARIMA. By default the regression runs on the square root of
+likelihood on the recent weeks. It is labelled "Fourier regression + ARMA
+errors", never SARIMA; ``sarima``, its registry name before the rename, is
+kept as an alias so saved URLs, scripts and API calls keep working. By default the regression runs on the square root of
 the counts (it steadies the variance of count data) and forecasts are
 transformed back with the forecast variance (``E[z^2] = mean^2 + var``).
 """
@@ -51,8 +52,12 @@ class FourierARMA(Forecaster):
         transform: ``"sqrt"`` (default) or ``"none"``.
     """
 
-    name = "sarima"
+    name = "fourier_arma"
     label = "Fourier regression + ARMA errors"
+    aliases = ("sarima",)
+    # Fits cached before the rename live under models/sarima/ with keys hashed on that name: keeping it
+    # keeps them valid, also for workers of the previous release sharing the folder during a deploy.
+    storage_name = "sarima"
 
     def __init__(
         self,

@@ -48,16 +48,18 @@ import pandas as pd
 
 from core.errors import InputError
 from core.forecast.backtest import rolling_forecast
-from core.forecast.base import Forecaster, make_model
+from core.forecast.base import Forecaster, canonical_model_name, make_model
 from core.forecast.memo import ForecastMemo
 from core.forecast.naive import seasonal_naive_rolling
 from core.series import TrafficSeries
 
 __all__ = ["DEFAULT_FORECAST_MODEL", "PROCESS_MEMO", "ModelForecaster"]
 
-#: The model the predictive policy uses unless told otherwise. Chosen on validation weeks inside
-#: the training data (08-09..15 and 08-16..22 at 5 min; see docs/simulator.md): Fourier+ARMA was the
-#: cheapest predictive scenario at <= 0.5% overloaded periods in both, and fits in about a second.
+#: The model the predictive policy uses unless told otherwise: Fourier regression + ARMA errors
+#: (``fourier_arma``). Chosen on validation weeks inside the training data (08-09..15 and 08-16..22
+#: at 5 min; see docs/simulator.md): it was the cheapest predictive scenario at <= 0.5% overloaded
+#: periods in both, and fits in about a second. Spelled with its alias ``sarima`` because results
+#: echo the name asked for (a simulation's ``forecast.name``, the CLI's ``model``) and clients read it.
 DEFAULT_FORECAST_MODEL = "sarima"
 
 #: The in-process memo ModelForecaster uses unless given another (see the module docstring).
@@ -76,7 +78,8 @@ class ModelForecaster:
     """A registry model as a rolling forecaster, fitted once on the periods before its fit point.
 
     Args:
-        model: registry name (``"sarima"``, ``"lightgbm"``, ...; ``"seasonal_naive"`` fits nothing).
+        model: registry name or alias (``"fourier_arma"``, ``"lightgbm"``, ...; ``"seasonal_naive"``
+            fits nothing); ``name`` and ``describe()`` report it as given.
         start: timestamp of ``values[0]`` (calendar features need the clock).
         fit_until: first period the model forecasts, as a timestamp or a position
             (the start of the simulated window); the model is fitted on the periods before it.
@@ -98,12 +101,14 @@ class ModelForecaster:
     def __init__(self, model: str = DEFAULT_FORECAST_MODEL, *, start, fit_until=None, params: dict | None = None,
                  min_history_days: float = 14.0, cache=None, dataset_id: str | None = None,
                  memo: ForecastMemo | None = PROCESS_MEMO, naive_before_fit: bool = True):
+        canonical = canonical_model_name(model)  # validate now, not inside the simulator
         # Rolling means need no intervals; the ensemble's weights come from its calibration, though.
-        self.params = {"calibrate": model == "ensemble", **(params or {})}
-        make_model(model, **self.params)  # validate now, not inside the simulator
+        self.params = {"calibrate": canonical == "ensemble", **(params or {})}
+        make_model(canonical, **self.params)
         if not min_history_days >= 0:
             raise InputError(f"min_history_days must be >= 0, got {min_history_days}")
         self.model = model
+        self.canonical = canonical  # what is fitted, cached and memoized: one model under any of its names
         self.name = model
         self.start = pd.Timestamp(start)
         self.fit_until = fit_until
@@ -130,14 +135,14 @@ class ModelForecaster:
 
     def _fitted(self, train: TrafficSeries) -> tuple[Forecaster, str]:
         """The model fitted on ``train``: from the memo, the disk cache, or a fresh fit."""
-        key = _memo_key(self.model, self.params, train) + f"|{self.dataset_id}"
+        key = _memo_key(self.canonical, self.params, train) + f"|{self.dataset_id}"
         if self.memo is not None and (hit := self.memo.fits.get(key)) is not None:
             return hit, "memory"
         if self.cache is not None:
-            fitted, hit = self.cache.get_or_fit(self.model, train, "requests", self.params, self.dataset_id)
+            fitted, hit = self.cache.get_or_fit(self.canonical, train, "requests", self.params, self.dataset_id)
             source = "disk" if hit else "fit"
         else:
-            fitted, source = make_model(self.model, **self.params).fit(train), "fit"
+            fitted, source = make_model(self.canonical, **self.params).fit(train), "fit"
         if self.memo is not None:
             self.memo.fits.put(key, fitted)
         return fitted, source
@@ -169,7 +174,7 @@ class ModelForecaster:
         s = self._fit_position(n, interval)
         first = s + k - 1  # the first period forecast from the fit point on, k steps ahead
         self.info = {"model": self.model, "fit_until": None, "source": None, "fit_seconds": 0.0}
-        if self.model == "seasonal_naive":  # fits nothing: the seasonal naive from the fit point on too
+        if self.canonical == "seasonal_naive":  # fits nothing: the seasonal naive from the fit point on too
             out[first:] = naive[first:]
             self.info["model"] = "seasonal_naive"
             return out

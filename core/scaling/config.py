@@ -266,9 +266,11 @@ class PredictiveSpec:
             weeks before the test week; see docs/simulator.md).
         buffer_minutes: look ahead boot delay + this (default 5 min).
         forecast_model: the forecast used when the caller passes no forecaster: a
-            ``core.forecast`` registry name fitted on the history before the simulated
-            window (default ``"sarima"``, Fourier regression + ARMA errors), or
-            ``"seasonal_naive"`` (no fitting at all).
+            ``core.forecast`` registry name (or alias) fitted on the history before the
+            simulated window (default ``"sarima"``, the alias of ``"fourier_arma"``: Fourier
+            regression + ARMA errors; results echo the name, see
+            ``core.forecast.rolling.DEFAULT_FORECAST_MODEL``), or ``"seasonal_naive"`` (no
+            fitting at all).
         min_history_days: the model is fitted on at least this much history; before
             that point (and on shorter series) the seasonal naive forecast is used.
     """
@@ -284,7 +286,8 @@ class PredictiveSpec:
         b = _finite("buffer_minutes", self.buffer_minutes)
         _check(b >= 0, f"buffer_minutes must be >= 0, got {self.buffer_minutes}")
         _check(isinstance(self.forecast_model, str) and self.forecast_model.strip() != "",
-               f"forecast_model must be a model name such as 'sarima' or 'seasonal_naive', got {self.forecast_model!r}")
+               f"forecast_model must be a model name such as 'fourier_arma' or 'seasonal_naive', "
+               f"got {self.forecast_model!r}")
         h = _finite("min_history_days", self.min_history_days)
         _check(h >= 0, f"min_history_days must be >= 0, got {self.min_history_days}")
 

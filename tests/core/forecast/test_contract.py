@@ -15,7 +15,7 @@ MODELS = model_names()
 
 
 def test_registry_holds_every_model():
-    assert set(MODELS) == {"seasonal_naive", "prophet", "sarima", "lightgbm", "ensemble"}
+    assert set(MODELS) == {"seasonal_naive", "prophet", "fourier_arma", "lightgbm", "ensemble"}
 
 
 @pytest.fixture(scope="module")
