@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from core.scaling.baselines import BaselineSpec, oracle_schedule, static_count
+from core.scaling.baselines import BaselineSpec, OraclePlan, oracle_need, oracle_plan, static_count
 from core.scaling.config import (
     CapacityModel,
     CostModel,
@@ -91,8 +91,26 @@ class Prepared:
         return self.grid.boot_periods(self.model.capacity)
 
     @property
+    def queue_cap(self) -> float:
+        """Backlog limit per ready server, in requests."""
+        return self.model.queue.queue_limit_seconds * self.model.capacity.capacity_per_server_rps
+
+    @property
     def excluded_periods(self) -> int:
         return int((~self.include).sum())
+
+    def oracle_plan(self) -> OraclePlan:
+        """The oracle's schedule over this window (``core.scaling.baselines.oracle_plan``)."""
+        cap = self.model.capacity
+        return oracle_plan(self.demand, self.include, self.server_cap, self.queue_cap, self.boot_p,
+                           cap.min_servers, cap.max_servers)
+
+    @property
+    def cap_binds_periods(self) -> int:
+        """Included periods whose work exceeds what ``max_servers`` serve: overloaded under any schedule."""
+        cap = self.model.capacity
+        _, binds = oracle_need(self.demand, self.server_cap, self.queue_cap, cap.min_servers, cap.max_servers)
+        return int((binds & self.include).sum())
 
     def initial_servers(self) -> int:
         cap = self.model.capacity
@@ -189,12 +207,13 @@ def threshold_row(config: ScalingConfig, policy: Policy, prep: Prepared, *, safe
     return {k: v[0].item() for k, v in cols.items()}
 
 
-def _baseline_rows(prep: Prepared) -> tuple[list[dict], np.ndarray]:
+def _baseline_rows(prep: Prepared) -> tuple[list[dict], np.ndarray, OraclePlan]:
     cap, bs = prep.model.capacity, prep.model.baselines
     lo, hi = cap.min_servers, cap.max_servers
     peak = static_count(prep.demand, prep.include, prep.server_cap, 1.0, "peak", lo, hi)
     mean = static_count(prep.demand, prep.include, prep.server_cap, bs.static_mean_utilization, "mean", lo, hi)
-    oracle = oracle_schedule(prep.demand, prep.include, prep.server_cap, prep.boot_p, lo, hi)
+    plan = prep.oracle_plan()
+    oracle = plan.servers
     schedules = np.column_stack([np.full(len(oracle), peak), np.full(len(oracle), mean), oracle])
     stab = int(math.floor(bs.hpa_stabilization_minutes * 60.0 / prep.grid.period_s + 1e-9)) + 1
     common = dict(min_s=lo, max_s=hi)
@@ -205,7 +224,7 @@ def _baseline_rows(prep: Prepared) -> tuple[list[dict], np.ndarray]:
              init=prep.initial_servers(), **common),
         dict(mode=MODE_SCHEDULE, sched_col=2, init=int(oracle[0]) if len(oracle) else lo, **common),
     ]
-    return rows, schedules
+    return rows, schedules, plan
 
 
 @dataclass
@@ -305,22 +324,26 @@ def run_scenarios(prep: Prepared, scenarios: list[tuple[ScalingConfig, Policy]],
     rows = [threshold_row(c, p, prep) for c, p in scenarios]
     names = [(f"{c.name}/{p.value}", "policy", c.name, p.value) for c, p in scenarios]
     schedules = None
+    metas = [{} for _ in rows]
     if baselines:
-        brow, schedules = _baseline_rows(prep)
+        brow, schedules, plan = _baseline_rows(prep)
         rows += brow
         names += [(b, "baseline", None, None) for b in BASELINES]
+        metas += [{} for _ in brow]
+        # The oracle's overloaded periods are exactly those: a page can say why it is not zero.
+        metas[-1] = {"cap_binds_periods": plan.binding_periods(prep.include)}
     params = ScenarioParams.from_rows(rows)
     cap, q = prep.model.capacity, prep.model.queue
     kr = run_kernel(prep.demand, prep.include, params, server_cap=prep.server_cap,
-                    queue_cap=q.queue_limit_seconds * cap.capacity_per_server_rps, boot_p=prep.boot_p,
+                    queue_cap=prep.queue_cap, boot_p=prep.boot_p,
                     period_s=prep.grid.period_s, min_billed_s=prep.model.cost.min_billed_seconds, fcmax=prep.fcmax,
                     schedules=schedules, record=True, engine=engine, progress=progress)
     latency = response_times(kr.work, kr.ready, kr.backlog, mu=cap.capacity_per_server_rps,
                              period_s=prep.grid.period_s, queue_limit_s=q.queue_limit_seconds, engine=engine)
     totals = _summaries(kr, prep, latency)
     return [ScenarioResult(name=n, kind=kind, config=c, policy=p, totals=t,
-                           timeline=_timeline(kr, s, prep, latency) if timelines else None)
-            for s, ((n, kind, c, p), t) in enumerate(zip(names, totals, strict=True))]
+                           timeline=_timeline(kr, s, prep, latency) if timelines else None, meta=meta)
+            for s, ((n, kind, c, p), t, meta) in enumerate(zip(names, totals, metas, strict=True))]
 
 
 def simulate(series: TrafficSeries, config: str | ScalingConfig = "balanced", policy: str | Policy = "balanced",
@@ -364,6 +387,8 @@ def run_meta(prep: Prepared) -> dict:
         "excluded_note": "periods inside gaps/outages (or without data) are simulated with demand 0 "
                          "and left out of cost and SLA statistics",
         "boot_delay_periods": prep.boot_p,
+        # Periods no schedule within max_servers serves in full (demand + backlog over the cap's capacity).
+        "cap_binds_periods": prep.cap_binds_periods,
         "forecast": {"name": prep.forecaster, "horizon_periods": prep.horizon_periods, **prep.forecast_info},
         "p95_target_s": prep.model.queue.p95_target(prep.model.capacity),
         "model": prep.model.to_dict(),
