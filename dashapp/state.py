@@ -108,6 +108,8 @@ class Param:
         default: used when absent or invalid (None = decided by the page, e.g. the whole series).
         lo, hi: inclusive bounds for numbers (also the control's bounds).
         choices: allowed values for ``choice``.
+        aliases: other names still accepted for a choice, ``(alias, choice)`` pairs (old bookmarks keep working;
+            the URL is written back with the choice).
         label: what the control is called on the page.
         control: the widget, one of ``CONTROLS``; "" picks it from the kind (numbers: ``number``, choices:
             ``select``, bools: ``switch``, times/horizons/levels: ``text``, datasets: ``none``).
@@ -129,6 +131,7 @@ class Param:
     choices: tuple[str, ...] = ()
     label: str = ""
     _: KW_ONLY
+    aliases: tuple[tuple[str, str], ...] = ()
     control: str = ""
     choice_labels: tuple[str, ...] = ()
     placeholder: str = ""
@@ -189,6 +192,7 @@ class Param:
             return v
         if k == "choice":
             v = text.lower()
+            v = dict(self.aliases).get(v, v)
             if v not in self.choices:
                 raise ValueError(f"must be one of {', '.join(self.choices)}")
             return v

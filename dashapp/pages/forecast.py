@@ -9,7 +9,7 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import dcc, html
 
-from core.forecast import model_names
+from core.forecast import model_aliases, model_names
 from core.forecast.result import ForecastResult
 from core.registry import TARGETS
 from core.series import TrafficSeries
@@ -33,7 +33,8 @@ GRAPH = "forecast-graph"
 #: The query parameters, in URL order; each has its control, shown in this order.
 PARAMS = (
     st.DATASET,
-    st.Param("model", "choice", "seasonal_naive", choices=model_names(), label="Model"),
+    st.Param("model", "choice", "seasonal_naive", choices=model_names(), label="Model",
+             aliases=tuple(model_aliases().items())),
     st.Param("target", "choice", "requests", choices=TARGETS, label="Target"),
     st.granularity("15"),
     st.Param("horizon", "horizon", "1d", label="Horizon", placeholder="steps, or 90min, 12h, 7d (max 30d)"),

@@ -57,7 +57,8 @@ def probe_page(dash_app):
     params = (
         st.DATASET,
         st.Param("size", "int", 3, 1, 10, label="Size"),
-        st.Param("colour", "choice", "red", choices=("red", "blue"), choice_labels=("Red", "Blue"), label="Colour"),
+        st.Param("colour", "choice", "red", choices=("red", "blue"), choice_labels=("Red", "Blue"), label="Colour",
+                 aliases=(("navy", "blue"),)),
         st.Param("smooth", "bool", False, label="Smooth"),
         st.Param("since", "time", label="Since", placeholder="1995-07-01", help="empty: from the start"),
     )
@@ -75,6 +76,7 @@ def test_a_new_page_gets_its_query_parsed_controls_built_and_url_written(probe_p
     assert "size='12' ignored: must be between 1 and 10; using 3." in parsed.warnings
     assert any("'bogus'" in w for w in parsed.warnings)
     assert parsed.search() == "?colour=blue&since=1995-07-02"
+    assert st.parse_query(PROBE, {"colour": "navy"}).values["colour"] == "blue"  # an alias, read without warning
 
     panel = control_panel(PROBE, parsed.values)
     size = find(panel, ids.control(PROBE, "size"))
@@ -131,6 +133,14 @@ def test_undeclared_and_unknown_pages_are_named(dash_app):
         del dash.page_registry["tests.bare_page"]
     with pytest.raises(KeyError, match="unknown page 'nope'"):
         st.parse_query("nope", {})
+
+
+def test_old_model_names_in_forecast_bookmarks_still_work(dash_app):
+    from core.forecast import model_aliases
+
+    for alias, name in model_aliases().items():
+        parsed = st.parse_query("forecast", {"model": alias})
+        assert (parsed.values["model"], parsed.warnings) == (name, [])
 
 
 def test_a_declaration_is_checked():
