@@ -27,7 +27,8 @@ def test_savings_and_oracle_ratio_come_from_the_baselines():
     assert rep.savings["vs_static_mean"]["pct"] == pytest.approx(100 * (mean - rep.cost) / mean)
     assert rep.cost_vs_oracle == pytest.approx(rep.cost / rep.baselines["oracle"].totals.cost)
     assert set(rep.sla) == set(SLA_KEYS)
-    assert all(b.timeline is None for b in rep.baselines.values()) and rep.scenario.timeline is None
+    assert all(b.timeline is None for b in rep.baselines.values())
+    assert rep.scenario.timeline is None
 
 
 def test_the_scenario_is_the_one_simulate_gives():
@@ -41,6 +42,7 @@ def test_the_scenario_is_the_one_simulate_gives():
 def test_to_dict_is_json():
     d = json.loads(json.dumps(to_jsonable(cost_report(prepare(_series()), "balanced", "predictive").to_dict()),
                               allow_nan=False))
-    assert d["policy"] == "predictive" and d["config"]["name"] == "balanced"
+    assert d["policy"] == "predictive"
+    assert d["config"]["name"] == "balanced"
     assert d["scenario"]["cost"] == pytest.approx(d["baselines"]["static_peak"]["cost"]
                                                   - d["savings"]["vs_static_peak"]["dollars"])
