@@ -56,8 +56,10 @@ class OraclePlan:
         servers: int64, servers (running + booting) per period: the schedule fed to the kernel.
         ready: int64, ready servers each period needs: the fewest that serve its work
             (carried backlog + demand), or ``max_servers`` where even those cannot.
-        cap_binds: bool, periods whose work exceeds what ``max_servers`` serve: overloaded
-            under every schedule within the cap (gap periods included; see ``binding_periods``).
+        cap_binds: bool, periods whose work exceeds what ``max_servers`` serve: the oracle's
+            overloaded periods (gap periods included; see ``binding_periods``). Where demand alone
+            exceeds it every schedule is overloaded; in the periods its backlog reaches, every
+            schedule that served and queued all it could.
     """
 
     servers: np.ndarray
@@ -75,8 +77,8 @@ def oracle_need(demand: np.ndarray, server_cap: float, queue_cap: float, lo: int
 
     A forward pass over the periods. A period is served in full by
     ``ceil(work / server_cap)`` ready servers (work = backlog carried in + demand),
-    and then carries no backlog. Where that exceeds ``hi``, the period runs at the
-    cap, is overloaded whatever the schedule, and carries
+    and then carries no backlog. Where that exceeds ``hi`` (the cap binds), the
+    period runs at the cap, is overloaded, and carries
     ``min(work - hi * server_cap, hi * queue_cap)`` into the next, exactly as the
     kernel computes it. Backlog only starts at a period whose demand alone
     exceeds the cap, so only the stretches that follow one are stepped through.

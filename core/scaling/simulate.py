@@ -107,7 +107,8 @@ class Prepared:
 
     @property
     def cap_binds_periods(self) -> int:
-        """Included periods whose work exceeds what ``max_servers`` serve: overloaded under any schedule."""
+        """Included periods whose demand + backlog exceed what ``max_servers`` serve: the oracle's overloaded
+        periods (see ``core.scaling.baselines.OraclePlan.cap_binds``)."""
         cap = self.model.capacity
         _, binds = oracle_need(self.demand, self.server_cap, self.queue_cap, cap.min_servers, cap.max_servers)
         return int((binds & self.include).sum())
@@ -387,7 +388,7 @@ def run_meta(prep: Prepared) -> dict:
         "excluded_note": "periods inside gaps/outages (or without data) are simulated with demand 0 "
                          "and left out of cost and SLA statistics",
         "boot_delay_periods": prep.boot_p,
-        # Periods no schedule within max_servers serves in full (demand + backlog over the cap's capacity).
+        # Where demand + backlog exceed what max_servers serve: why even the oracle is overloaded.
         "cap_binds_periods": prep.cap_binds_periods,
         "forecast": {"name": prep.forecaster, "horizon_periods": prep.horizon_periods, **prep.forecast_info},
         "p95_target_s": prep.model.queue.p95_target(prep.model.capacity),
