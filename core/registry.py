@@ -8,10 +8,11 @@ preset or a protocol is one entry where it is defined. Nothing else retypes the 
 from __future__ import annotations
 
 from core.forecast.backtest import PROTOCOLS
-from core.forecast.base import model_names
+from core.forecast.base import accepted_model_names, model_aliases, model_label, model_names
 from core.scaling.config import PRESETS, Policy
 
-__all__ = ["EXPORT_FORMATS", "GRANULARITY_MINUTES", "PROTOCOLS", "TARGETS", "model_names", "policy_names",
+__all__ = ["EXPORT_FORMATS", "GRANULARITY_MINUTES", "PROTOCOLS", "TARGETS", "accepted_model_names", "model_aliases",
+           "model_label", "model_names", "policy_names",
            "preset_names"]
 
 #: The period lengths the app offers (any whole multiple of the data's period works in the CLI and API).

@@ -14,12 +14,12 @@ import logging
 from flask import Blueprint, Flask, current_app, jsonify, request
 
 from core.errors import InputError
-from core.forecast import backtest, model_names, parse_horizon, parse_levels
+from core.forecast import backtest, parse_horizon, parse_levels
 from core.forecast.cache import ModelCache
 from core.forecast.result import forecast_at
 from core.forecast.split import MIN_HISTORY, default_test_start
 from core.jsonable import to_jsonable
-from core.registry import PROTOCOLS, TARGETS, policy_names
+from core.registry import PROTOCOLS, TARGETS, accepted_model_names, policy_names
 from core.scaling import parse_policy
 from core.scaling.action import MAX_POINTS, recommend_action
 from core.scaling.report import cost_report as build_cost_report
@@ -146,7 +146,7 @@ _FORECAST_FIELDS = ("dataset_id", "series", "interval_minutes", "granularity", "
 @bp.post("/forecast")
 def forecast():
     fields = Fields(read_json(request), _FORECAST_FIELDS)
-    names = model_names()
+    names = accepted_model_names()
     model = fields.string("model", "seasonal_naive", choices=names)
     target = fields.string("target", "requests", choices=TARGETS)
     horizon = fields.raw("horizon", "1d")
@@ -229,7 +229,7 @@ def metrics():
         interval = parse_granularity(gran)
     except ValueError as exc:
         raise ApiError(400, f"granularity: {exc}", "granularity") from None
-    names = model_names()
+    names = accepted_model_names()
     raw_models = fields.string("models", ",".join(DEFAULT_METRIC_MODELS), max_len=200)
     models = [m.strip().lower() for m in raw_models.split(",") if m.strip()]
     bad = [m for m in models if m not in names]

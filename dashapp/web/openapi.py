@@ -8,7 +8,7 @@ and validates it with ``openapi-spec-validator``.
 from __future__ import annotations
 
 import core
-from core.registry import EXPORT_FORMATS, PROTOCOLS, TARGETS, model_names, policy_names, preset_names
+from core.registry import EXPORT_FORMATS, PROTOCOLS, TARGETS, accepted_model_names, policy_names, preset_names
 
 __all__ = ["openapi_document"]
 
@@ -88,7 +88,8 @@ def _schemas() -> dict:
             "gaps": {"type": "array", "items": {"type": "object"}}}},
         "ForecastRequest": {"type": "object", "additionalProperties": False, "properties": {
             **_SERIES_PROPS,
-            "model": {"type": "string", "enum": list(model_names()), "default": "seasonal_naive"},
+            "model": {"type": "string", "enum": list(accepted_model_names()), "default": "seasonal_naive",
+                      "description": "A model name; `sarima` is an alias of `fourier_arma`."},
             "horizon": {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string"}], "default": "1d",
                         "description": "Steps, or a duration like `7d` or `90min` (at most 30 days)."},
             "level": {"oneOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}, "maxItems": 10}],

@@ -19,12 +19,18 @@ from tests.core.forecast.synth import make_series
 def test_forecast_from_the_end_of_the_data():
     s = make_series(days=10)
     r = forecast_at(s, "seasonal_naive", steps=96, levels=(80, 95))
-    assert r.start == s.end and r.end == s.end + 96 * s.interval
-    assert len(r.timestamps) == 96 and r.levels == [80, 95]
-    assert len(r.actual[0]) == 0 and r.backtest is None
-    assert np.all(r.prediction["lo-80"] <= r.mean) and np.all(r.mean <= r.prediction["hi-80"])
+    assert r.start == s.end
+    assert r.end == s.end + 96 * s.interval
+    assert len(r.timestamps) == 96
+    assert r.levels == [80, 95]
+    assert len(r.actual[0]) == 0
+    assert r.backtest is None
+    assert np.all(r.prediction["lo-80"] <= r.mean)
+    assert np.all(r.mean <= r.prediction["hi-80"])
     d = json.loads(json.dumps(to_jsonable(r.to_dict()), allow_nan=False))
-    assert d["points"] == 96 and d["horizon_steps"] == 96 and d["granularity_minutes"] == 15
+    assert d["points"] == 96
+    assert d["horizon_steps"] == 96
+    assert d["granularity_minutes"] == 15
     assert d["summary"]["max"] == pytest.approx(float(r.mean.max()))
     assert len(d["timestamps"]) == len(d["mean"]) == len(d["hi-95"]) == 96
     assert "timestamps" not in r.to_dict(arrays=False)
@@ -35,10 +41,12 @@ def test_a_past_origin_keeps_actuals_and_backtests_the_fitted_model():
     origin = s.index[8 * 96]
     r = forecast_at(s, "seasonal_naive", steps=96, origin=origin, backtest=True)
     assert r.origin == origin
-    assert len(r.actual[0]) == 96 and r.history[0][-1] == origin - s.interval
+    assert len(r.actual[0]) == 96
+    assert r.history[0][-1] == origin - s.interval
     assert set(r.backtest) == {"one-step", "day-ahead", "one-shot"}
     frame = r.to_frame()
-    assert list(frame.columns[:1]) == ["mean"] and frame["actual"].notna().all()
+    assert list(frame.columns[:1]) == ["mean"]
+    assert frame["actual"].notna().all()
 
 
 def test_nothing_after_the_origin_reaches_the_forecast():
