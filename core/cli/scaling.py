@@ -1,4 +1,4 @@
-"""``simulate``, ``matrix``, ``optimize`` and ``whatif``: thin calls into ``core.scaling``."""
+"""``simulate``, ``recommend``, ``matrix``, ``optimize`` and ``whatif``: thin calls into ``core.scaling``."""
 
 from __future__ import annotations
 
@@ -68,10 +68,40 @@ def _line(name: str, t: dict) -> str:
             f"  p95 {p95:>7s}  actions {t['scaling_actions']:5d}  peak {t['peak_servers']}")
 
 
+def _policy_json(text: str) -> dict:
+    """``--config-json``: a JSON object, or a file holding one."""
+    import json
+    from pathlib import Path
+
+    from core.errors import InputError
+
+    raw = text
+    if not text.lstrip().startswith("{"):
+        try:
+            raw = Path(text).read_text()
+        except OSError as exc:
+            raise InputError(f"--config-json: {text!r} is neither a JSON object nor a readable file ({exc.strerror})"
+                             ) from None
+    try:
+        obj = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--config-json: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if isinstance(obj, dict) and "recommended" in obj:  # the whole output of `recommend --json`
+        obj = obj["recommended"]
+        if obj is None:
+            raise InputError("--config-json: that recommendation has no recommended policy (none met the SLA)")
+    return obj
+
+
 def _cmd_simulate(args) -> int:
     from core.scaling.simulate import simulate
 
-    res = simulate(_series(args), args.config, args.policy, _model(args), start=args.start, end=args.end,
+    config, policy, model = args.config, args.policy, _model(args)
+    if args.config_json:
+        from core.scaling.policy_config import from_policy_dict
+
+        config, policy, model = from_policy_dict(_policy_json(args.config_json), model)
+    res = simulate(_series(args), config, policy, model, start=args.start, end=args.end,
                    timeline=bool(args.timeline))
     if args.timeline:
         res.timeline.reset_index().assign(timestamp=lambda f: f["timestamp"].map(lambda t: t.isoformat())).to_csv(
@@ -129,13 +159,54 @@ def _cmd_whatif(args) -> int:
     return 0
 
 
+def _cmd_recommend(args) -> int:
+    from core.scaling.walkforward import walk_forward
+
+    series = open_store(args).resolve(args.data)
+    if args.start or args.end:
+        series = series.window(args.start, args.end)
+    series = series.resample(args.granularity)
+
+    def progress(done, total):
+        if not args.json and sys.stderr.isatty():
+            sys.stderr.write(f"\rfold {done}/{total}")
+
+    r = walk_forward(series, _model(args), sla_pct=args.sla_pct, folds=args.folds, test_start=args.test_start,
+                     budget=args.budget, progress=progress)
+    d = r.to_dict()
+    lines = [d["folds_used"], d["reason"], ""]
+    for f in d["folds"]:
+        ratio = f"{f['cost_vs_oracle']:.2f}x oracle" if f["cost_vs_oracle"] is not None else ""
+        lines.append(f"{f['role']:9s} test {f['test_start'][:10]} .. {f['test_end'][:10]}  ${f['cost']:>9,.2f} "
+                     f"{ratio:>13s}  overloaded {f['overloaded_pct']:5.2f}% (in training "
+                     f"{f['in_sample_overloaded_pct']:.2f}%)  static ${f['static_cost']:,.2f} "
+                     f"{f['static_overloaded_pct']:.2f}%")
+    emit(args, d, "\n".join(lines))
+    return 0
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("simulate", help="simulate one configuration x policy")
     add_data_args(p)
     _policy_args(p)
     _model_args(p)
     p.add_argument("--timeline", metavar="FILE.csv", default=None, help="write the per-period timeline to this CSV")
+    p.add_argument("--config-json", default=None, metavar="FILE_OR_JSON",
+                   help='a policy as printed by `recommend --json` under "recommended" ({"policy", "config"}), '
+                        "or that whole output; replaces --config, --policy and the model overrides it names")
     p.set_defaults(handler=_cmd_simulate)
+
+    p = subparsers.add_parser("recommend", help="recommend a scaling policy by walk-forward validation "
+                                                "(tuned before each cut, scored after it)")
+    add_data_args(p)
+    _model_args(p)
+    p.add_argument("--sla-pct", type=float, default=1.0, help="largest share of overloaded periods, %% (default 1)")
+    p.add_argument("--folds", type=int, default=None,
+                   help="folds (default 4: weekly, or daily for data shorter than three weeks)")
+    p.add_argument("--test-start", default=None,
+                   help="start of the last fold's test window (default: one window before the end, at midnight)")
+    p.add_argument("--budget", type=int, default=2000, help="configurations the optimizer tries per fold")
+    p.set_defaults(handler=_cmd_recommend)
 
     p = subparsers.add_parser("matrix", help="3 configurations x 3 policies, baselines and winners")
     add_data_args(p)

@@ -80,7 +80,36 @@ def test_matrix_optimize_whatif(csv_path, tmp_path):
     assert {"baseline", "scenario", "delta"} <= set(w)
 
 
+def test_recommend_then_simulate_the_recommendation(csv_path, tmp_path):
+    p = run(["recommend", "--data", str(csv_path), "--sla-pct", "1", "--folds", "3", "--budget", "100",
+             "--forecast-model", "seasonal_naive", "--json"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    d = json.loads(p.stdout)
+    assert len(d["folds"]) == 3
+    for key in ("train_start", "train_end", "test_start", "test_end", "cost", "oracle_cost", "overloaded_pct",
+                "in_sample_overloaded_pct"):
+        assert key in d["folds"][-1]
+    assert d["reason"]
+    assert d["forecaster"]["name"]
+    rec = d["recommended"] or d["folds"][-1]["policy"]
+    assert set(rec) >= {"policy", "config"}
+    final = d["folds"][-1]
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(rec))
+    s = run(["simulate", "--data", str(csv_path), "--start", final["test_start"], "--end", final["test_end"],
+             "--config-json", str(path), "--json"], tmp_path)
+    assert s.returncode == 0, s.stderr
+    again = json.loads(s.stdout)
+    assert again["cost"] == pytest.approx(final["cost"])
+    assert again["overloaded_pct"] == pytest.approx(final["overloaded_pct"])
+
+
 @pytest.mark.parametrize("args", [
+    ["recommend", "--sla-pct", "150"],
+    ["recommend", "--folds", "0"],
+    ["recommend", "--test-start", "2023-01-01"],
+    ["simulate", "--config-json", '{"policy": "balanced", "config": {"nope": 1}}'],
+    ["simulate", "--config-json", "/no/such/file.json"],
     ["simulate", "--boot-delay-min", "-5"],
     ["simulate", "--min-servers", "5", "--max-servers", "2"],
     ["whatif", "--spike", "nonsense"],

@@ -1,0 +1,332 @@
+"""Walk-forward validation: every scaling recommendation is tuned before a cut and scored after it.
+
+For each fold the candidates are tuned on the training window (the days before the test window) and
+simulated on the test window they never saw:
+
+- the nine presets (3 configurations x 3 policies), fixed;
+- ``tuned``: the optimizer's cheapest rule whose overloaded periods on the training window stay within a
+  fraction of the SLA (all of it, 3/4, 1/2, 1/4: aiming below the SLA leaves room for next week);
+- ``static``: the smallest fixed fleet that met the SLA on the training window (what a team without
+  autoscaling would run; the recommendation must beat it).
+
+The folds are split in two roles. The candidate is chosen on the *selection* folds (all but the last):
+the cheapest, as a multiple of the oracle, whose held-out overloaded periods met the SLA on average and
+stayed within one point of it on every selection fold. The last fold is *final*: the chosen candidate is
+tuned on the data before its test window and scored on it, so the figure shown is a held-out result of
+the whole procedure. With a single fold the choice rests on the training window alone, and the result
+says so. The recommended configuration is the one tuned before the final test window: re-simulating it
+(``python -m core simulate --config-json``) on that window gives the final fold's figures.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from core.errors import InputError
+from core.scaling.config import PRESETS, Policy, ScalingConfig
+from core.scaling.optimize import optimize
+from core.scaling.policy_config import to_policy_dict
+from core.scaling.simulate import Prepared, SimulationModel, Totals, prepare, run_scenarios
+from core.series import TrafficSeries
+
+__all__ = ["Fold", "FoldResult", "Recommendation", "make_folds", "walk_forward"]
+
+_FIXED_POLICIES = (Policy.REACTIVE, Policy.BALANCED, Policy.PREDICTIVE)
+#: Tuned candidates aim at these fractions of the SLA on the training window.
+TUNE_FRACTIONS = (1.0, 0.75, 0.5, 0.25)
+#: A selection fold may exceed the SLA by this many points (the mean over folds may not exceed it at all).
+FOLD_SLACK_PCT = 1.0
+
+
+@dataclass(frozen=True)
+class Fold:
+    """Train on ``[train_start, test_start)``, score on ``[test_start, test_end)``."""
+
+    train_start: pd.Timestamp
+    test_start: pd.Timestamp
+    test_end: pd.Timestamp
+    role: str  # "selection" or "final"
+
+
+def make_folds(series: TrafficSeries, *, folds: int | None = None, test_start=None, test_days: float | None = None,
+               train_days: float | None = None) -> tuple[list[Fold], str]:
+    """The folds over ``series`` and a sentence saying what was used.
+
+    Default: weekly folds (7 test days after 14 training days) over the last four weeks the data allow; for
+    data shorter than three weeks, daily folds (1 test day after up to 7 training days).
+
+    Args:
+        folds: how many folds (default 4).
+        test_start: start of the last fold's test window (default: the data's end minus one test window,
+            at midnight); the last fold runs to the end of the data.
+        test_days, train_days: window lengths in days.
+
+    Raises:
+        InputError: ``folds`` < 1, or data too short for one fold (the message says how much is needed).
+    """
+    n_folds = 4 if folds is None else int(folds)
+    if n_folds < 1:
+        raise InputError(f"folds must be >= 1, got {folds}; use 1 for a single train/test split")
+    span = series.end - series.start
+    weekly = span >= pd.Timedelta(days=21)
+    test = pd.Timedelta(days=test_days if test_days is not None else (7 if weekly else 1))
+    train = pd.Timedelta(days=train_days if train_days is not None else (14 if weekly else 7))
+    if test <= pd.Timedelta(0) or train <= pd.Timedelta(0):
+        raise InputError(f"test_days and train_days must be > 0, got {test_days} and {train_days}")
+    min_train = min(train, pd.Timedelta(days=1))
+    last = series._ts(test_start) if test_start is not None else (series.end - test).normalize()
+    if not series.start + min_train <= last < series.end:
+        raise InputError(f"the last test window must start after at least {min_train} of data and before the end "
+                         f"({series.start} .. {series.end}); got {last}. Give more data or a later --test-start")
+    out = []
+    for i in range(n_folds):
+        t0 = last - i * test
+        t1 = series.end if i == 0 else last - (i - 1) * test
+        s0 = max(series.start, t0 - train)
+        if t0 - s0 < min_train:
+            break
+        out.append(Fold(s0, t0, t1, "final" if i == 0 else "selection"))
+    if not out:
+        raise InputError(f"the data ({span}) is too short for one fold: it needs {min_train} of training before "
+                         f"a test window; give more data or fewer --folds")
+    out.reverse()
+    kind = "weekly" if test == pd.Timedelta(days=7) else ("daily" if test == pd.Timedelta(days=1) else f"{test}")
+    why = "" if test_days is not None or weekly else " (the data is shorter than three weeks)"
+    text = (f"{len(out)} {kind} fold(s){why}: each tuned on up to {train.days} days before its test window; "
+            f"the choice is made on the first {len(out) - 1} and scored on the last" if len(out) > 1 else
+            f"1 {kind} fold{why}: the choice rests on its training window only")
+    if len(out) < n_folds:
+        text += f" (asked for {n_folds}; the data holds {len(out)})"
+    return out, text
+
+
+@dataclass
+class Candidate:
+    """One scaling rule as tuned on a fold's training window."""
+
+    name: str
+    config: ScalingConfig
+    policy: Policy
+    model: SimulationModel
+    in_sample: Totals | None = None
+    held_out: Totals | None = None
+
+
+@dataclass
+class FoldResult:
+    fold: Fold
+    candidates: dict[str, Candidate]
+    oracle_cost: float
+    oracle_overloaded_pct: float
+    in_sample_oracle_cost: float
+    cap_binds_periods: int
+    forecaster: dict
+
+
+@dataclass
+class Recommendation:
+    """What to deploy, why, and how it did on data it was not chosen on."""
+
+    sla_pct: float
+    folds: list[FoldResult]
+    folds_text: str
+    chosen: str | None
+    safest: str
+    reason: str
+    scores: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def final(self) -> FoldResult:
+        return self.folds[-1]
+
+    def recommended(self) -> dict | None:
+        """``{"policy", "config"}`` of the chosen candidate as tuned before the final test window."""
+        if self.chosen is None:
+            return None
+        c = self.final.candidates[self.chosen]
+        return {"name": self.chosen, **to_policy_dict(c.config, c.policy, c.model)}
+
+    def to_dict(self) -> dict:
+        name = self.chosen or self.safest
+        folds = []
+        for fr in self.folds:
+            c = fr.candidates[name]
+            folds.append({
+                "role": fr.fold.role, "train_start": fr.fold.train_start.isoformat(),
+                "train_end": fr.fold.test_start.isoformat(), "test_start": fr.fold.test_start.isoformat(),
+                "test_end": fr.fold.test_end.isoformat(), "candidate": name,
+                "policy": to_policy_dict(c.config, c.policy, c.model),
+                "cost": c.held_out.cost, "oracle_cost": fr.oracle_cost,
+                "cost_vs_oracle": c.held_out.cost / fr.oracle_cost if fr.oracle_cost > 0 else None,
+                "overloaded_pct": c.held_out.overloaded_pct, "in_sample_cost": c.in_sample.cost,
+                "in_sample_overloaded_pct": c.in_sample.overloaded_pct,
+                "static_cost": fr.candidates["static"].held_out.cost,
+                "static_overloaded_pct": fr.candidates["static"].held_out.overloaded_pct,
+                "oracle_overloaded_pct": fr.oracle_overloaded_pct, "cap_binds_periods": fr.cap_binds_periods,
+            })
+        return {"sla_pct": self.sla_pct, "recommended": self.recommended(), "chosen": self.chosen,
+                "safest": self.safest, "reason": self.reason, "folds_used": self.folds_text, "folds": folds,
+                "candidates": self.scores, "forecaster": self.final.forecaster}
+
+
+def _static_size(prep: Prepared, sla_pct: float) -> tuple[int, Totals]:
+    """The smallest fixed fleet whose overloaded periods on ``prep`` stay within ``sla_pct`` (else the cap)."""
+    cap = prep.model.capacity
+
+    def totals(n: int) -> Totals:
+        m = replace(prep.model, capacity=replace(cap, min_servers=n, max_servers=n, initial_servers=n))
+        return run_scenarios(replace(prep, model=m), [(PRESETS["balanced"], Policy.REACTIVE)])[0].totals
+
+    lo, hi = cap.min_servers, cap.max_servers
+    best = totals(hi)
+    if best.overloaded_pct > sla_pct:
+        return hi, best
+    while lo < hi:  # overloaded periods never grow with more servers
+        mid = (lo + hi) // 2
+        t = totals(mid)
+        if t.overloaded_pct <= sla_pct:
+            hi, best = mid, t
+        else:
+            lo = mid + 1
+    return hi, best
+
+
+def _tuned(series: TrafficSeries, model: SimulationModel, fold: Fold, sla_pct: float, budget: int,
+           seed: int) -> dict[str, tuple[ScalingConfig, Policy, SimulationModel]]:
+    """The optimizer's cheapest rule within each fraction of the SLA on the training window."""
+    front = optimize(series, model, budget=budget, start=fold.train_start, end=fold.test_start, seed=seed).front
+    out = {}
+    for frac in TUNE_FRACTIONS:
+        ok = [f for f in front if f["overloaded_pct"] <= frac * sla_pct]
+        f = min(ok, key=lambda e: e["cost"]) if ok else min(front, key=lambda e: e["overloaded_pct"])
+        cfg = ScalingConfig(name=f"tuned-{int(frac * 100)}", **{k: f[k] for k in (
+            "scale_out_threshold", "scale_out_periods", "scale_in_threshold", "scale_in_periods", "cooldown_minutes",
+            "step_out", "step_in")})
+        m = model if f["safety_margin"] is None else replace(
+            model, predictive=replace(model.predictive, safety_margin=f["safety_margin"]))
+        out[f"tuned (<= {int(frac * 100)}% of the SLA in training)"] = (cfg, Policy(f["policy"]), m)
+    return out
+
+
+def _simulate(prep: Prepared, cands: dict[str, Candidate], attr: str) -> None:
+    """Fill ``attr`` (in_sample / held_out) of every candidate on ``prep``, grouping by model."""
+    groups: dict[SimulationModel, list[str]] = {}
+    for name, c in cands.items():
+        groups.setdefault(c.model, []).append(name)
+    for model, names in groups.items():
+        p = prep if model == prep.model else replace(prep, model=model)
+        res = run_scenarios(p, [(cands[n].config, cands[n].policy) for n in names])
+        for n, r in zip(names, res, strict=True):
+            setattr(cands[n], attr, r.totals)
+
+
+def _fold(series: TrafficSeries, model: SimulationModel, fold: Fold, sla_pct: float, budget: int,
+          seed: int) -> FoldResult:
+    train = prepare(series, model, start=fold.train_start, end=fold.test_start)
+    cands = {f"{c}/{p.value}": Candidate(f"{c}/{p.value}", cfg, p, model)
+             for c, cfg in PRESETS.items() for p in _FIXED_POLICIES}
+    for name, (cfg, pol, m) in _tuned(series, model, fold, sla_pct, budget, seed).items():
+        cands[name] = Candidate(name, cfg, pol, m)
+    n, static_in = _static_size(train, sla_pct)
+    static_model = replace(model, capacity=replace(model.capacity, min_servers=n, max_servers=n, initial_servers=n))
+    cands["static"] = Candidate("static", replace(PRESETS["balanced"], name=f"static-{n}"), Policy.REACTIVE,
+                                static_model)
+    _simulate(train, cands, "in_sample")
+    test = prepare(series, model, start=fold.test_start, end=fold.test_end)
+    _simulate(test, cands, "held_out")
+    oracle = {r.name: r for r in run_scenarios(test, [], baselines=True)}["oracle"].totals
+    oracle_in = {r.name: r for r in run_scenarios(train, [], baselines=True)}["oracle"].totals
+    info = {"name": test.forecaster, "horizon_periods": test.horizon_periods, **test.forecast_info}
+    return FoldResult(fold, cands, oracle.cost, oracle.overloaded_pct, oracle_in.cost, test.cap_binds_periods, info)
+
+
+def _score(folds: list[FoldResult], sla_pct: float) -> dict[str, dict]:
+    """Per candidate: mean held-out overloaded % and cost / oracle over the selection folds, and whether it held.
+
+    With one fold there is nothing held out to choose on: the training window's figures are used.
+    """
+    sel = [f for f in folds if f.fold.role == "selection"]
+    attr = "held_out" if sel else "in_sample"
+    sel = sel or folds
+    out = {}
+    for name in folds[-1].candidates:
+        over = [getattr(f.candidates[name], attr).overloaded_pct for f in sel]
+        ratio = [getattr(f.candidates[name], attr).cost / (f.oracle_cost if attr == "held_out" else
+                                                           f.in_sample_oracle_cost) for f in sel]
+        ratio = [r if math.isfinite(r) else float("inf") for r in ratio]
+        out[name] = {"mean_overloaded_pct": float(np.mean(over)), "max_overloaded_pct": float(np.max(over)),
+                     "mean_cost_vs_oracle": float(np.mean(ratio)),
+                     "held": bool(np.mean(over) <= sla_pct and max(over) <= sla_pct + FOLD_SLACK_PCT),
+                     "scored_on": attr.replace("_", "-")}
+    return out
+
+
+def _why_impossible(folds: list[FoldResult], model: SimulationModel, sla_pct: float) -> str:
+    binds = [f for f in folds if f.oracle_overloaded_pct > sla_pct]
+    if binds:
+        worst = max(binds, key=lambda f: f.oracle_overloaded_pct)
+        return (f"max_servers {model.capacity.max_servers} binds: even the oracle, which knows the future, is "
+                f"overloaded {worst.oracle_overloaded_pct:.2f}% of the test window starting "
+                f"{worst.fold.test_start:%Y-%m-%d}; raise max_servers or the capacity per server")
+    return (f"the boot delay of {model.capacity.boot_delay_minutes:g} min lets bursts through before new servers "
+            "serve; a shorter boot delay, a higher minimum fleet or a looser SLA would")
+
+
+def walk_forward(series: TrafficSeries, model: SimulationModel | None = None, *, sla_pct: float = 1.0,
+                 folds: int | None = None, test_start=None, test_days: float | None = None,
+                 train_days: float | None = None, budget: int = 2000, seed: int = 0,
+                 progress=None) -> Recommendation:
+    """Recommend a scaling policy by walk-forward validation (see the module docstring).
+
+    Args:
+        series: the traffic at the simulated granularity (all of it: history feeds the forecasts).
+        model: servers, billing and predictive settings.
+        sla_pct: the SLA as the largest share of overloaded periods, in percent (0-100).
+        folds, test_start, test_days, train_days: see :func:`make_folds`.
+        budget: configurations the optimizer evaluates per fold.
+        seed: the optimizer's seed.
+        progress: ``progress(done, total)`` per fold.
+
+    Raises:
+        InputError: an SLA outside 0-100, folds < 1, or data too short for one fold.
+    """
+    if not (isinstance(sla_pct, (int, float)) and 0 <= sla_pct <= 100):
+        raise InputError(f"sla_pct must be within 0-100 (percent of overloaded periods), got {sla_pct}")
+    model = model or SimulationModel()
+    fold_list, text = make_folds(series, folds=folds, test_start=test_start, test_days=test_days,
+                                 train_days=train_days)
+    results = []
+    for i, f in enumerate(fold_list):
+        results.append(_fold(series, model, f, float(sla_pct), int(budget), seed))
+        if progress is not None:
+            progress(i + 1, len(fold_list))
+    scores = _score(results, float(sla_pct))
+    held = [n for n, s in scores.items() if s["held"]]
+    safest = min(scores, key=lambda n: (scores[n]["mean_overloaded_pct"], scores[n]["mean_cost_vs_oracle"]))
+    final = results[-1]
+    basis = ("the selection folds' held-out windows" if scores[safest]["scored_on"] == "held-out"
+             else "the training window only (one fold: nothing was held out to choose on)")
+    if held:
+        chosen = min(held, key=lambda n: scores[n]["mean_cost_vs_oracle"])
+        c, sc = final.candidates[chosen].held_out, scores[chosen]
+        static = final.candidates["static"].held_out
+        reason = (f"{chosen} is the cheapest candidate that met {sla_pct:g}% overloaded periods on {basis} "
+                  f"({sc['mean_overloaded_pct']:.2f}% on average, {sc['mean_cost_vs_oracle']:.2f}x the oracle). "
+                  f"Tuned before {final.fold.test_start:%Y-%m-%d} and run on "
+                  f"{final.fold.test_start:%Y-%m-%d} .. {final.fold.test_end:%Y-%m-%d}, which no choice saw: "
+                  f"${c.cost:,.2f}, {c.overloaded_pct:.2f}% overloaded"
+                  + (f", {c.cost / final.oracle_cost:.2f}x the oracle" if final.oracle_cost > 0 else "")
+                  + f" (a fixed fleet sized on the training window: ${static.cost:,.2f}, "
+                    f"{static.overloaded_pct:.2f}% overloaded).")
+    else:
+        chosen = None
+        s = scores[safest]
+        reason = (f"No policy met {sla_pct:g}% overloaded periods on {basis}; the safest was {safest} at "
+                  f"{s['mean_overloaded_pct']:.2f}% on average ({s['mean_cost_vs_oracle']:.2f}x the oracle). "
+                  f"Why: {_why_impossible(results, model, float(sla_pct))}.")
+    return Recommendation(sla_pct=float(sla_pct), folds=results, folds_text=text, chosen=chosen, safest=safest,
+                          reason=reason, scores=scores)
