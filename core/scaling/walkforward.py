@@ -4,10 +4,13 @@ For each fold the candidates are tuned on the training window (the days before t
 simulated on the test window they never saw:
 
 - the nine presets (3 configurations x 3 policies), fixed;
-- ``tuned``: the optimizer's cheapest rule whose overloaded periods on the training window stay within a
-  fraction of the SLA (all of it, 3/4, 1/2, 1/4: aiming below the SLA leaves room for next week);
-- ``static``: the smallest fixed fleet that met the SLA on the training window (what a team without
-  autoscaling would run; the recommendation must beat it).
+- ``tuned (<= L% in training)``: the optimizer's cheapest rule whose overloaded periods on the training
+  window stay within L%, for a ladder of levels L (aiming below the SLA leaves room for next week);
+- ``static (<= L% in training)``: the smallest fixed fleet that met L% on the training window (what a team
+  without autoscaling would run; the recommendation must beat the one sized for the SLA).
+
+:func:`evaluate` simulates every candidate on every fold once; :func:`choose` picks for an SLA from those
+figures, so another SLA costs no new simulation (the Scenarios page re-ranks a cached evaluation).
 
 The folds are split in two roles. The candidate is chosen on the *selection* folds (all but the last):
 the cheapest, as a multiple of the oracle, whose held-out overloaded periods met the SLA on average and
@@ -33,11 +36,11 @@ from core.scaling.policy_config import to_policy_dict
 from core.scaling.simulate import Prepared, SimulationModel, Totals, prepare, run_scenarios
 from core.series import TrafficSeries
 
-__all__ = ["Fold", "FoldResult", "Recommendation", "make_folds", "walk_forward"]
+__all__ = ["Evaluation", "Fold", "FoldResult", "Recommendation", "choose", "evaluate", "make_folds", "walk_forward"]
 
 _FIXED_POLICIES = (Policy.REACTIVE, Policy.BALANCED, Policy.PREDICTIVE)
-#: Tuned candidates aim at these fractions of the SLA on the training window.
-TUNE_FRACTIONS = (1.0, 0.75, 0.5, 0.25)
+#: Overloaded-period levels (%) the tuned and static candidates are sized for on each training window.
+TUNE_LEVELS = (0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 5.0)
 #: A selection fold may exceed the SLA by this many points (the mean over folds may not exceed it at all).
 FOLD_SLACK_PCT = 1.0
 
@@ -138,6 +141,7 @@ class Recommendation:
     safest: str
     reason: str
     scores: dict[str, dict] = field(default_factory=dict)
+    static: str = ""  # the static candidate sized for the SLA (the one to beat)
 
     @property
     def final(self) -> FoldResult:
@@ -164,8 +168,8 @@ class Recommendation:
                 "cost_vs_oracle": c.held_out.cost / fr.oracle_cost if fr.oracle_cost > 0 else None,
                 "overloaded_pct": c.held_out.overloaded_pct, "in_sample_cost": c.in_sample.cost,
                 "in_sample_overloaded_pct": c.in_sample.overloaded_pct,
-                "static_cost": fr.candidates["static"].held_out.cost,
-                "static_overloaded_pct": fr.candidates["static"].held_out.overloaded_pct,
+                "static_cost": fr.candidates[self.static].held_out.cost,
+                "static_overloaded_pct": fr.candidates[self.static].held_out.overloaded_pct,
                 "oracle_overloaded_pct": fr.oracle_overloaded_pct, "cap_binds_periods": fr.cap_binds_periods,
             })
         return {"sla_pct": self.sla_pct, "recommended": self.recommended(), "chosen": self.chosen,
@@ -195,20 +199,24 @@ def _static_size(prep: Prepared, sla_pct: float) -> tuple[int, Totals]:
     return hi, best
 
 
-def _tuned(series: TrafficSeries, model: SimulationModel, fold: Fold, sla_pct: float, budget: int,
+def _level(level: float) -> str:
+    return f"{level:g}%"
+
+
+def _tuned(series: TrafficSeries, model: SimulationModel, fold: Fold, levels, budget: int,
            seed: int) -> dict[str, tuple[ScalingConfig, Policy, SimulationModel]]:
-    """The optimizer's cheapest rule within each fraction of the SLA on the training window."""
+    """The optimizer's cheapest rule within each level of overloaded periods on the training window."""
     front = optimize(series, model, budget=budget, start=fold.train_start, end=fold.test_start, seed=seed).front
     out = {}
-    for frac in TUNE_FRACTIONS:
-        ok = [f for f in front if f["overloaded_pct"] <= frac * sla_pct]
+    for level in levels:
+        ok = [f for f in front if f["overloaded_pct"] <= level]
         f = min(ok, key=lambda e: e["cost"]) if ok else min(front, key=lambda e: e["overloaded_pct"])
-        cfg = ScalingConfig(name=f"tuned-{int(frac * 100)}", **{k: f[k] for k in (
+        cfg = ScalingConfig(name=f"tuned-{level:g}", **{k: f[k] for k in (
             "scale_out_threshold", "scale_out_periods", "scale_in_threshold", "scale_in_periods", "cooldown_minutes",
             "step_out", "step_in")})
         m = model if f["safety_margin"] is None else replace(
             model, predictive=replace(model.predictive, safety_margin=f["safety_margin"]))
-        out[f"tuned (<= {int(frac * 100)}% of the SLA in training)"] = (cfg, Policy(f["policy"]), m)
+        out[f"tuned (<= {_level(level)} in training)"] = (cfg, Policy(f["policy"]), m)
     return out
 
 
@@ -224,17 +232,19 @@ def _simulate(prep: Prepared, cands: dict[str, Candidate], attr: str) -> None:
             setattr(cands[n], attr, r.totals)
 
 
-def _fold(series: TrafficSeries, model: SimulationModel, fold: Fold, sla_pct: float, budget: int,
+def _fold(series: TrafficSeries, model: SimulationModel, fold: Fold, levels, budget: int,
           seed: int) -> FoldResult:
     train = prepare(series, model, start=fold.train_start, end=fold.test_start)
     cands = {f"{c}/{p.value}": Candidate(f"{c}/{p.value}", cfg, p, model)
              for c, cfg in PRESETS.items() for p in _FIXED_POLICIES}
-    for name, (cfg, pol, m) in _tuned(series, model, fold, sla_pct, budget, seed).items():
+    for name, (cfg, pol, m) in _tuned(series, model, fold, levels, budget, seed).items():
         cands[name] = Candidate(name, cfg, pol, m)
-    n, static_in = _static_size(train, sla_pct)
-    static_model = replace(model, capacity=replace(model.capacity, min_servers=n, max_servers=n, initial_servers=n))
-    cands["static"] = Candidate("static", replace(PRESETS["balanced"], name=f"static-{n}"), Policy.REACTIVE,
-                                static_model)
+    for level in levels:
+        n, _ = _static_size(train, level)
+        static_model = replace(model, capacity=replace(model.capacity, min_servers=n, max_servers=n,
+                                                       initial_servers=n))
+        name = f"static (<= {_level(level)} in training)"
+        cands[name] = Candidate(name, replace(PRESETS["balanced"], name=f"static-{n}"), Policy.REACTIVE, static_model)
     _simulate(train, cands, "in_sample")
     test = prepare(series, model, start=fold.test_start, end=fold.test_end)
     _simulate(test, cands, "held_out")
@@ -276,35 +286,55 @@ def _why_impossible(folds: list[FoldResult], model: SimulationModel, sla_pct: fl
             "serve; a shorter boot delay, a higher minimum fleet or a looser SLA would")
 
 
-def walk_forward(series: TrafficSeries, model: SimulationModel | None = None, *, sla_pct: float = 1.0,
-                 folds: int | None = None, test_start=None, test_days: float | None = None,
-                 train_days: float | None = None, budget: int = 2000, seed: int = 0,
-                 progress=None) -> Recommendation:
-    """Recommend a scaling policy by walk-forward validation (see the module docstring).
+@dataclass
+class Evaluation:
+    """Every candidate simulated on every fold, tuned before and scored after each cut."""
+
+    folds: list[FoldResult]
+    folds_text: str
+    levels: tuple[float, ...]
+    model: SimulationModel
+
+
+def evaluate(series: TrafficSeries, model: SimulationModel | None = None, *, levels=TUNE_LEVELS,
+             folds: int | None = None, test_start=None, test_days: float | None = None,
+             train_days: float | None = None, budget: int = 2000, seed: int = 0, progress=None) -> Evaluation:
+    """Tune the candidates on each fold's training window and simulate them on its test window.
 
     Args:
         series: the traffic at the simulated granularity (all of it: history feeds the forecasts).
         model: servers, billing and predictive settings.
-        sla_pct: the SLA as the largest share of overloaded periods, in percent (0-100).
+        levels: overloaded-period levels (%) the tuned and static candidates are sized for.
         folds, test_start, test_days, train_days: see :func:`make_folds`.
-        budget: configurations the optimizer evaluates per fold.
+        budget: configurations the optimizer evaluates per fold (>= 9).
         seed: the optimizer's seed.
         progress: ``progress(done, total)`` per fold.
-
-    Raises:
-        InputError: an SLA outside 0-100, folds < 1, or data too short for one fold.
     """
-    if not (isinstance(sla_pct, (int, float)) and 0 <= sla_pct <= 100):
-        raise InputError(f"sla_pct must be within 0-100 (percent of overloaded periods), got {sla_pct}")
     model = model or SimulationModel()
     fold_list, text = make_folds(series, folds=folds, test_start=test_start, test_days=test_days,
                                  train_days=train_days)
+    levels = tuple(sorted({float(v) for v in levels}))
     results = []
     for i, f in enumerate(fold_list):
-        results.append(_fold(series, model, f, float(sla_pct), int(budget), seed))
+        results.append(_fold(series, model, f, levels, int(budget), seed))
         if progress is not None:
             progress(i + 1, len(fold_list))
-    scores = _score(results, float(sla_pct))
+    return Evaluation(results, text, levels, model)
+
+
+def _check_sla(sla_pct) -> float:
+    if isinstance(sla_pct, bool) or not isinstance(sla_pct, (int, float)) or not 0 <= sla_pct <= 100:
+        raise InputError(f"sla_pct must be within 0-100 (percent of overloaded periods), got {sla_pct}")
+    return float(sla_pct)
+
+
+def choose(ev: Evaluation, sla_pct: float) -> Recommendation:
+    """The cheapest candidate that held ``sla_pct`` on the selection folds, and its final fold (see module doc)."""
+    sla_pct = _check_sla(sla_pct)
+    results, model = ev.folds, ev.model
+    scores = _score(results, sla_pct)
+    static_level = max([v for v in ev.levels if v <= sla_pct] or [min(ev.levels)])
+    static_name = f"static (<= {_level(static_level)} in training)"
     held = [n for n, s in scores.items() if s["held"]]
     safest = min(scores, key=lambda n: (scores[n]["mean_overloaded_pct"], scores[n]["mean_cost_vs_oracle"]))
     final = results[-1]
@@ -313,20 +343,36 @@ def walk_forward(series: TrafficSeries, model: SimulationModel | None = None, *,
     if held:
         chosen = min(held, key=lambda n: scores[n]["mean_cost_vs_oracle"])
         c, sc = final.candidates[chosen].held_out, scores[chosen]
-        static = final.candidates["static"].held_out
+        static = final.candidates[static_name].held_out
         reason = (f"{chosen} is the cheapest candidate that met {sla_pct:g}% overloaded periods on {basis} "
                   f"({sc['mean_overloaded_pct']:.2f}% on average, {sc['mean_cost_vs_oracle']:.2f}x the oracle). "
                   f"Tuned before {final.fold.test_start:%Y-%m-%d} and run on "
                   f"{final.fold.test_start:%Y-%m-%d} .. {final.fold.test_end:%Y-%m-%d}, which no choice saw: "
                   f"${c.cost:,.2f}, {c.overloaded_pct:.2f}% overloaded"
                   + (f", {c.cost / final.oracle_cost:.2f}x the oracle" if final.oracle_cost > 0 else "")
-                  + f" (a fixed fleet sized on the training window: ${static.cost:,.2f}, "
+                  + f" (a fixed fleet sized on the training window for {static_level:g}%: ${static.cost:,.2f}, "
                     f"{static.overloaded_pct:.2f}% overloaded).")
     else:
         chosen = None
         s = scores[safest]
         reason = (f"No policy met {sla_pct:g}% overloaded periods on {basis}; the safest was {safest} at "
                   f"{s['mean_overloaded_pct']:.2f}% on average ({s['mean_cost_vs_oracle']:.2f}x the oracle). "
-                  f"Why: {_why_impossible(results, model, float(sla_pct))}.")
-    return Recommendation(sla_pct=float(sla_pct), folds=results, folds_text=text, chosen=chosen, safest=safest,
-                          reason=reason, scores=scores)
+                  f"Why: {_why_impossible(results, model, sla_pct)}.")
+    return Recommendation(sla_pct=sla_pct, folds=results, folds_text=ev.folds_text, chosen=chosen, safest=safest,
+                          reason=reason, scores=scores, static=static_name)
+
+
+def walk_forward(series: TrafficSeries, model: SimulationModel | None = None, *, sla_pct: float = 1.0,
+                 folds: int | None = None, test_start=None, test_days: float | None = None,
+                 train_days: float | None = None, budget: int = 2000, seed: int = 0,
+                 progress=None) -> Recommendation:
+    """Recommend a scaling policy by walk-forward validation: :func:`evaluate` (with the SLA among the
+    levels) then :func:`choose`.
+
+    Raises:
+        InputError: an SLA outside 0-100, folds < 1, or data too short for one fold.
+    """
+    sla_pct = _check_sla(sla_pct)
+    ev = evaluate(series, model, levels=(*TUNE_LEVELS, sla_pct), folds=folds, test_start=test_start,
+                  test_days=test_days, train_days=train_days, budget=budget, seed=seed, progress=progress)
+    return choose(ev, sla_pct)
