@@ -24,6 +24,7 @@ from core.scaling.matrix import run_matrix
 from core.scaling.optimize import optimize
 from core.scaling.report import CostReport, cost_report
 from core.scaling.simulate import prepare
+from core.scaling.walkforward import Evaluation, evaluate
 from core.scaling.whatif import LoadTransform, whatif
 from core.series import TrafficSeries
 from core.store import DatasetStore
@@ -40,6 +41,7 @@ __all__ = [
     "simulation_result",
     "forecast_result",
     "scenarios_result",
+    "walkforward_result",
     "whatif_result",
     "model_key",
     "SIM_COLUMNS",
@@ -200,6 +202,17 @@ def scenarios_result(rc: ResultCache, dataset_id: str, series: TrafficSeries, mo
         return {"matrix": matrix, "front": front}
 
     return rc.get_or_compute(key, compute)[0]
+
+
+def walkforward_result(rc: ResultCache, dataset_id: str, series: TrafficSeries, model: SimulationModel,
+                       progress=None, cached_only: bool = False) -> Evaluation | None:
+    """Core's walk-forward :func:`~core.scaling.walkforward.evaluate` over the whole series (the folds take
+    the last weeks the data allow); independent of the SLA, which :func:`~core.scaling.walkforward.choose`
+    applies. With ``cached_only`` returns None instead of computing."""
+    key = rc.key("walkforward", dataset_id, {"minutes": series.interval_minutes, "model": model_key(model)})
+    if cached_only:
+        return rc.get(key)
+    return rc.get_or_compute(key, lambda: evaluate(series, model, progress=progress))[0]
 
 
 def whatif_result(rc: ResultCache, dataset_id: str, series: TrafficSeries, config: str, policy: str,

@@ -1,6 +1,8 @@
-"""Scenarios: the 3 x 3 matrix (configurations x policies) as heatmaps beside the baselines, the winners,
-the recommendation driven by the cost weight and SLA target, and the optimizer's Pareto front with its knee.
-The matrix and the optimizer run as one background job; weight and target only re-rank the cached result."""
+"""Scenarios: one recommendation checked on held-out weeks (walk-forward: tuned before each cut, scored
+after it), then, on the window shown, the 3 x 3 matrix (configurations x policies) as heatmaps beside the
+baselines, the winners, the in-sample ranking by cost weight and SLA target, and the optimizer's Pareto front.
+The walk-forward evaluation, the matrix and the optimizer run as one background job; weight and target only
+re-rank the cached results."""
 
 from dataclasses import dataclass
 
@@ -8,9 +10,11 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from core.errors import InputError
 from core.scaling import SimulationModel
 from core.scaling.matrix import pick_winners
 from core.scaling.recommend import recommend
+from core.scaling.walkforward import choose, make_folds
 from core.store import DatasetStore
 from dashapp import ids, services
 from dashapp import state as st
@@ -56,6 +60,41 @@ def _result(ctx: Context, rc: ResultCache, progress=None, cached_only=False):
                                      ctx.parsed.values["budget"], progress=progress, cached_only=cached_only)
 
 
+def _held_out(ctx: Context, rc: ResultCache, progress=None, cached_only=False):
+    """The walk-forward evaluation over the last weeks of the data (None if the data is too short for it)."""
+    try:
+        return services.walkforward_result(rc, ctx.dataset.id, ctx.series, ctx.model, progress=progress,
+                                           cached_only=cached_only)
+    except InputError:
+        return None
+
+
+def held_out_section(ev, sla: float | None) -> list:
+    """The one answer: the recommendation chosen and scored on data it was not tuned on, fold by fold."""
+    if ev is None:
+        return [dbc.Alert("The data is too short for a held-out check (at least two days are needed): the "
+                          "in-sample figures below are all there is.", color="warning", id=ids.SCEN_HELDOUT)]
+    rec = choose(ev, 1.0 if sla is None else sla)
+    d = rec.to_dict()
+    head = ["fold", "trained on", "tested on", "cost", "x oracle", "overloaded (test)", "overloaded (training)",
+            "static fleet (test)"]
+    rows = [[f["role"], f"{f['train_start'][:10]} .. {f['train_end'][:10]}",
+             f"{f['test_start'][:10]} .. {f['test_end'][:10]}", f"${f['cost']:,.2f}", fmt_num(f["cost_vs_oracle"], 2),
+             fmt_num(f["overloaded_pct"], 2, "%"), fmt_num(f["in_sample_overloaded_pct"], 2, "%"),
+             f"${f['static_cost']:,.2f} · {f['static_overloaded_pct']:.2f}%"] for f in d["folds"]]
+    policy = d["recommended"]
+    return [
+        dbc.Alert([html.Strong("Recommendation, checked on held-out weeks: "), html.Span(d["reason"])],
+                  id=ids.SCEN_HELDOUT, color="primary" if policy else "warning", className="py-2"),
+        html.P(f"{d['folds_used']}. Candidate: {d['chosen'] or d['safest']}"
+               + (f" ({policy['policy']} policy, scale out above {policy['config']['scale_out_threshold']:.2f}, "
+                  f"in below {policy['config']['scale_in_threshold']:.2f}, cooldown "
+                  f"{policy['config']['cooldown_minutes']:g} min)" if policy else "")
+               + ". Folds use the whole dataset, not the window below.", className="small text-muted mb-1"),
+        table(head, rows, id_=ids.SCEN_FOLDS),
+    ]
+
+
 def winner_cards(matrix, weight: float, sla: float | None) -> list[tuple]:
     w = pick_winners(matrix.scenarios, weight, 1.0 if sla is None else sla)
     cards = []
@@ -80,18 +119,21 @@ def baseline_rows(matrix) -> list[list]:
              fmt_num(b.totals.scaling_actions)] for name, b in matrix.baselines.items()]
 
 
-def render(ctx: Context, res: dict) -> list:
-    """Heatmaps, baselines, winners, the recommendation and the Pareto front."""
+def render(ctx: Context, res: dict, ev=None) -> list:
+    """The held-out recommendation, then on the window shown: heatmaps, baselines, winners, the in-sample
+    ranking and the Pareto front."""
     v = ctx.parsed.values
     matrix, front = res["matrix"], res["front"]
     rec = recommend(matrix, sla_target_pct=v["sla"], cost_weight=v["weight"])
     md = matrix.to_dict()
     return [
+        *held_out_section(ev, v["sla"]),
+        html.H5("On the window shown (in-sample: chosen and scored on the same data)", className="mt-3"),
         html.P(f"{ctx.minutes}-minute periods · {st.format_time(ctx.lo)} .. {st.format_time(ctx.hi)} · "
                f"{front.evaluated:,} configurations searched", className="small text-muted mb-1",
                id="scenarios-summary"),
-        dbc.Alert([html.Strong("Recommendation: "), html.Span(rec.reason, id="scenarios-reason")],
-                  id=ids.SCEN_RECOMMENDATION, color="primary", className="py-2"),
+        dbc.Alert([html.Strong("In-sample ranking: "), html.Span(rec.reason, id="scenarios-reason")],
+                  id=ids.SCEN_RECOMMENDATION, color="light", className="py-2"),
         kpi_row(winner_cards(matrix, v["weight"], v["sla"]), id_=ids.SCEN_WINNERS, value_class="fs-6"),
         dcc.Graph(id="scenarios-matrix", figure=matrix_figure(md), config={"displaylogo": False}),
         html.H5("Baselines"),
@@ -113,8 +155,9 @@ def compute(progress, request: dict) -> list:
     parsed = st.parse_query(PAGE, st.query_from_search(request.get("search", "")))
     with results(settings) as rc:
         ctx = resolve(parsed, DatasetStore(settings.data_dir), rc)
-        res = _result(ctx, rc, progress=progress)
-    return render(ctx, res)
+        res = _result(ctx, rc, progress=lambda d, t: progress(int(60 * d / max(t, 1)), 100))
+        ev = _held_out(ctx, rc, progress=lambda d, t: progress(60 + int(40 * d / max(t, 1)), 100))
+    return render(ctx, res, ev)
 
 
 def controls(parsed: st.Parsed) -> list:
@@ -128,9 +171,21 @@ def build(parsed: st.Parsed, store: DatasetStore, rc: ResultCache):
     """The page with the cached result rendered, or (``Uncacheable``) with the job that computes it."""
     ctx = resolve(parsed, store, rc)
     res = _result(ctx, rc, cached_only=True)
+    ev = _held_out(ctx, rc, cached_only=True)
+    done = res is not None and (ev is not None or _too_short(ctx))
     return job_page(PAGE, TITLE, parsed, controls(parsed), dcc.Store(id=CTX, data={"dataset": ctx.dataset.id}),
-                    None if res is None else render(ctx, res), what="the matrix and the optimizer",
-                    pending="The matrix and the Pareto front appear here when the job is done.")
+                    render(ctx, res, ev) if done else None, what="the held-out check, the matrix and the optimizer",
+                    pending="The held-out recommendation, the matrix and the Pareto front appear here when the job "
+                            "is done.")
+
+
+def _too_short(ctx: Context) -> bool:
+    """No walk-forward fold fits in the data (then nothing is cached for it, and the page does not wait)."""
+    try:
+        make_folds(ctx.series)
+    except InputError:
+        return True
+    return False
 
 
 @safe_layout(PAGE, TITLE)
@@ -139,4 +194,4 @@ def layout(**query):
 
 
 register_url_writer(PAGE, CTX)
-register_job(PAGE, compute, what="the matrix and the optimizer")
+register_job(PAGE, compute, what="the held-out check, the matrix and the optimizer")

@@ -206,3 +206,19 @@ def test_services_metric_values(ctx, page_settings):
     expected = 100 * (s.frame["errors_4xx"] + s.frame["errors_5xx"]).to_numpy()[ok] / req[ok]
     np.testing.assert_allclose(err[ok], expected)
     assert np.isnan(err[~ok]).all()
+
+
+def test_scenarios_lead_with_the_held_out_recommendation(ctx, pages):
+    q = {"granularity": "15", "budget": "60", "start": "1995-08-03", "end": "1995-08-17"}
+    params = find(pages["scenarios"].layout(**q), ids.job_ids("scenarios")["params"]).data
+    if params is not None:  # not cached by the test above (run alone)
+        seen, progress = _progress_recorder()
+        pages["scenarios"].compute(progress, params)
+    for sla in ("1", "0.5"):  # another SLA re-ranks the cached evaluation: no new job
+        layout = pages["scenarios"].layout(**q, sla=sla)
+        assert find(layout, ids.job_ids("scenarios")["params"]).data is None
+        heldout = text(find(layout, ids.SCEN_HELDOUT))
+        assert heldout.startswith("Recommendation, checked on held-out weeks")
+        assert f"{float(sla):g}% overloaded periods" in heldout
+        rows = find(layout, ids.SCEN_FOLDS).children[1].children
+        assert [text(r.children[0]) for r in rows] == ["selection"] * 3 + ["final"]
