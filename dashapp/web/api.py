@@ -22,8 +22,10 @@ from core.jsonable import to_jsonable
 from core.registry import PROTOCOLS, TARGETS, accepted_model_names, policy_names
 from core.scaling import parse_policy
 from core.scaling.action import MAX_POINTS, recommend_action
+from core.scaling.policy_config import from_policy_dict
 from core.scaling.report import cost_report as build_cost_report
 from core.scaling.simulate import prepare
+from core.scaling.walkforward import walk_forward
 from core.series import parse_granularity
 from core.store import DatasetStore
 from dashapp.runtime.backends import results
@@ -267,7 +269,7 @@ def _default_train_end(series) -> str:
 
 
 _COST_FIELDS = ("dataset_id", "series", "interval_minutes", "granularity", "start", "end", "config", "policy",
-                *MODEL_FIELDS)
+                "policy_config", *MODEL_FIELDS)
 
 
 @bp.post("/cost-report")
@@ -276,6 +278,11 @@ def cost_report():
     cfg = scaling_config(fields.raw("config"))
     policy = parse_policy(fields.string("policy", "balanced", choices=_POLICIES))
     model = model_from(fields)
+    if fields.has("policy_config"):  # a recommendation's {"policy", "config"}, as `simulate --config-json`
+        try:
+            cfg, policy, model = from_policy_dict(fields.raw("policy_config"), model)
+        except ValueError as exc:
+            raise ApiError(400, f"policy_config: {exc}", "policy_config") from None
     _ident, _interval, load = _series_input(fields, window=False)
     series = load()
     # The window is cut by prepare(): periods before it remain the predictive policy's forecast history.
@@ -284,6 +291,35 @@ def cost_report():
     except (ValueError, TypeError) as exc:
         raise ApiError(400, f"start/end: {exc}") from None
     return jsonify(to_jsonable(build_cost_report(prep, cfg, policy).to_dict()))
+
+
+_RECOMMEND_FIELDS = ("dataset_id", "granularity", "start", "end", "sla_pct", "folds", "test_start", "budget",
+                     *MODEL_FIELDS)
+
+
+@bp.post("/recommend")
+def recommend_policy():
+    """Walk-forward recommendation (``core.scaling.walkforward``), as ``python -m core recommend --json``."""
+    fields = Fields(read_json(request), _RECOMMEND_FIELDS)
+    if not fields.has("dataset_id"):
+        raise ApiError(400, "dataset_id is required (GET /api/datasets lists them, or 'default')", "dataset_id")
+    sla = fields.number("sla_pct", 1.0, lo=0, hi=100)
+    folds = fields.number("folds", None, lo=1, hi=52, integer=True)
+    budget = fields.number("budget", 2000, lo=9, hi=20_000, integer=True)
+    test_start = fields.string("test_start", None, max_len=40)
+    model = model_from(fields)
+    ident, _interval, load = _series_input(fields)
+
+    def compute() -> dict:
+        try:
+            rec = walk_forward(load(), model, sla_pct=sla, folds=folds, test_start=test_start, budget=budget)
+        except InputError as exc:
+            raise ApiError(400, str(exc)) from None
+        return to_jsonable(rec.to_dict())
+
+    params = {"sla": sla, "folds": folds, "budget": budget, "test_start": test_start, "model": model.to_dict()}
+    value, hit = _cached("recommend", ident, params, compute)
+    return jsonify({**value, "cached": hit})
 
 
 @bp.route("/", defaults={"rest": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

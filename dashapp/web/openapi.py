@@ -121,7 +121,26 @@ def _schemas() -> dict:
             "reason": {"type": "string"}, "needed_servers": {"type": "integer"},
             "utilization_now": {"type": ["number", "null"]}, "utilization_after": {"type": ["number", "null"]}}},
         "CostRequest": {"type": "object", "additionalProperties": False, "properties": {
-            **_SERIES_PROPS, "config": _CONFIG, "policy": {**_POLICY, "default": "balanced"}, **_MODEL_PROPS}},
+            **_SERIES_PROPS, "config": _CONFIG, "policy": {**_POLICY, "default": "balanced"}, **_MODEL_PROPS,
+            "policy_config": {**_ref("PolicyConfig"),
+                              "description": "A recommendation's policy; replaces config, policy and the model."}}},
+        "PolicyConfig": {"type": "object", "required": ["policy", "config"], "properties": {
+            "name": {"type": "string"}, "policy": _POLICY,
+            "config": {"type": "object", "description": "Every parameter: the rule, the predictive settings, the "
+                                                        "servers and the billing (as POST /api/recommend returns)."}}},
+        "RecommendRequest": {"type": "object", "additionalProperties": False, "required": ["dataset_id"],
+                             "properties": {
+            "dataset_id": _SERIES_PROPS["dataset_id"], "granularity": _SERIES_PROPS["granularity"],
+            "start": _SERIES_PROPS["start"], "end": _SERIES_PROPS["end"],
+            "sla_pct": {"type": "number", "minimum": 0, "maximum": 100, "default": 1,
+                        "description": "Largest share of overloaded periods, %."},
+            "folds": {"type": "integer", "minimum": 1, "description": "Default 4 (weekly; daily if under 3 weeks)."},
+            "test_start": {"type": "string", "description": "Start of the last fold's test window."},
+            "budget": {"type": "integer", "minimum": 9, "default": 2000}, **_MODEL_PROPS}},
+        "Recommendation": {"type": "object", "properties": {
+            "recommended": {"oneOf": [_ref("PolicyConfig"), {"type": "null"}]}, "reason": {"type": "string"},
+            "folds": {"type": "array", "items": {"type": "object"}}, "forecaster": {"type": "object"},
+            "candidates": {"type": "object"}, "cached": {"type": "boolean"}}},
         "CostReport": {"type": "object", "properties": {
             "scenario": {"type": "object"}, "baselines": {"type": "object"}, "savings": {"type": "object"},
             "sla": {"type": "object"}, "cost_vs_oracle": {"type": ["number", "null"]}, "meta": {"type": "object"}}},
@@ -191,6 +210,13 @@ def openapi_document(max_upload_bytes: int = 500 * 1024 * 1024) -> dict:
                                                                 "policy": "predictive"})},
             "responses": {ok: {"description": "The cost report.", "content": _json(_ref("CostReport"))},
                           **_errors(400, 404, 413)}}},
+        "/api/recommend": {"post": {
+            "operationId": "recommendPolicy",
+            "summary": "Recommend a scaling policy by walk-forward validation (tuned before each cut, scored after).",
+            "requestBody": {"required": True, "content": _json(_ref("RecommendRequest"),
+                                                               {"dataset_id": "default", "sla_pct": 1})},
+            "responses": {ok: {"description": "The recommendation, its reason and the folds.",
+                               "content": _json(_ref("Recommendation"))}, **_errors(400, 404, 413)}}},
         "/health": {"get": {"operationId": "health", "summary": "200 when the app can serve.",
                             "responses": {ok: {"description": "Healthy.", "content": _json({"type": "object"})}}}},
         "/upload": {

@@ -413,3 +413,36 @@ def test_openapi_lists_every_route(openapi_doc, tmp_path):
 def test_openapi_document_validates(openapi_doc):
     validator = pytest.importorskip("openapi_spec_validator", reason="openapi-spec-validator not installed")
     validator.validate(openapi_doc)
+
+
+def test_recommend_then_cost_report_of_the_recommended_policy(live_server):
+    body = {"dataset_id": "default", "granularity": "15min", "sla_pct": 1, "folds": 2, "budget": 60}
+    r = call(live_server, "POST", "/api/recommend", json=body)
+    assert r.status_code == 200, r.text
+    rec = r.json()
+    final = rec["folds"][-1]
+    assert final["role"] == "final"
+    assert rec["reason"]
+    policy = rec["recommended"] or final["policy"]
+    c = call(live_server, "POST", "/api/cost-report", json={
+        "dataset_id": "default", "granularity": "15min", "start": final["test_start"], "end": final["test_end"],
+        "policy_config": policy})
+    assert c.status_code == 200, c.text
+    assert c.json()["scenario"]["cost"] == pytest.approx(final["cost"])
+    assert c.json()["scenario"]["overloaded_pct"] == pytest.approx(final["overloaded_pct"])
+    assert call(live_server, "POST", "/api/recommend", json=body).json()["cached"] is True
+
+
+@pytest.mark.parametrize(("body", "fragment"), [
+    ({"dataset_id": "default", "sla_pct": 150}, "sla_pct"),
+    ({"dataset_id": "default", "folds": 0}, "folds"),
+    ({"sla_pct": 1}, "dataset_id is required"),
+])
+def test_recommend_bad_input(live_server, body, fragment):
+    assert_error(call(live_server, "POST", "/api/recommend", json=body), 400, fragment)
+
+
+def test_cost_report_refuses_a_bad_policy_config(live_server):
+    r = call(live_server, "POST", "/api/cost-report", json={"dataset_id": "default",
+                                                             "policy_config": {"policy": "balanced", "config": {"x": 1}}})
+    assert_error(r, 400, "unknown key")
