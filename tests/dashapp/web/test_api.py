@@ -443,6 +443,6 @@ def test_recommend_bad_input(live_server, body, fragment):
 
 
 def test_cost_report_refuses_a_bad_policy_config(live_server):
-    r = call(live_server, "POST", "/api/cost-report", json={"dataset_id": "default",
-                                                             "policy_config": {"policy": "balanced", "config": {"x": 1}}})
+    bad = {"policy": "balanced", "config": {"x": 1}}
+    r = call(live_server, "POST", "/api/cost-report", json={"dataset_id": "default", "policy_config": bad})
     assert_error(r, 400, "unknown key")
