@@ -14,7 +14,9 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from core.errors import InputError
 from core.scaling.recommend import recommend
+from core.scaling.walkforward import choose
 from core.store import DatasetStore
 from dashapp import services
 from dashapp import state as st
@@ -110,6 +112,10 @@ def scenarios_bundle(query: dict) -> ExportBundle:
     v = parsed.values
     with rc:
         res = services.scenarios_result(rc, ctx.dataset.id, ctx.series, ctx.model, ctx.lo, ctx.hi, v["budget"])
+        try:
+            ev = services.walkforward_result(rc, ctx.dataset.id, ctx.series, ctx.model)
+        except InputError:
+            ev = None  # too short for a held-out check
     matrix, front = res["matrix"], res["front"]
     md = matrix.to_dict()
     rec = recommend(matrix, sla_target_pct=v["sla"], cost_weight=v["weight"])
@@ -117,13 +123,18 @@ def scenarios_bundle(query: dict) -> ExportBundle:
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "scenario"
     summary = {**_head(ctx, parsed), "window": {"start": ctx.lo.isoformat(), "end": ctx.hi.isoformat()},
-               "recommendation": rec.to_dict(), "matrix": md, "optimizer": front.to_dict()}
+               "held_out_recommendation": None if ev is None else choose(ev, 1.0 if v["sla"] is None else v["sla"]
+                                                                         ).to_dict(),
+               "in_sample_recommendation": rec.to_dict(), "recommendation": rec.to_dict(), "matrix": md,
+               "optimizer": front.to_dict()}
     figures = {"Configurations x policies": matrix_figure(md),
                "Pareto front of cost vs overloaded periods": pareto_figure(
                    front.front, front.knee, md["scenarios"],
                    {k: b for k, b in md["baselines"].items() if k != "static_mean"})}
     return ExportBundle(title=f"Scenarios: {ctx.dataset.name}", filename=f"scenarios-{ctx.dataset.id}",
-                        frame=frame, summary=summary, figures=figures, notes=[rec.reason, *_notes(ctx, parsed)])
+                        frame=frame, summary=summary, figures=figures,
+                        notes=[*([] if ev is None else [summary["held_out_recommendation"]["reason"]]),
+                               f"In-sample on the window shown: {rec.reason}", *_notes(ctx, parsed)])
 
 
 def what_if_bundle(query: dict) -> ExportBundle:

@@ -227,6 +227,10 @@ def test_page_exports(live_server, page):
     assert r.status_code == 200, r.text
     summary = r.json()
     assert summary["page"] == page.replace("-", "_")
+    if page == "scenarios":  # the held-out answer travels with the in-sample one
+        held = summary["held_out_recommendation"]
+        assert held["folds"][-1]["role"] == "final"
+        assert held["reason"]
     r = requests.get(f"{base}/html{query}", timeout=120)
     assert r.status_code == 200, r.text
     assert not EXTERNAL.search(r.text)
