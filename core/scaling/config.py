@@ -22,6 +22,7 @@ __all__ = [
     "PredictiveSpec",
     "QueueModel",
     "ScalingConfig",
+    "THRESHOLD_POLICIES",
     "get_preset",
     "parse_policy",
 ]
@@ -146,11 +147,15 @@ class QueueModel:
             queueing, so a target of 2x the *mean* service time would flag every period.
         sla_overloaded_pct: the SLA target used to pick "the cheapest scenario that
             meets the SLA": overloaded periods (%) must be <= this (default 1).
+        elasticity_utilization: the elasticity metrics count as demanded the servers that
+            serve a period's demand at this utilization (default 1: the fewest that leave it
+            not overloaded; see ``core.scaling.elasticity``).
     """
 
     queue_limit_seconds: float = 60.0
     p95_target_s: float | None = None
     sla_overloaded_pct: float = 1.0
+    elasticity_utilization: float = 1.0
 
     def __post_init__(self) -> None:
         q = _finite("queue_limit_seconds", self.queue_limit_seconds)
@@ -160,6 +165,8 @@ class QueueModel:
             _check(t > 0, f"p95_target_s must be > 0, got {self.p95_target_s}")
         s = _finite("sla_overloaded_pct", self.sla_overloaded_pct)
         _check(0 <= s <= 100, f"sla_overloaded_pct must be within [0, 100], got {self.sla_overloaded_pct}")
+        u = _finite("elasticity_utilization", self.elasticity_utilization)
+        _check(0 < u <= 1, f"elasticity_utilization must be within (0, 1], got {self.elasticity_utilization}")
 
     def p95_target(self, capacity: CapacityModel) -> float:
         if self.p95_target_s is not None:
@@ -184,6 +191,14 @@ class ScalingConfig:
             at most one period never binds (decisions are one period apart anyway).
         step_out: servers added per scale-out action (>= 1).
         step_in: servers removed per scale-in action (>= 1).
+        target_utilization: the target-tracking and hybrid policies keep the load ratio near this
+            (0..1]: desired servers = ceil(work / (per-server capacity x target)), as AWS target
+            tracking and the Kubernetes HPA do (default 0.7).
+        target_tolerance: no change while |load ratio / target - 1| <= this (the HPA's tolerance,
+            default 0.1; 0 acts on every deviation, as AWS target tracking does).
+        scale_in_stabilization_minutes: scale-in follows the highest recommendation of this window
+            (the current period's and those of the previous floor(minutes / period) periods; the HPA's
+            ``scaleDown.stabilizationWindowSeconds``, default 5 min). Scale-out is never delayed.
     """
 
     name: str
@@ -194,6 +209,9 @@ class ScalingConfig:
     cooldown_minutes: float
     step_out: int
     step_in: int
+    target_utilization: float = 0.7
+    target_tolerance: float = 0.1
+    scale_in_stabilization_minutes: float = 5.0
 
     def __post_init__(self) -> None:
         hi = _finite("scale_out_threshold", self.scale_out_threshold)
@@ -205,16 +223,29 @@ class ScalingConfig:
             _check(v >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
         cd = _finite("cooldown_minutes", self.cooldown_minutes)
         _check(cd >= 0, f"cooldown_minutes must be >= 0, got {self.cooldown_minutes}")
+        tu = _finite("target_utilization", self.target_utilization)
+        _check(0 < tu <= 1, f"target_utilization must be within (0, 1], got {self.target_utilization}; "
+                            "e.g. 0.7 keeps 30% headroom")
+        tol = _finite("target_tolerance", self.target_tolerance)
+        _check(0 <= tol < 1, f"target_tolerance must be within [0, 1), got {self.target_tolerance}; "
+                             "0.1 is the Kubernetes HPA's default")
+        st = _finite("scale_in_stabilization_minutes", self.scale_in_stabilization_minutes)
+        _check(st >= 0, f"scale_in_stabilization_minutes must be >= 0, got {self.scale_in_stabilization_minutes}")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-#: The three presets of the original dashboard (adjustable with dataclasses.replace).
+#: The three presets of the original dashboard (adjustable with dataclasses.replace). Their target-tracking
+#: numbers follow the same line: more headroom and a longer scale-in window where the thresholds are
+#: conservative; the balanced preset's (0.7, 10% tolerance, 5 min) are the target-tracking baseline's.
 PRESETS: dict[str, ScalingConfig] = {
-    "conservative": ScalingConfig("conservative", 0.70, 5, 0.20, 10, 10.0, 1, 1),
-    "balanced": ScalingConfig("balanced", 0.80, 3, 0.30, 6, 5.0, 2, 1),
-    "aggressive": ScalingConfig("aggressive", 0.85, 2, 0.40, 4, 3.0, 3, 2),
+    "conservative": ScalingConfig("conservative", 0.70, 5, 0.20, 10, 10.0, 1, 1, target_utilization=0.6,
+                                  scale_in_stabilization_minutes=10.0),
+    "balanced": ScalingConfig("balanced", 0.80, 3, 0.30, 6, 5.0, 2, 1, target_utilization=0.7,
+                              scale_in_stabilization_minutes=5.0),
+    "aggressive": ScalingConfig("aggressive", 0.85, 2, 0.40, 4, 3.0, 3, 2, target_utilization=0.8,
+                                scale_in_stabilization_minutes=3.0),
 }
 
 
@@ -238,12 +269,28 @@ class Policy(enum.StrEnum):
     REACTIVE acts on the last observed utilization (one period, no hysteresis);
     BALANCED waits for the configuration's consecutive periods; PREDICTIVE is
     BALANCED plus a floor from the forecast demand over the next boot delay +
-    buffer, and never scales in on the forecast alone.
+    buffer, and never scales in on the forecast alone. These three read the
+    thresholds (:data:`THRESHOLD_POLICIES`).
+
+    TARGET_TRACKING keeps the load ratio at the configuration's
+    ``target_utilization`` (AWS target tracking / the Kubernetes HPA): out at
+    once, in by the highest recommendation of the stabilization window; the
+    warm-up is the boot delay (booting servers count toward the desired
+    servers, not toward the observed capacity). HYBRID is TARGET_TRACKING with
+    the predictive forecast floor at the target utilization (AWS predictive
+    scaling beside a dynamic policy): servers = max(target tracking, forecast
+    floor); scale-in only by target tracking's stabilized rule.
     """
 
     REACTIVE = "reactive"
     BALANCED = "balanced"
     PREDICTIVE = "predictive"
+    TARGET_TRACKING = "target_tracking"
+    HYBRID = "hybrid"
+
+
+#: The policies that act on a configuration's thresholds: the 3 x 3 matrix's columns by default.
+THRESHOLD_POLICIES: tuple[Policy, ...] = (Policy.REACTIVE, Policy.BALANCED, Policy.PREDICTIVE)
 
 
 def parse_policy(value: str | Policy) -> Policy:
@@ -318,3 +365,8 @@ class Grid:
 
     def cooldown_periods(self, config: ScalingConfig) -> int:
         return self.ceil_periods(config.cooldown_minutes * 60.0)
+
+    def stabilization_periods(self, minutes: float) -> int:
+        """Recommendations a scale-in stabilization window of ``minutes`` holds: the current period's and
+        those of the ``floor(minutes / period)`` periods before it (a window shorter than a period holds 1)."""
+        return int(math.floor(minutes * 60.0 / self.period_s + _EPS)) + 1

@@ -4,7 +4,10 @@ Order of one step (period ``p``), the same for every scenario:
 
 1. decide at the start of ``p`` from what was observed up to the end of ``p - 1``
    (threshold rules with counters and cooldown, the HPA formula, or a fixed
-   schedule) -> desired servers (running + booting) within [min, max];
+   schedule) -> desired servers (running + booting) within [min, max]; with
+   ``use_fc`` a threshold or HPA scenario never goes below the forecast floor
+   ``ceil(fcmax_p * (1 + margin) / (server_cap * u))``, ``u`` = ``up_thr``
+   (threshold) or ``hpa_target`` (HPA: the hybrid policy);
 2. launch the difference (servers become ready ``boot_p`` periods later) or
    terminate it at once, youngest first (booting servers go before running ones;
    a server terminated before the minimum billed time is billed up to it);
@@ -145,7 +148,9 @@ def _run_numpy(d, inc, fcmax, sched, P: ScenarioParams, server_cap, queue_cap, b
     has_thr, has_hpa, has_sch = thr.any(), hpa.any(), sch.any()
     fc_on = P.use_fc.astype(bool) & thr
     has_fc = bool(fc_on.any())
-    fc_scale = (1.0 + P.margin) / (server_cap * P.up_thr)
+    hpa_fc = P.use_fc.astype(bool) & hpa  # the hybrid policy: target tracking above the forecast floor
+    has_hpa_fc = bool(hpa_fc.any())
+    fc_scale = (1.0 + P.margin) / (server_cap * np.where(hpa, P.hpa_target, P.up_thr))
     col = np.maximum(P.sched_col, 0)
     acc = dict(server_periods=np.zeros(S), topup_s=np.zeros(S), overloaded=np.zeros(S, np.int64),
                dropped=np.zeros(S), actions=np.zeros(S, np.int64), peak=np.zeros(S, np.int64))
@@ -166,15 +171,21 @@ def _run_numpy(d, inc, fcmax, sched, P: ScenarioParams, server_cap, queue_cap, b
                 des = np.where(fc_on, np.maximum(des, _ceil(fcmax[p] * fc_scale)), des)
             des = np.clip(des, P.min_s, P.max_s)
             desired = np.where(thr & (p - last_act >= P.cooldown_p), des, desired)
-        if has_hpa and p > 0:
-            ratio = prev_work / (prev_ready * server_cap)
-            r = np.where(np.abs(ratio / P.hpa_target - 1.0) <= P.hpa_tol, total,
-                         _ceil(prev_work / (server_cap * P.hpa_target)))
-            r = np.clip(r, P.min_s, P.max_s)
-            recs[1:] = recs[:-1]
-            recs[0] = r
-            wmax = np.where(win_mask, recs, -1).max(axis=0)
-            desired = np.where(hpa, np.where(r >= total, r, np.minimum(total, wmax)), desired)
+        if has_hpa:
+            tt = total
+            if p > 0:
+                ratio = prev_work / (prev_ready * server_cap)
+                r = np.where(np.abs(ratio / P.hpa_target - 1.0) <= P.hpa_tol, total,
+                             _ceil(prev_work / (server_cap * P.hpa_target)))
+                r = np.clip(r, P.min_s, P.max_s)
+                recs[1:] = recs[:-1]
+                recs[0] = r
+                wmax = np.where(win_mask, recs, -1).max(axis=0)
+                tt = np.where(r >= total, r, np.minimum(total, wmax))
+            if has_hpa_fc:  # the floor only raises; scale-in stays target tracking's stabilized rule
+                floor = np.clip(_ceil(fcmax[p] * fc_scale), P.min_s, P.max_s)
+                tt = np.where(hpa_fc, np.maximum(tt, floor), tt)
+            desired = np.where(hpa, tt, desired)
         if has_sch:
             desired = np.where(sch, np.clip(sched[p, col], P.min_s, P.max_s), desired)
         delta = desired - total
@@ -242,7 +253,7 @@ def _loop_scalar(d, inc, fcmax, sched, mode, up_thr, down_thr, up_n, down_n, coo
         last_act = -(10**9)
         prev_work = 0.0
         prev_ready = init[s]
-        fc_scale = (1.0 + margin[s]) / (server_cap * up_thr[s])
+        fc_scale = (1.0 + margin[s]) / (server_cap * (hpa_target[s] if mode[s] == 1 else up_thr[s]))
         for p in range(T):
             desired = total
             if mode[s] == 0:
@@ -275,6 +286,11 @@ def _loop_scalar(d, inc, fcmax, sched, mode, up_thr, down_thr, up_n, down_n, coo
                         for k in range(1, stab_p[s]):
                             wmax = max(wmax, recs[k])
                         desired = min(total, wmax)
+                if use_fc[s] != 0:
+                    f = np.int64(np.ceil(fcmax[p] * fc_scale - 1e-9))
+                    f = min(max(f, min_s[s]), max_s[s])
+                    if f > desired:
+                        desired = f
             else:
                 desired = min(max(sched[p, sched_col[s]], min_s[s]), max_s[s])
             delta = desired - total
@@ -380,7 +396,7 @@ def run_kernel(
         boot_p: periods from launch to ready (0 = instantaneous).
         period_s: period length in seconds (for the minimum billed time).
         min_billed_s: minimum billed time per launch.
-        fcmax: per period, the forecast demand the predictive rule provisions for.
+        fcmax: per period, the forecast demand the predictive and hybrid rules provision for.
         schedules: [T, K] fixed server counts, column ``sched_col`` per schedule scenario.
         record: keep the [T, S] traces (off for the optimizer's thousands of scenarios).
         engine: "auto" (numba when installed), "numba" or "numpy".

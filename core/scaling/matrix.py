@@ -1,11 +1,15 @@
-"""The 3 configurations x 3 policies matrix, its baselines and its winners."""
+"""The 3 configurations x 3 policies matrix, its baselines and its winners.
+
+By default the columns are the threshold policies (``THRESHOLD_POLICIES``); ``policies=`` adds target
+tracking and hybrid (or any subset), each configuration's numbers read by each policy.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 
-from core.scaling.config import PRESETS, Policy, ScalingConfig, get_preset
+from core.scaling.config import PRESETS, THRESHOLD_POLICIES, Policy, ScalingConfig, get_preset, parse_policy
 from core.scaling.forecasting import RollingForecaster
 from core.scaling.simulate import ScenarioResult, SimulationModel, prepare, run_meta, run_scenarios
 from core.series import TrafficSeries
@@ -66,7 +70,7 @@ def pick_winners(scenarios: list[ScenarioResult], cost_weight: float = 0.5, sla_
 
 @dataclass
 class MatrixResult:
-    """Nine scenarios (every configuration x every policy), four baselines, winners."""
+    """Every configuration x every policy asked for (nine by default), four baselines, winners."""
 
     scenarios: list[ScenarioResult]
     baselines: dict[str, ScenarioResult]
@@ -97,13 +101,15 @@ class MatrixResult:
 def run_matrix(series: TrafficSeries, model: SimulationModel | None = None, *, configs=None, start=None, end=None,
                forecaster: RollingForecaster | None = None, cost_weight: float = 0.5,
                sla_target_pct: float | None = None, timelines: bool = False, engine: str = "auto",
-               progress=None) -> MatrixResult:
+               progress=None, policies=None) -> MatrixResult:
     """Simulate every configuration x every policy plus the baselines, in one kernel pass.
 
     Args:
         series: the traffic (periods before ``start`` are forecast history).
         model: servers, billing, queue and predictive settings.
         configs: the configurations (default: the three presets).
+        policies: the policies (names or ``Policy``; default ``THRESHOLD_POLICIES``, the 3 x 3 matrix;
+            ``tuple(Policy)`` adds target tracking and hybrid). Scenarios run configuration-major.
         start, end: the simulated window.
         forecaster: rolling forecaster for the predictive policy.
         cost_weight: weight of cost in Best Balance (0..1, default 0.5).
@@ -116,9 +122,11 @@ def run_matrix(series: TrafficSeries, model: SimulationModel | None = None, *, c
     model = model or SimulationModel()
     cfgs: list[ScalingConfig] = [get_preset(c) for c in (configs or PRESETS.values())]
     prep = prepare(series, model, start=start, end=end, forecaster=forecaster)
-    pairs = [(c, p) for c in cfgs for p in Policy]
+    pols: list[Policy] = list(dict.fromkeys(parse_policy(p) for p in (policies or THRESHOLD_POLICIES)))
+    pairs = [(c, p) for c in cfgs for p in pols]
     results = run_scenarios(prep, pairs, baselines=True, timelines=timelines, engine=engine, progress=progress)
     scen, base = results[: len(pairs)], results[len(pairs):]
     target = model.queue.sla_overloaded_pct if sla_target_pct is None else sla_target_pct
     winners = pick_winners(scen, cost_weight, target)
-    return MatrixResult(scenarios=scen, baselines={b.name: b for b in base}, winners=winners, meta=run_meta(prep))
+    meta = {**run_meta(prep), "policies": [p.value for p in pols]}
+    return MatrixResult(scenarios=scen, baselines={b.name: b for b in base}, winners=winners, meta=meta)

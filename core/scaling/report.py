@@ -77,7 +77,7 @@ def cost_report(prep: Prepared, config: str | ScalingConfig, policy: str | Polic
     Args:
         prep: the prepared window (``core.scaling.prepare``).
         config: a preset name or a configuration.
-        policy: ``reactive``, ``balanced`` or ``predictive``.
+        policy: a ``Policy`` name (``core.registry.policy_names()``).
         timeline_columns: keep the scenario's per-period timeline with these columns (None: no timeline).
             Baselines never keep theirs (the report is cached and only the scenario is charted).
     """

@@ -20,9 +20,10 @@ from core.scaling.config import (
     get_preset,
     parse_policy,
 )
+from core.scaling.elasticity import demanded_servers, elasticity
 from core.scaling.forecasting import RollingForecaster, SeasonalNaiveRolling, honest_forecast, window_max
 from core.scaling.kernel import MODE_HPA, MODE_SCHEDULE, ScenarioParams, run_kernel
-from core.scaling.params import rule_columns, threshold_columns
+from core.scaling.params import kernel_columns, rule_columns
 from core.scaling.queueing import response_times
 from core.series import TrafficSeries
 
@@ -191,20 +192,21 @@ def default_forecaster(series: TrafficSeries, model: SimulationModel | None = No
 
 
 def threshold_row(config: ScalingConfig, policy: Policy, prep: Prepared, *, safety_margin: float | None = None) -> dict:
-    """Kernel parameters of one configuration x policy (the mapping is :func:`threshold_columns`).
+    """Kernel parameters of one configuration x policy, any policy (the mapping is
+    :func:`core.scaling.params.kernel_columns`).
 
     Args:
         config: the configuration's numbers.
         policy: how the policy uses them.
         prep: the simulation window (grid, server bounds, initial servers).
-        safety_margin: the predictive margin (default: the model's).
+        safety_margin: the predictive and hybrid margin (default: the model's).
 
     Returns:
         ``{ScenarioParams field: value}`` for ``ScenarioParams.from_rows``.
     """
     margin = prep.model.predictive.safety_margin if safety_margin is None else safety_margin
-    cols = threshold_columns(rule_columns([(config, policy)], margin), grid=prep.grid,
-                             capacity=prep.model.capacity, init=prep.initial_servers())
+    cols = kernel_columns(rule_columns([(config, policy)], margin), grid=prep.grid,
+                          capacity=prep.model.capacity, init=prep.initial_servers())
     return {k: v[0].item() for k, v in cols.items()}
 
 
@@ -216,7 +218,7 @@ def _baseline_rows(prep: Prepared) -> tuple[list[dict], np.ndarray, OraclePlan]:
     plan = prep.oracle_plan()
     oracle = plan.servers
     schedules = np.column_stack([np.full(len(oracle), peak), np.full(len(oracle), mean), oracle])
-    stab = int(math.floor(bs.hpa_stabilization_minutes * 60.0 / prep.grid.period_s + 1e-9)) + 1
+    stab = prep.grid.stabilization_periods(bs.hpa_stabilization_minutes)
     common = dict(min_s=lo, max_s=hi)
     rows = [
         dict(mode=MODE_SCHEDULE, sched_col=0, init=peak, **common),
@@ -230,7 +232,13 @@ def _baseline_rows(prep: Prepared) -> tuple[list[dict], np.ndarray, OraclePlan]:
 
 @dataclass
 class Totals:
-    """Cost and SLA figures of one scenario over the included (non-gap) periods."""
+    """Cost, SLA and elasticity figures of one scenario over the included (non-gap) periods.
+
+    The elasticity metrics (SPEC RG; ``core.scaling.elasticity``) compare ready servers with the
+    servers the demand needs: ``accuracy_under/over_pct`` (θ_U, θ_O: mean relative shortage / excess),
+    ``timeshare_under/over_pct`` (τ_U, τ_O: % of periods short / in excess) and ``instability_pct``
+    (υ: % of steps where supply does not move the way demand does). None where undefined.
+    """
 
     cost: float
     server_hours: float
@@ -247,6 +255,11 @@ class Totals:
     mean_servers: float
     periods: int
     excluded_periods: int
+    accuracy_under_pct: float | None = None
+    accuracy_over_pct: float | None = None
+    timeshare_under_pct: float | None = None
+    timeshare_over_pct: float | None = None
+    instability_pct: float | None = None
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -286,6 +299,8 @@ def _summaries(kr, prep: Prepared, latency: tuple[np.ndarray, np.ndarray] | None
     server_hours = billing.server_hours(kr.server_periods, kr.topup_s, prep.grid.period_s)
     cost = billing.cost(kr.server_periods, kr.topup_s, prep.grid.period_s)
     target = prep.model.queue.p95_target(prep.model.capacity)
+    need = demanded_servers(prep.demand, prep.server_cap, prep.model.queue.elasticity_utilization)
+    elastic = elasticity(kr.ready, need, inc)  # [S] arrays, one pass over every scenario
     out = []
     for s in range(len(kr.server_periods)):
         if latency is not None and n_inc:
@@ -304,6 +319,7 @@ def _summaries(kr, prep: Prepared, latency: tuple[np.ndarray, np.ndarray] | None
             scaling_actions=int(kr.actions[s]), peak_servers=int(kr.peak[s]),
             mean_servers=float(kr.server_periods[s]) / n_inc if n_inc else 0.0, periods=len(prep.demand),
             excluded_periods=prep.excluded_periods,
+            **{k: (float(v[s]) if math.isfinite(v[s]) else None) for k, v in elastic.items()},
         ))
     return out
 
@@ -356,10 +372,12 @@ def simulate(series: TrafficSeries, config: str | ScalingConfig = "balanced", po
     Args:
         series: the traffic; periods before ``start`` serve as forecast history.
         config: preset name or a ScalingConfig.
-        policy: "reactive", "balanced" or "predictive".
+        policy: a ``Policy`` name (``core.registry.policy_names()``): "reactive", "balanced",
+            "predictive", "target_tracking" or "hybrid".
         model: servers, billing, queue and predictive settings (defaults if None).
         start, end: the simulated window (end exclusive).
-        forecaster: rolling forecaster for the predictive policy (default seasonal naive).
+        forecaster: rolling forecaster for the predictive and hybrid policies (default: the model's
+            ``predictive.forecast_model``).
         timeline: keep the per-period timeline.
         engine: kernel engine ("auto", "numba", "numpy").
         progress: optional ``progress(done, total)``.

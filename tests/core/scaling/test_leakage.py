@@ -131,11 +131,12 @@ def test_the_check_catches_a_forecast_read_one_period_late(case, monkeypatch):
     monkeypatch.setattr(simulate_mod, "window_max", shifted_window_max)
     leaks = [first_leak(series, model, start=start, cut=cut, factor=3.0, forecaster=forecaster) for cut in CUTS]
     assert any(leak is not None for leak in leaks), case
-    # It shows where it is: the predictive policy, at the decision right after the cut.
+    # It shows where it is: a policy that reads the forecast (predictive or hybrid), at the decision right
+    # after the cut.
     for leak, cut in zip(leaks, CUTS, strict=True):
         if leak is not None:
             assert leak[0] == cut + 1
-            assert leak[1].endswith("/predictive")
+            assert leak[1].split("/")[1] in {Policy.PREDICTIVE, Policy.HYBRID}
 
 
 def test_the_check_catches_it_with_the_default_forecast_model(monkeypatch):
@@ -146,4 +147,4 @@ def test_the_check_catches_it_with_the_default_forecast_model(monkeypatch):
     for leak, cut in zip(leaks, cuts, strict=True):
         if leak is not None:
             assert leak[0] == cut + 1
-            assert leak[1].endswith("/predictive")
+            assert leak[1].split("/")[1] in {Policy.PREDICTIVE, Policy.HYBRID}
