@@ -20,6 +20,11 @@ predictive floor as the simulator (``docs/simulator.md``):
 - scale in when every predicted period stays below the scale-in threshold
   (balanced: and at least ``scale_in_periods`` periods are predicted), by
   ``step_in`` but never below the needed count;
+- target tracking and hybrid size for the configuration's ``target_utilization``
+  instead of the scale-out threshold (hybrid with the margin) and move straight
+  to the needed count either way, unless the current fleet is within
+  ``target_tolerance`` of the target at the predicted peak (sizing for the
+  window's peak is what the scale-in stabilization window does over it);
 - the result always lies within ``[min_servers, max_servers]``.
 """
 
@@ -108,12 +113,13 @@ def recommend_action(
         predicted_load: requests per period for the coming periods (>= 0).
         current_servers: servers running now (>= 0).
         config: preset name or a ScalingConfig (thresholds, consecutive periods, steps).
-        policy: "reactive", "balanced" or "predictive" (default: the input is a forecast).
+        policy: "reactive", "balanced", "predictive", "target_tracking" or "hybrid" (default
+            "predictive": the input is a forecast).
         model: capacity (requests/s per server, min/max servers) and predictive margin.
         interval_minutes: length of one period of ``predicted_load``.
         sla_target_pct: optional maximum share (%) of predicted periods allowed
             to exceed capacity; replaces the threshold rule for the needed count.
-        safety_margin: margin over the predicted load for the predictive policy; default
+        safety_margin: margin over the predicted load for the predictive and hybrid policies; default
             ``RECOMMEND_SAFETY_MARGIN`` (10%, the original dashboard's figure for a load the
             caller forecast; the simulator's own default margin is tuned for its own forecast).
 
@@ -149,12 +155,14 @@ def recommend_action(
     if isinstance(safety_margin, bool) or not isinstance(safety_margin, (int, float)) \
             or not 0 <= safety_margin <= 10:
         raise ValueError(f"safety_margin must be a number within [0, 10], got {safety_margin!r}")
-    margin = float(safety_margin) if pol == Policy.PREDICTIVE else 0.0
+    tracking = pol in (Policy.TARGET_TRACKING, Policy.HYBRID)
+    margin = float(safety_margin) if pol in (Policy.PREDICTIVE, Policy.HYBRID) else 0.0
+    util = cfg.target_utilization if tracking else cfg.scale_out_threshold
 
     if sla_target_pct is None:
-        needed = math.ceil(peak * (1 + margin) / (per_server * cfg.scale_out_threshold) - 1e-9)
-        rule = f"keep the peak{' +' + format(margin * 100, 'g') + '%' if margin else ''} below " \
-               f"{cfg.scale_out_threshold:.0%} utilization"
+        needed = math.ceil(peak * (1 + margin) / (per_server * util) - 1e-9)
+        rule = f"keep the peak{' +' + format(margin * 100, 'g') + '%' if margin else ''} " \
+               f"{'at the' if tracking else 'below'} {util:.0%}{' target' if tracking else ''} utilization"
     else:
         # Fewest servers whose capacity leaves at most sla% of the periods overloaded.
         allowed = math.floor(len(load) * float(sla_target_pct) / 100.0 + 1e-9)
@@ -173,6 +181,10 @@ def recommend_action(
     elif pol == Policy.BALANCED:
         out_trigger = _longest_run(above) >= min(cfg.scale_out_periods, len(load))
         in_trigger = bool(below.all()) and len(load) >= cfg.scale_in_periods
+    elif tracking:
+        on_target = current > 0 and abs(peak * (1 + margin) / (current * per_server) / util - 1.0) \
+            <= cfg.target_tolerance
+        out_trigger, in_trigger = wanted > current and not on_target, wanted < current and not on_target
     else:
         out_trigger, in_trigger = wanted > current, bool(below.all())
     if sla_target_pct is not None:
@@ -183,13 +195,13 @@ def recommend_action(
         target = needed if current < cap.min_servers else max(needed, min(current, cap.max_servers))
         target = int(min(max(target, cap.min_servers), cap.max_servers))
     elif out_trigger and needed > current:
-        if pol == Policy.PREDICTIVE or sla_target_pct is not None:
+        if pol == Policy.PREDICTIVE or tracking or sla_target_pct is not None:
             target = needed
         else:
             steps = math.ceil((needed - current) / cfg.step_out)
             target = min(current + steps * cfg.step_out, cap.max_servers)
     elif in_trigger and not out_trigger:
-        target = max(current - cfg.step_in, needed, cap.min_servers)
+        target = max(needed, cap.min_servers) if tracking else max(current - cfg.step_in, needed, cap.min_servers)
 
     action = "scale_out" if target > current else "scale_in" if target < current else "hold"
     u_now = None if current == 0 else peak / (current * per_server)
@@ -206,6 +218,8 @@ def recommend_action(
                   f"so the fleet moves to {target}.")
     elif action == "scale_out":
         reason = f"{now_txt}; {target} servers ({per_server:g} {unit} each) {rule} under {rule_name}."
+    elif action == "scale_in" and tracking:
+        reason = f"{now_txt}; {target} servers {rule} under {rule_name}."
     elif action == "scale_in":
         reason = (f"{now_txt}, below the {cfg.scale_in_threshold:.0%} scale-in threshold throughout; "
                   f"{target} servers still {rule}.")
@@ -214,6 +228,11 @@ def recommend_action(
     elif sla_target_pct is not None:
         reason = (f"{now_txt}; {current} servers already {rule} "
                   f"({over_after} of {len(load)} periods over capacity).")
+    elif tracking and wanted != current:
+        reason = (f"{now_txt}, within {cfg.target_tolerance:.0%} of the {util:.0%} target of {rule_name}; "
+                  "no change needed.")
+    elif tracking:
+        reason = f"{now_txt}; {current} servers already {rule} under {rule_name}; no change needed."
     elif above.any():
         reason = (f"{now_txt}, above the {cfg.scale_out_threshold:.0%} threshold in {_longest_run(above)} "
                   f"consecutive period(s) where {rule_name} waits for {cfg.scale_out_periods}; hold.")

@@ -207,3 +207,18 @@ def test_matrix_and_optimizer_take_the_new_policies():
     a = optimize(s, budget=60, start=start, seed=4)
     assert {f["policy"] for f in a.front} <= {p.value for p in THRESHOLD_POLICIES}
     json.dumps(r.to_dict(), allow_nan=False)
+
+
+def test_one_shot_action_tracks_the_target():
+    from core.scaling.action import recommend_action
+
+    # 100 per server per 5 min, 70% target: a 370 peak needs ceil(370 / 70) = 6, but 5 servers run it at 74%,
+    # within 10% of the target: hold. 300 on 8 servers (38%) scales in straight to ceil(300 / 70) = 5.
+    hold = recommend_action([100, 370], 5, policy="target_tracking")
+    assert (hold.action, hold.target_servers, hold.needed_servers) == ("hold", 5, 6)
+    assert "within 10% of the 70% target" in hold.reason
+    down = recommend_action([100, 300], 8, policy="target_tracking")
+    assert (down.action, down.target_servers) == ("scale_in", 5)
+    # hybrid adds the margin (10% by default for a caller's forecast): ceil(300 x 1.1 / 70) = 5, 400 -> 7.
+    up = recommend_action([400], 2, policy="hybrid")
+    assert (up.action, up.target_servers) == ("scale_out", 7)
