@@ -3,7 +3,7 @@
 For each fold the candidates are tuned on the training window (the days before the test window) and
 simulated on the test window they never saw:
 
-- the nine presets (3 configurations x 3 policies), fixed;
+- the presets (3 configurations x every policy: reactive, balanced, predictive, target tracking, hybrid);
 - ``tuned (<= L% in training)``: the optimizer's cheapest rule whose overloaded periods on the training
   window stay within L%, for a ladder of levels L (aiming below the SLA leaves room for next week);
 - ``static (<= L% in training)``: the smallest fixed fleet that met L% on the training window (what a team
@@ -24,7 +24,7 @@ says so. The recommended configuration is the one tuned before the final test wi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -38,7 +38,8 @@ from core.series import TrafficSeries
 
 __all__ = ["Evaluation", "Fold", "FoldResult", "Recommendation", "choose", "evaluate", "make_folds", "walk_forward"]
 
-_FIXED_POLICIES = (Policy.REACTIVE, Policy.BALANCED, Policy.PREDICTIVE)
+_FIXED_POLICIES = tuple(Policy)  # thresholds, target tracking and hybrid
+_RULE_KEYS = tuple(f.name for f in fields(ScalingConfig) if f.name != "name")
 #: Overloaded-period levels (%) the tuned and static candidates are sized for on each training window.
 TUNE_LEVELS = (0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 5.0)
 #: A selection fold may exceed the SLA by this many points (the mean over folds may not exceed it at all).
@@ -206,14 +207,13 @@ def _level(level: float) -> str:
 def _tuned(series: TrafficSeries, model: SimulationModel, fold: Fold, levels, budget: int,
            seed: int) -> dict[str, tuple[ScalingConfig, Policy, SimulationModel]]:
     """The optimizer's cheapest rule within each level of overloaded periods on the training window."""
-    front = optimize(series, model, budget=budget, start=fold.train_start, end=fold.test_start, seed=seed).front
+    front = optimize(series, model, budget=budget, start=fold.train_start, end=fold.test_start, seed=seed,
+                     policies=_FIXED_POLICIES).front
     out = {}
     for level in levels:
         ok = [f for f in front if f["overloaded_pct"] <= level]
         f = min(ok, key=lambda e: e["cost"]) if ok else min(front, key=lambda e: e["overloaded_pct"])
-        cfg = ScalingConfig(name=f"tuned-{level:g}", **{k: f[k] for k in (
-            "scale_out_threshold", "scale_out_periods", "scale_in_threshold", "scale_in_periods", "cooldown_minutes",
-            "step_out", "step_in")})
+        cfg = ScalingConfig(name=f"tuned-{level:g}", **{k: f[k] for k in _RULE_KEYS if k in f})
         m = model if f["safety_margin"] is None else replace(
             model, predictive=replace(model.predictive, safety_margin=f["safety_margin"]))
         out[f"tuned (<= {_level(level)} in training)"] = (cfg, Policy(f["policy"]), m)
