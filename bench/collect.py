@@ -8,13 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ["ingest", "forecast", "scaling", "pages", "uploads", "load", "scaleout"]
+ORDER = ["ingest", "forecast", "scaling", "recommend", "pages", "uploads", "load", "scaleout"]
 HEADER = """# Benchmarks
 
 Latest results of the scripts in `bench/` (run by hand, never in CI), assembled by
-`python bench/collect.py` from `bench/results/*.md`. Each section names its command and machine. The
-machine has 2 cores (AMD EPYC) and is shared and noisy: every section compares against a baseline
-measured in the same run, and ratios are more trustworthy than absolute seconds.
+`python bench/collect.py` from `bench/results/*.md`. Each section names its command and machine (2 cores;
+sessions have run on AMD EPYC and Intel Xeon hosts, shared and noisy): every section compares against a
+baseline measured in the same run, and ratios are more trustworthy than absolute seconds.
 """
 
 
