@@ -319,13 +319,31 @@ class PredictiveSpec:
             ``core.forecast.rolling.DEFAULT_FORECAST_MODEL``), or ``"seasonal_naive"`` (no
             fitting at all).
         min_history_days: the model is fitted on at least this much history; before
-            that point (and on shorter series) the seasonal naive forecast is used.
+            that point (and on shorter series) the seasonal naive forecast is used
+            (with ``refit`` other than ``"once"`` or the quantile headroom: the robust daily
+            profile, ``core.scaling.forecasting.RobustProfileRolling``).
+        refit: when the forecast model is refitted: ``"once"`` (default: on the history
+            before the window, as above), ``"daily"`` (at each local midnight, on all data
+            before it) or ``"weekly"`` (each Monday 00:00); the latter two are
+            ``core.scaling.policy_forecast.PolicyForecaster``, the same forecasts for a
+            period whichever window is simulated.
+        headroom: what the policy provisions for beyond the forecast: ``"margin"`` (default:
+            forecast x (1 + safety_margin)) or ``"quantile"`` (forecast + the
+            ``headroom_level`` quantile of the forecaster's own k-step errors over the
+            ``headroom_days`` before each decision; ``core.scaling.headroom``; the safety
+            margin is then not applied).
+        headroom_level: that quantile, in percent (default 95).
+        headroom_days: days of errors it is read from (default 7).
     """
 
     safety_margin: float = 0.25
     buffer_minutes: float = 5.0
     forecast_model: str = "sarima"
     min_history_days: float = 14.0
+    refit: str = "once"
+    headroom: str = "margin"
+    headroom_level: float = 95.0
+    headroom_days: float = 7.0
 
     def __post_init__(self) -> None:
         m = _finite("safety_margin", self.safety_margin)
@@ -337,6 +355,23 @@ class PredictiveSpec:
                f"got {self.forecast_model!r}")
         h = _finite("min_history_days", self.min_history_days)
         _check(h >= 0, f"min_history_days must be >= 0, got {self.min_history_days}")
+        _check(self.refit in ("once", "daily", "weekly"),
+               f"refit must be 'once', 'daily' or 'weekly', got {self.refit!r}; 'daily' refits the forecast "
+               "model at each midnight")
+        _check(self.headroom in ("margin", "quantile"),
+               f"headroom must be 'margin' (forecast x (1 + safety_margin)) or 'quantile' (forecast + the "
+               f"headroom_level quantile of its errors), got {self.headroom!r}")
+        q = _finite("headroom_level", self.headroom_level)
+        _check(0 < q < 100, f"headroom_level must be within (0, 100) percent, got {self.headroom_level}; e.g. 95")
+        d = _finite("headroom_days", self.headroom_days)
+        _check(0 < d <= 60, f"headroom_days must be within (0, 60], got {self.headroom_days}; e.g. 7 (a week of "
+                            "errors)")
+
+    @property
+    def kernel_margin(self) -> float:
+        """The multiplier the kernel applies to the forecast: ``safety_margin`` with ``headroom="margin"``, 0 with
+        ``"quantile"`` (the measured headroom is in the forecast the kernel reads already)."""
+        return self.safety_margin if self.headroom == "margin" else 0.0
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,10 @@ def optimize(series: TrafficSeries, model: SimulationModel | None = None, *, bud
     model = model or SimulationModel()
     prep = prepare(series, model, start=start, end=end, forecaster=forecaster)
     rng = np.random.default_rng(seed)
-    pres = _presets(model.predictive.safety_margin, space.policies)
+    pres = _presets(model.predictive.kernel_margin, space.policies)
+    measured = model.predictive.headroom != "margin"
+    if measured:  # the headroom is in prep.fcmax already (a quantile of measured errors): no margin to search
+        space = replace(space, safety_margin=(0.0, 0.0))
     rnd = _sample(space, int(budget) - n_presets, rng)
     cand = {k: np.concatenate([pres[k], rnd[k]]) for k in pres}
     n = len(cand["policy"])
@@ -195,12 +198,12 @@ def optimize(series: TrafficSeries, model: SimulationModel | None = None, *, bud
     # Re-simulate the front with traces, per distinct safety margin, for its latency figures.
     for cfg, pol, margin in configs:
         p2 = prep
-        if pol in _MARGIN_POLICIES and margin != model.predictive.safety_margin:
+        if pol in _MARGIN_POLICIES and margin != model.predictive.kernel_margin:
             p2 = replace(prep, model=replace(model, predictive=replace(model.predictive, safety_margin=margin)))
         res = run_scenarios(p2, [(cfg, pol)], engine=engine)[0]
         preset = cfg.name
         entry = {"policy": pol.value, **{k: v for k, v in cfg.to_dict().items() if k != "name"},
-                 "safety_margin": margin if pol in _MARGIN_POLICIES else None, "candidate": preset,
+                 "safety_margin": margin if pol in _MARGIN_POLICIES and not measured else None, "candidate": preset,
                  **res.totals.to_dict()}
         front.append(entry)
     k = knee_point(np.array([f["cost"] for f in front]), np.array([f["overloaded_pct"] for f in front]))

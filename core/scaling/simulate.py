@@ -21,9 +21,17 @@ from core.scaling.config import (
     parse_policy,
 )
 from core.scaling.elasticity import demanded_servers, elasticity
-from core.scaling.forecasting import RollingForecaster, SeasonalNaiveRolling, honest_forecast, window_max
+from core.scaling.forecasting import (
+    RollingForecaster,
+    SeasonalNaiveRolling,
+    forecast_leakage_check,
+    honest_forecast,
+    window_max,
+)
+from core.scaling.headroom import QuantileHeadroom
 from core.scaling.kernel import MODE_HPA, MODE_SCHEDULE, ScenarioParams, run_kernel
 from core.scaling.params import kernel_columns, rule_columns
+from core.scaling.policy_forecast import PolicyForecaster, decision_horizon
 from core.scaling.queueing import response_times
 from core.series import TrafficSeries
 
@@ -130,7 +138,10 @@ def prepare(series: TrafficSeries, model: SimulationModel | None = None, *, star
     periods as NaN) and is checked for leakage by perturbing the values after two
     points inside the window; see ``core.scaling.forecasting``. Without a
     forecaster, ``model.predictive.forecast_model`` is fitted on the history
-    before the window (:func:`default_forecaster`).
+    before the window (:func:`default_forecaster`). With
+    ``model.predictive.headroom == "quantile"`` the forecaster (given or default) is
+    wrapped in ``core.scaling.headroom.QuantileHeadroom``, so ``fcmax`` is the window
+    max of forecast + the quantile of its measured errors, and the leakage check covers both.
     """
     model = model or SimulationModel()
     idx = series.index
@@ -142,38 +153,71 @@ def prepare(series: TrafficSeries, model: SimulationModel | None = None, *, star
     values = series.requests
     gaps = series.gap_mask()
     hist = np.where(gaps, np.nan, values)
-    boot_s = model.capacity.boot_delay_minutes * 60.0
-    k = max(1, grid.ceil_periods(boot_s + model.predictive.buffer_minutes * 60.0))
+    spec = model.predictive
+    k = decision_horizon(model.capacity, spec, series.interval)
     if forecaster is None:
-        forecaster = default_forecaster(series, model, start=idx[lo])
+        forecaster = default_forecaster(series, model, start=idx[lo], end=idx[hi] if hi < len(idx) else None)
+    if spec.headroom == "quantile":
+        forecaster = QuantileHeadroom(forecaster, level=spec.headroom_level, days=spec.headroom_days)
     # Perturb inside the window: a forecast fitted on the simulated periods moves, an honest one does not.
     cuts = {lo + (hi - lo) // 2, lo + (3 * (hi - lo)) // 4}
-    fc = honest_forecast(forecaster, hist, k, series.interval, check=check_forecast, cuts=cuts)
+    fc = honest_forecast(forecaster, hist, k, series.interval, check=False)
+    # What ran, read before the check calls the forecaster again on perturbed, shorter values.
+    info = forecaster.describe() if hasattr(forecaster, "describe") else None
+    head = _headroom_info(forecaster, lo, hi) if spec.headroom == "quantile" else None
+    if check_forecast:
+        forecast_leakage_check(forecaster, hist, k, series.interval, fc, cuts=cuts)
     fcmax = window_max(fc, k)[lo:hi]
     name = getattr(forecaster, "name", type(forecaster).__name__)
     prep = Prepared(index=idx[lo:hi], demand=values[lo:hi], include=~gaps[lo:hi], grid=grid, model=model,
                     fcmax=fcmax, horizon_periods=k, forecaster=name)
-    if hasattr(forecaster, "describe"):
-        info = forecaster.describe()
+    if info is not None:
         # Deterministic fields only: results are cached and compared across runs.
-        prep.forecast_info = {key: info[key] for key in ("model", "fit_until") if key in info}
+        keys = ("model", "fit_until", "refit", "refits", "first_fit", "last_fit", "fallback", "reason")
+        prep.forecast_info = {key: info[key] for key in keys if key in info}
+        if head is not None:
+            prep.forecast_info["headroom"] = {**info.get("headroom", {}), **head}
         prep.forecaster = info.get("model", name)  # "seasonal_naive" when the model could not be fitted
     return prep
 
 
-def default_forecaster(series: TrafficSeries, model: SimulationModel | None = None, *, start=None,
+def _headroom_info(forecaster: QuantileHeadroom, lo: int, hi: int) -> dict:
+    """How much the quantile headroom added over the window's forecasts, and where it fell back to the margin."""
+    point, head, fb = forecaster.point_, forecaster.headroom_, forecaster.fallback_
+    sl = slice(lo, hi)
+    ok = ~np.isnan(point[sl]) & ~np.isnan(head[sl])
+    mean_fc = float(np.mean(point[sl][ok])) if ok.any() else None
+    mean_head = float(np.mean(head[sl][ok])) if ok.any() else None
+    return {"mean_forecast": mean_fc, "mean_headroom": mean_head,
+            "headroom_pct_of_forecast": 100.0 * mean_head / mean_fc if mean_fc else None,
+            "fallback_periods": int(fb[sl].sum())}
+
+
+def default_forecaster(series: TrafficSeries, model: SimulationModel | None = None, *, start=None, end=None,
                        cache=None, dataset_id: str | None = None) -> RollingForecaster:
     """The predictive policy's forecaster when none is given: ``model.predictive.forecast_model``.
 
-    A registry model (default Fourier+ARMA) is fitted once on the periods before ``start``
-    (at least ``min_history_days`` of them; seasonal naive before that point) and reused
-    through ``cache`` (a ``core.forecast.cache.ModelCache``, keyed by ``dataset_id`` and the
-    training data) and an in-process memo. ``"seasonal_naive"`` fits nothing.
+    With ``refit="once"`` and the margin headroom (the defaults), a registry model (default
+    Fourier+ARMA) is fitted once on the periods before ``start`` (at least ``min_history_days``
+    of them; seasonal naive before that point) and reused through ``cache`` (a
+    ``core.forecast.cache.ModelCache``, keyed by ``dataset_id`` and the training data) and an
+    in-process memo. ``"seasonal_naive"`` fits nothing. Otherwise it is a
+    ``core.scaling.policy_forecast.PolicyForecaster`` on the model's refit schedule over
+    ``[start, end)``, forecasting also the ``headroom_days`` before ``start`` when the headroom is
+    the quantile of its errors (those errors set it at the window's start).
 
     Raises:
         ValueError: an unknown model name, listing the known ones.
     """
     spec = (model or SimulationModel()).predictive
+    if spec.refit != "once" or spec.headroom != "margin":
+        warmup = spec.headroom_days if spec.headroom == "quantile" else 0.0
+        try:
+            return PolicyForecaster(spec.forecast_model, start=series.start, window_start=start, window_end=end,
+                                    refit=spec.refit, warmup_days=warmup, min_history_days=spec.min_history_days,
+                                    cache=cache, dataset_id=dataset_id)
+        except ValueError as exc:
+            raise ValueError(f"predictive.forecast_model: {exc}") from None
     if spec.forecast_model == "seasonal_naive" and cache is None:
         return SeasonalNaiveRolling()
     # Too short to fit anything after min_history_days: the seasonal naive, no model to build.
@@ -199,12 +243,13 @@ def threshold_row(config: ScalingConfig, policy: Policy, prep: Prepared, *, safe
         config: the configuration's numbers.
         policy: how the policy uses them.
         prep: the simulation window (grid, server bounds, initial servers).
-        safety_margin: the predictive and hybrid margin (default: the model's).
+        safety_margin: the predictive and hybrid margin (default: the model's ``kernel_margin``, 0 under
+            the quantile headroom).
 
     Returns:
         ``{ScenarioParams field: value}`` for ``ScenarioParams.from_rows``.
     """
-    margin = prep.model.predictive.safety_margin if safety_margin is None else safety_margin
+    margin = prep.model.predictive.kernel_margin if safety_margin is None else safety_margin
     cols = kernel_columns(rule_columns([(config, policy)], margin), grid=prep.grid,
                           capacity=prep.model.capacity, init=prep.initial_servers())
     return {k: v[0].item() for k, v in cols.items()}

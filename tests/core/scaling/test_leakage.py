@@ -16,7 +16,7 @@ import importlib
 import numpy as np
 import pytest
 
-from core.scaling.config import PRESETS, Policy, ScalingConfig
+from core.scaling.config import PRESETS, Policy, PredictiveSpec, ScalingConfig
 from core.scaling.forecasting import SeasonalNaiveRolling, window_max
 from core.scaling.simulate import BASELINES, SimulationModel, prepare, run_scenarios
 from core.series import TrafficSeries
@@ -74,6 +74,7 @@ def cases():
     five = synthetic(days=4, minutes=5, seed=3)
     one = synthetic(days=2, minutes=1, seed=5)
     default = SimulationModel()
+    quantile = SimulationModel(predictive=PredictiveSpec(headroom="quantile", headroom_days=1.0))
     return {
         # boot 5 min = 1 period; the forecast reads the newest data it may.
         "5min-persistence": (five, default, five.index[288 * 2], Persistence()),
@@ -83,6 +84,11 @@ def cases():
         "5min-no-boot": (five, default.with_overrides(boot_delay_minutes=0.0), five.index[288 * 2], Persistence()),
         # 1 minute, 7-minute boot, cooldowns that bind, the window from the first period (no history).
         "1min-boot7": (one, default.with_overrides(boot_delay_minutes=7.0, max_servers=40), None, Persistence()),
+        # the headroom as the 95% quantile of the forecaster's own errors over the day before each decision.
+        "5min-quantile-headroom": (five, quantile, five.index[288 * 2], Persistence()),
+        # the same with the policy forecaster's default on 4 days: the robust profile (no model fits in 4 days).
+        "5min-quantile-policy-forecaster": (five, dataclasses.replace(quantile, predictive=dataclasses.replace(
+            quantile.predictive, refit="daily")), five.index[288 * 2], None),
     }
 
 
@@ -112,6 +118,16 @@ def test_no_decision_sees_the_future_with_the_default_forecast_model():
         assert first_leak(s, SimulationModel(), start=start, cut=cut, factor=factor) is None, cut
 
 
+#: The policy forecaster refitted at each midnight (one inside the window) and the 95% quantile headroom.
+REFIT_QUANTILE = SimulationModel(predictive=PredictiveSpec(refit="daily", headroom="quantile", headroom_days=2.0))
+
+
+def test_no_decision_sees_the_future_with_daily_refits_and_the_quantile_headroom():
+    s, start, cuts, factor = model_case()
+    for cut in (*cuts, 150, 250):  # 150 and 250: after the refit at the window's first midnight
+        assert first_leak(s, REFIT_QUANTILE, start=start, cut=cut, factor=factor) is None, cut
+
+
 def test_every_policy_and_the_non_hindsight_baselines_are_checked():
     series, model, start, forecaster = CASES["5min-persistence"]
     names = set(decisions(series, model, start, forecaster))
@@ -125,7 +141,7 @@ def shifted_window_max(fc: np.ndarray, k: int) -> np.ndarray:
     return np.concatenate([w[1:], w[-1:]])
 
 
-@pytest.mark.parametrize("case", ["5min-persistence", "5min-no-boot", "1min-boot7"])
+@pytest.mark.parametrize("case", ["5min-persistence", "5min-no-boot", "1min-boot7", "5min-quantile-headroom"])
 def test_the_check_catches_a_forecast_read_one_period_late(case, monkeypatch):
     series, model, start, forecaster = CASES[case]
     monkeypatch.setattr(simulate_mod, "window_max", shifted_window_max)
@@ -139,10 +155,11 @@ def test_the_check_catches_a_forecast_read_one_period_late(case, monkeypatch):
             assert leak[1].split("/")[1] in {Policy.PREDICTIVE, Policy.HYBRID}
 
 
-def test_the_check_catches_it_with_the_default_forecast_model(monkeypatch):
+@pytest.mark.parametrize("model", [SimulationModel(), REFIT_QUANTILE], ids=["default", "daily-quantile"])
+def test_the_check_catches_it_with_the_default_forecast_model(model, monkeypatch):
     s, start, cuts, factor = model_case()
     monkeypatch.setattr(simulate_mod, "window_max", shifted_window_max)
-    leaks = [first_leak(s, SimulationModel(), start=start, cut=cut, factor=factor) for cut in cuts]
+    leaks = [first_leak(s, model, start=start, cut=cut, factor=factor) for cut in cuts]
     assert any(leak is not None for leak in leaks)
     for leak, cut in zip(leaks, cuts, strict=True):
         if leak is not None:
