@@ -16,6 +16,9 @@ __all__ = [
     "page_url",
     "control",
     "job_ids",
+    "export_bar",
+    "export_link",
+    "copy_link",
     "rs_graph",
     "rs_source",
     "RS_GRAPH_TYPE",
@@ -58,6 +61,21 @@ def job_ids(prefix: str) -> dict[str, str]:
     """Ids of one page's background-job panel."""
     names = ("params", "trigger", "bar", "progress", "cancel", "run", "result", "note", "status")
     return {n: f"{prefix}-job-{n}" for n in names}
+
+
+def export_bar(page: str) -> str:
+    """The row of download buttons and "Copy link" beside a page's title."""
+    return f"{page}-exports"
+
+
+def export_link(page: str, fmt: str) -> str:
+    """The download button of ``page`` in format ``fmt`` (``history-export-csv``)."""
+    return f"{page}-export-{fmt}"
+
+
+def copy_link(page) -> dict:
+    """The "Copy link" button of ``page`` (pattern-matching: one clientside callback serves every page)."""
+    return {"type": "copy-link", "page": page}
 
 
 def rs_graph(name: str) -> dict:

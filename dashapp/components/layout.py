@@ -12,6 +12,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from dashapp import ids
+from dashapp.components.export_bar import export_bar
 from dashapp.state import Param, Parsed, params_of
 
 __all__ = [
@@ -54,8 +55,12 @@ def page_url(page: str) -> dcc.Location:
 
 
 def page_frame(title: str, parsed: Parsed | None, controls, body, *, subtitle=None, store=None) -> html.Div:
-    """Title, the URL-warnings alert, a controls column, the page body and the page's own location."""
+    """Title (with the page's downloads and copy-link button), the URL-warnings alert, a controls column, the
+    page body and the page's own location."""
     head = [html.H3(title, className="mb-1")]
+    if parsed is not None:
+        head = [html.Div([head[0], export_bar(parsed.page, parsed.search())],
+                         className="d-flex flex-wrap justify-content-between align-items-center gap-2 mb-1")]
     if subtitle:
         head.append(html.P(subtitle, className="text-muted small mb-2"))
     return html.Div([

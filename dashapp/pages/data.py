@@ -12,6 +12,7 @@ from dash.exceptions import PreventUpdate
 from core.store import DatasetStore
 from dashapp import ids
 from dashapp import state as st
+from dashapp.components.export_bar import export_bar
 from dashapp.components.layout import fmt_num, page_url, safe_layout, table, warnings_alert
 from dashapp.runtime.settings import current_settings
 
@@ -104,7 +105,9 @@ def layout(**query):
     listing = dbc.Table([head, html.Tbody(rows)], id=ids.DATA_TABLE, striped=True, hover=True, size="sm",
                         responsive=True)
     return html.Div([
-        html.H3("Datasets"),
+        # The downloads export the selected dataset (``deleted`` only names a message on this page).
+        html.Div([html.H3("Datasets", className="mb-1"), export_bar(PAGE, st.to_search(PAGE, {"dataset": selected}))],
+                 className="d-flex flex-wrap justify-content-between align-items-center gap-2 mb-1"),
         warnings_alert(parsed.shown_warnings()),
         *([dbc.Alert(f"Dataset {parsed.values['deleted']} deleted.", color="success", className="py-2")]
           if parsed.values.get("deleted") else []),

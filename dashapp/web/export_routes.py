@@ -1,10 +1,11 @@
 """Download routes: ``GET /export/<page>/<csv|json|html>?<the page's own query string>``.
 
-Pages: ``history``, ``forecast``, ``scenarios``, ``what-if`` (:mod:`dashapp.web.page_exports`, or the page
-module's own ``export_bundle(query) -> ExportBundle``); a page links to ``/export/<page>/csv`` + its URL's
-query string, so the download shows exactly what the page shows (same parsing, same cached results).
-The ``dataset`` exporter is built in: the stored series itself (at a granularity, in a window),
-its metadata and ingest report, and a traffic chart.
+Pages: ``data``, ``history``, ``forecast``, ``scenarios``, ``what-if`` (:mod:`dashapp.web.page_exports`, or
+the page module's own ``export_bundle(query) -> ExportBundle``); every page links to ``/export/<page>/<fmt>`` +
+its URL's query string (``components.export_bar``), so the download shows exactly what the page shows (same
+parsing, same cached results). The Data page's exporter is built in: the stored series itself (at a
+granularity, in a window), its metadata and ingest report, and a traffic chart; ``dataset``, its name in
+earlier versions, is still accepted so that old links keep working.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dashapp.web.api_params import ApiError, Fields, dataset_id_of
 from dashapp.web.errors import json_error, unmatched_route
 from dashapp.web.exports import ExportBundle, csv_bytes, html_report, json_bytes
 
-__all__ = ["FORMATS", "init_exports", "dataset_bundle"]
+__all__ = ["FORMATS", "DATA_EXPORTERS", "init_exports", "dataset_bundle"]
 
 bp = Blueprint("export", __name__, url_prefix="/export")
 _MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json", "html": "text/html; charset=utf-8"}
@@ -75,8 +76,12 @@ def dataset_bundle(query: dict) -> ExportBundle:
                         summary=summary, figures={"Traffic": fig}, notes=notes)
 
 
+#: The Data page's exporter under its page name and its earlier name.
+DATA_EXPORTERS = ("data", "dataset")
+
+
 def _exporter(page: str) -> Callable[[dict], ExportBundle] | None:
-    if page == "dataset":
+    if page in DATA_EXPORTERS:
         return dataset_bundle
     from dashapp.web.page_exports import PAGE_EXPORTERS, page_module
 
@@ -97,7 +102,7 @@ def export(page: str, fmt: str):
         raise ApiError(404, f"unknown export format {fmt[:20]!r}; use csv, json or html")
     exporter = _exporter(page) if _PAGE_RE.match(page) else None
     if exporter is None:
-        raise ApiError(404, f"no exports for page {page[:30]!r}; use dataset, history, forecast, scenarios "
+        raise ApiError(404, f"no exports for page {page[:30]!r}; use data, history, forecast, scenarios "
                             "or what-if")
     bundle = exporter(_query())
     if fmt == "csv":

@@ -222,3 +222,27 @@ def test_scenarios_lead_with_the_held_out_recommendation(ctx, pages):
         assert f"{float(sla):g}% overloaded periods" in heldout
         rows = find(layout, ids.SCEN_FOLDS).children[1].children
         assert [text(r.children[0]) for r in rows] == ["selection"] * 3 + ["final"]
+
+
+@pytest.mark.parametrize(("page", "query", "name"), [
+    ("data", {}, "data"),
+    ("history", {"granularity": "15", "start": "1995-08-20"}, "history"),
+    ("forecast", {"granularity": "5", "horizon": "6h"}, "forecast"),
+    ("scenarios", {"granularity": "15", "budget": "30"}, "scenarios"),
+    ("what_if", {"granularity": "15", "mult": "1.5"}, "what-if"),
+])
+def test_every_page_links_its_downloads_and_a_copy_link_to_its_own_query(ctx, pages, page_settings, page, query,
+                                                                          name):
+    layout = pages[page].layout(**query)
+    store = DatasetStore(page_settings.data_dir)
+    search = "?" + "&".join([f"dataset={store.default_id()}"] + [f"{k}={v}" for k, v in query.items()])
+    for fmt in ("csv", "json", "html"):
+        link = find(layout, ids.export_link(page, fmt))
+        assert link is not None, (page, fmt)
+        assert link.href == f"/export/{name}/{fmt}{search}"
+        assert link.download == ""
+    assert find(layout, ids.copy_link(page)) is not None
+    if page != "data":  # the links follow the controls: another value, another query
+        default = next(p.default for p in st.params_of(page) if p.key == "granularity")
+        other = pages[page].layout(**{**query, "granularity": default})
+        assert "granularity" not in find(other, ids.export_link(page, "csv")).href

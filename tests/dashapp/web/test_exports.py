@@ -169,6 +169,15 @@ def test_dataset_csv_download_matches_the_store(live_server):
     assert back["timestamp"].iloc[0] == "1995-07-02T00:00:00-04:00"
 
 
+def test_the_data_page_exports_under_its_name_and_the_old_one(live_server):
+    q = "?granularity=60&start=1995-07-02&end=1995-07-03"
+    new = requests.get(live_server.url + "/export/data/csv" + q, timeout=60)
+    old = requests.get(live_server.url + "/export/dataset/csv" + q, timeout=60)  # links made before the rename
+    assert new.status_code == old.status_code == 200, new.text
+    assert new.content == old.content
+    assert len(read_back(new.content)) == 24
+
+
 def test_dataset_json_and_html_downloads(live_server):
     r = requests.get(live_server.url + "/export/dataset/json?granularity=60", timeout=60)
     assert r.status_code == 200
@@ -189,7 +198,7 @@ def test_dataset_json_and_html_downloads(live_server):
     [
         ("/export/dataset/xml", 404, "unknown export format"),
         ("/export/no-such-page/csv", 404, "no exports"),
-        ("/export/data/csv", 404, "no exports"),
+        ("/export/datum/csv", 404, "no exports"),
         ("/export/dataset/csv?dataset=nope-nope", 404, "unknown dataset_id"),
         ("/export/dataset/csv?dataset=../../etc", 400, "invalid dataset id"),
         ("/export/dataset/csv?granularity=7.5", 400, "granularity"),
