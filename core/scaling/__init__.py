@@ -14,7 +14,9 @@ from core.scaling.config import (
     get_preset,
     parse_policy,
 )
-from core.scaling.forecasting import RollingForecaster, SeasonalNaiveRolling, honest_forecast
+from core.scaling.forecasting import RobustProfileRolling, RollingForecaster, SeasonalNaiveRolling, honest_forecast
+from core.scaling.headroom import QuantileHeadroom
+from core.scaling.policy_forecast import PolicyForecaster, select_policy_model
 from core.scaling.simulate import ScenarioResult, SimulationModel, Totals, default_forecaster, prepare, simulate
 
 __all__ = [
@@ -22,8 +24,11 @@ __all__ = [
     "CapacityModel",
     "CostModel",
     "Policy",
+    "PolicyForecaster",
     "PredictiveSpec",
+    "QuantileHeadroom",
     "QueueModel",
+    "RobustProfileRolling",
     "RollingForecaster",
     "ScalingConfig",
     "ScenarioResult",
@@ -35,5 +40,6 @@ __all__ = [
     "honest_forecast",
     "parse_policy",
     "prepare",
+    "select_policy_model",
     "simulate",
 ]

@@ -235,7 +235,10 @@ class PolicyForecaster:
         out = np.full(n, np.nan)
         o_lo, o_hi, bounds, first_ok = self._plan(v, k, interval)
         idx = pd.date_range(self.start, periods=n + 1, freq=interval)
-        when = lambda p: idx[min(p, n)].isoformat()  # noqa: E731 - a local shorthand for the info
+
+        def when(p: int) -> str:
+            return idx[min(p, n)].isoformat()
+
         self.info = {"model": self.model, "refit": self.refit, "refits": 0, "first_fit": None, "last_fit": None,
                      "fallback": None, "fit_seconds": 0.0, "fits_computed": 0}
         if o_lo >= o_hi:
