@@ -11,16 +11,19 @@ jobs compute once) and returns the rendered result.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from dash import Input, Output, State, callback, clientside_callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashapp.ids import job_ids
 from dashapp.runtime.job_errors import job_error_message
 
-__all__ = ["job_panel", "register_job"]
+__all__ = ["job_panel", "register_job", "run_job"]
+
+log = logging.getLogger(__name__)
 
 
 def job_panel(prefix: str, request: dict | None, result, *, what: str = "the result") -> html.Div:
@@ -47,6 +50,22 @@ def job_panel(prefix: str, request: dict | None, result, *, what: str = "the res
     ], className="job-panel")
 
 
+def run_job(compute: Callable, progress: Callable, request: dict) -> tuple:
+    """The job's outputs ``(result, note, Run button style)``: ``compute``'s children, or an alert with the
+    message of the user's input error.
+
+    Bad input (``core.errors.InputError``, or ``ValueError`` from a config's validation) names the value and the
+    fix, so the user reads it here: Dash would hand the job's exception to ``on_error`` as a plain
+    ``BackgroundCallbackError``, its type lost, and only an internal-error note could be shown then.
+    """
+    try:
+        return compute(progress, request), None, {"display": "none"}
+    except ValueError as exc:  # InputError is a ValueError
+        log.info("background job refused its input: %s", exc)
+        return (dbc.Alert([html.Strong("Failed: "), str(exc)], color="warning", className="py-2 job-failed"), None,
+                {"display": "none"})
+
+
 def register_job(prefix: str, compute: Callable, *, what: str = "the result") -> None:
     """Register the callbacks of ``prefix``'s panel.
 
@@ -58,8 +77,9 @@ def register_job(prefix: str, compute: Callable, *, what: str = "the result") ->
     i = job_ids(prefix)
 
     def _failed(err: Exception):
-        # A job that raised, or whose worker was lost (Redis backend): say so and offer Run again.
-        return (no_update, dbc.Alert(f"Failed: {job_error_message(err)}", color="danger", className="py-2 job-failed"),
+        # A job that raised, or whose worker was lost (Redis backend): say so and offer Run again. The result
+        # area is emptied: it must not go on saying that the result appears when the job is done.
+        return (None, dbc.Alert(f"Failed: {job_error_message(err)}", color="danger", className="py-2 job-failed"),
                 {"display": "inline-block"})
 
     clientside_callback(
@@ -97,7 +117,7 @@ def register_job(prefix: str, compute: Callable, *, what: str = "the result") ->
             set_progress((pct, f"{pct}%"))
 
         progress(0)
-        return compute(progress, request), None, {"display": "none"}
+        return run_job(compute, progress, request)
 
     @callback(
         Output(i["note"], "children", allow_duplicate=True),
@@ -108,5 +128,14 @@ def register_job(prefix: str, compute: Callable, *, what: str = "the result") ->
     def _cancelled(n):
         if not n:
             raise PreventUpdate
-        return (dbc.Alert(f"Cancelled: {what} was not computed. Press Run to compute it.", color="secondary",
+        return (dbc.Alert(f"Cancelled. Press Run to compute {what}.", color="secondary",
                           className="py-2 job-cancelled"), {"display": "inline-block"})
+
+    # Run again: the note of the last run (cancelled, failed) goes at once, while the new job's progress climbs.
+    clientside_callback(
+        'function(n) { return n ? [null, {"display": "none"}] : window.dash_clientside.no_update; }',
+        Output(i["note"], "children", allow_duplicate=True),
+        Output(i["run"], "style", allow_duplicate=True),
+        Input(i["run"], "n_clicks"),
+        prevent_initial_call=True,
+    )

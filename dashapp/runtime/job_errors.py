@@ -1,4 +1,8 @@
-"""What a user is told when a background job fails (never a traceback: that goes to the log)."""
+"""What a user is told when a background job fails (never a traceback: that goes to the log).
+
+Bad input does not come here: ``components.job.run_job`` shows the message of an ``InputError`` (or a
+config's ``ValueError``) inside the job itself; what reaches ``job_error_message`` is a bug or a lost process.
+"""
 
 from __future__ import annotations
 

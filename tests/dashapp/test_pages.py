@@ -246,3 +246,28 @@ def test_every_page_links_its_downloads_and_a_copy_link_to_its_own_query(ctx, pa
         default = next(p.default for p in st.params_of(page) if p.key == "granularity")
         other = pages[page].layout(**{**query, "granularity": default})
         assert "granularity" not in find(other, ids.export_link(page, "csv")).href
+
+
+def test_a_job_refused_by_core_shows_its_message_instead_of_an_internal_error(ctx, pages, page_settings, tmp_path):
+    from dashapp.components.job import run_job
+
+    store = DatasetStore(page_settings.data_dir)
+    src = tmp_path / "one-day.csv"
+    src.write_text("timestamp,requests\n" + "\n".join(f"2024-01-01T{m // 60:02d}:{m % 60:02d}:00Z,{m % 7 + 1}"
+                                                       for m in range(0, 1440, 5)))
+    info = store.put(src, name="one day")
+    layout = pages["forecast"].layout(dataset=info.id)
+    params = find(layout, ids.job_ids("forecast")["params"]).data
+    result, note, run_style = run_job(pages["forecast"].compute, lambda *a: None, params)
+    shown = text(result)
+    assert "Failed:" in shown
+    assert "needs at least 2 days of data" in shown  # core's own message, not "an internal error"
+    assert "job-failed" in result.className
+    assert note is None
+    assert run_style == {"display": "none"}  # running it again gives the same answer: change the input
+
+    def bug(progress, request):
+        raise KeyError("boom")
+
+    with pytest.raises(KeyError):  # anything else is a bug: on_error reports it without details
+        run_job(bug, lambda *a: None, params)
