@@ -203,6 +203,20 @@ def test_error_quantile_on_a_tiny_exact_case():
     assert hr.fallback_.tolist() == [True] * 4 + [False] * 3 + [True, True]
 
 
+def test_the_global_quantile_is_refreshed_hourly_from_the_errors_before_the_hour():
+    five = pd.Timedelta(minutes=5)
+    rng = np.random.default_rng(1)
+    v = rng.normal(100, 10, 3 * 288)
+    fc = np.full(len(v), 100.0)
+    q, _ = error_quantile(v, fc, 2, five, level=95.0, days=1)
+    j = 2 * 288 + 30  # decided at j - 1 = 2 * 288 + 29, in the hour that starts at 2 * 288 + 24
+    expected = np.quantile((v - fc)[2 * 288 + 24 - 288: 2 * 288 + 24], 0.95)
+    assert q[j] == pytest.approx(expected)
+    assert (q[2 * 288 + 25: 2 * 288 + 37] == q[j]).all()  # every decision of that hour
+    every, _ = error_quantile(v, fc, 2, five, level=95.0, days=1, refresh_minutes=5)
+    assert every[j] == pytest.approx(np.quantile((v - fc)[j - 2 - 287: j - 1], 0.95))
+
+
 def test_headroom_reads_only_errors_known_at_the_decision():
     step = pd.Timedelta(minutes=5)
     rng = np.random.default_rng(0)
