@@ -95,6 +95,7 @@ DATA_DELETE = "data-delete"
 DATA_DELETE_CONFIRM = "data-delete-confirm"
 DATA_DELETE_RESULT = "data-delete-result"
 DATA_UPLOAD = "upload-widget"  # the DOM contract of assets/upload.js
+DATA_UPLOADED = "data-uploaded"  # the hidden input upload.js writes a new dataset's id into
 HISTORY_KPIS = "history-kpis"
 SCEN_RECOMMENDATION = "scenarios-recommendation"
 SCEN_WINNERS = "scenarios-winners"

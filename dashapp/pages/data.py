@@ -86,13 +86,22 @@ def report_view(store: DatasetStore, dataset_id: str) -> html.Div:
 def upload_card() -> dbc.Card:
     """The streaming upload widget (assets/upload.js fills ``#upload-widget``; the route is dashapp/web/upload.py).
 
-    A finished upload links to ``/?dataset=<id>``, which selects it here.
+    A finished upload links to ``/?dataset=<id>``, which selects it here, and writes the new id into the hidden
+    input ``ids.DATA_UPLOADED`` (the widget's ``data-target-input``), which refreshes the datasets table.
     """
     return dbc.Card(dbc.CardBody([
         html.H6("Upload"),
         html.P("Apache Common/Combined logs, CSV or TXT (optionally gzip/bz2).", className="small text-muted"),
-        html.Div(id=ids.DATA_UPLOAD, **{"data-upload-url": "/upload", "data-dataset-href": "/?dataset={id}"}),
+        html.Div(id=ids.DATA_UPLOAD, **{"data-upload-url": "/upload", "data-dataset-href": "/?dataset={id}",
+                                        "data-target-input": ids.DATA_UPLOADED}),
+        dcc.Input(id=ids.DATA_UPLOADED, type="text", value="", style={"display": "none"}),
     ]), className="mb-3")
+
+
+def dataset_table(store: DatasetStore, selected: str) -> list:
+    """The datasets table's head and body (``dataset_rows``)."""
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Name", "Format", "Time range", "Interval", "Size", "Kind")]))
+    return [head, html.Tbody([html.Tr([html.Td(c) for c in r]) for r in dataset_rows(store, selected)])]
 
 
 @safe_layout(PAGE, TITLE)
@@ -100,9 +109,7 @@ def layout(**query):
     parsed = st.parse_query(PAGE, query)
     store = DatasetStore(current_settings().data_dir)
     selected = st.resolve_dataset(store, parsed)
-    head = html.Thead(html.Tr([html.Th(h) for h in ("Name", "Format", "Time range", "Interval", "Size", "Kind")]))
-    rows = [html.Tr([html.Td(c) for c in r]) for r in dataset_rows(store, selected)]
-    listing = dbc.Table([head, html.Tbody(rows)], id=ids.DATA_TABLE, striped=True, hover=True, size="sm",
+    listing = dbc.Table(dataset_table(store, selected), id=ids.DATA_TABLE, striped=True, hover=True, size="sm",
                         responsive=True)
     return html.Div([
         # The downloads export the selected dataset (``deleted`` only names a message on this page).
@@ -127,6 +134,17 @@ def layout(**query):
         dcc.Store(id=CTX, data={"dataset": selected}),
         page_url(PAGE),
     ])
+
+
+def refresh_table(uploaded: str | None, ctx: dict | None) -> list:
+    """The datasets table again once an upload has stored ``uploaded`` (the selection stays as it was)."""
+    if not uploaded:
+        raise PreventUpdate
+    return dataset_table(DatasetStore(current_settings().data_dir), str((ctx or {}).get("dataset", "")))
+
+
+callback(Output(ids.DATA_TABLE, "children"), Input(ids.DATA_UPLOADED, "value"), State(CTX, "data"),
+         prevent_initial_call=True)(refresh_table)
 
 
 @callback(Output(ids.DATA_DELETE_CONFIRM, "displayed"), Input(ids.DATA_DELETE, "n_clicks"),

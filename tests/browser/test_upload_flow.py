@@ -52,12 +52,16 @@ def test_upload_logs_then_history_and_refuse_over_limit(browser, server_factory,
         assert "rejected" in first["text"].lower()
         assert "parsed" in first["text"].lower()
         ds_plain = first["dataset"]
+        # The datasets table lists it without a reload.
+        web.wait_js("document.querySelector('#data-table').innerText.includes('jul01')", timeout=30)
 
         second = _upload(web, gz)
         assert second["state"] == "done", second["text"]
         ds_gz = second["dataset"]
         assert ds_gz
         assert ds_gz != ds_plain
+        web.wait_js("document.querySelector('#data-table').innerText.includes('jul02')", timeout=30)
+        assert f"dataset={ds_gz}" in web.page.inner_html("#data-table")  # its name links to it
 
         with urllib.request.urlopen(f"{server.url}/api/datasets", timeout=30) as r:
             listed = {d["id"]: d for d in json.loads(r.read())["datasets"]}

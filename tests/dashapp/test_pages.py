@@ -196,6 +196,24 @@ def test_deleting_a_dataset_and_bad_ids(ctx, pages, page_settings, tmp_path):
     assert "invalid dataset id" in text(message)
 
 
+def test_the_datasets_table_lists_an_upload_without_a_reload(ctx, pages, page_settings, tmp_path):
+    store = DatasetStore(page_settings.data_dir)
+    layout = pages["data"].layout()
+    widget = find(layout, ids.DATA_UPLOAD)
+    assert widget.to_plotly_json()["props"]["data-target-input"] == ids.DATA_UPLOADED  # upload.js writes it
+    assert find(layout, ids.DATA_UPLOADED) is not None
+    src = tmp_path / "uploaded.csv"
+    src.write_text("timestamp,requests\n" + "\n".join(f"2024-02-01T{h:02d}:00:00Z,{h}" for h in range(24)))
+    info = store.put(src, name="uploaded-just-now")
+    try:
+        assert "uploaded-just-now" not in text(find(layout, ids.DATA_TABLE))
+        table = pages["data"].refresh_table(info.id, find(layout, pages["data"].CTX).data)
+        assert "uploaded-just-now" in text(table)
+        assert "✔ " in text(table)  # the selection stays on the dataset shown
+    finally:
+        store.delete(info.id)
+
+
 def test_services_metric_values(ctx, page_settings):
     store = DatasetStore(page_settings.data_dir)
     with results(page_settings) as rc:
