@@ -1,9 +1,13 @@
-"""One entry point for every input: ``ingest(path_or_stream) -> IngestResult``.
+"""One entry point for every input: ``ingest(path | stream | list) -> IngestResult``.
 
-Detects the format (Apache CLF/Combined, CSV, TXT; gzip/bz2 by magic bytes),
-builds a validated :class:`~core.series.TrafficSeries` and an
-:class:`IngestReport`, and finds gaps. Bad input raises
-:class:`~core.errors.InputError` naming the problem and the accepted formats.
+Detects each file's format (access logs: Apache CLF/Combined, AWS ALB and
+Classic ELB, CloudFront, W3C/IIS, JSON lines; series: CSV, TXT; gzip/bz2 by
+magic bytes), aggregates log files one by one into 1-minute periods (requests
+summed, unique hosts united over distinct (minute, host) keys), counts a file
+whose decompressed content was given already once, builds a validated
+:class:`~core.series.TrafficSeries` and an :class:`IngestReport` with a line
+per file, and finds gaps. Bad input raises :class:`~core.errors.InputError`
+naming the problem, the file and the fix.
 """
 
 from __future__ import annotations
@@ -12,21 +16,24 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from core.errors import InputError
 from core.gaps import DEFAULT_GAP_MINUTES, find_gaps
-from core.ingest.apache import looks_like_apache
-from core.ingest.logs import LogAggregator
+from core.ingest.files import Input, dataset_digest, expand_inputs
+from core.ingest.formats import FORMAT_NAMES, SERIES_FORMATS, detect_log_format, log_parser
+from core.ingest.jsonl import parse_json_fields
+from core.ingest.logs import LogAggregator, offset_str
 from core.ingest.reader import ACCEPTED_FORMATS, DEFAULT_MAX_BYTES, Source, open_sources
-from core.ingest.report import IngestReport
+from core.ingest.report import FileReport, IngestReport, RejectedLine
 from core.ingest.tabular import is_csv, is_txt, parse_offset, read_csv, read_txt
 from core.series import TrafficSeries
 
-__all__ = ["IngestResult", "IngestReport", "ingest", "detect_format", "DEFAULT_MAX_BYTES", "ACCEPTED_FORMATS"]
+__all__ = ["IngestResult", "IngestReport", "FileReport", "LogBase", "ingest", "detect_format", "DEFAULT_MAX_BYTES",
+           "ACCEPTED_FORMATS", "FORMAT_NAMES"]
 
 Progress = Callable[[int, int], None]
 
@@ -35,17 +42,36 @@ Progress = Callable[[int, int], None]
 class IngestResult:
     series: TrafficSeries
     report: IngestReport
-    digest: str  # sha256 of the decompressed content
+    digest: str  # the content id: sha256 of the decompressed content (over the set of files, if several)
+    #: (name, sha256, format) of every file the dataset counts (a base dataset's first).
+    files: list[dict] = field(default_factory=list)
 
 
-def detect_format(head: bytes, name: str = "input") -> str:
-    """``"apache"``, ``"csv"`` or ``"txt"`` from the first bytes of decompressed content."""
-    if looks_like_apache(head) >= 0.3:
-        return "apache"
+@dataclass
+class LogBase:
+    """A stored log dataset that files are appended to (built by ``DatasetStore.append``)."""
+
+    series: TrafficSeries
+    report: IngestReport
+    files: list[dict]  # (name, digest, format) of its files
+    host_ids: np.ndarray | None = None  # its distinct 64-bit host hashes
+
+
+def detect_format(head: bytes, name: str = "input", json_fields: dict | None = None) -> str:
+    """The format of a file from the first bytes of its decompressed content.
+
+    Raises:
+        InputError: no known format; names the accepted ones.
+    """
+    found = detect_log_format(head)
+    if found is not None:
+        return found
     if is_csv(head):
         return "csv"
     if is_txt(head):
         return "txt"
+    if json_fields and head.lstrip()[:1] == b"{":
+        return "jsonl"
     raise InputError(f"{name}: unrecognised format; expected {ACCEPTED_FORMATS}")
 
 
@@ -59,13 +85,17 @@ def ingest(
     gap_minutes: float = DEFAULT_GAP_MINUTES,
     tz: str | None = None,
     progress: Progress | None = None,
+    format: str | None = None,  # noqa: A002 - the CLI's --format
+    json_fields: str | dict | None = None,
+    skip_bad: bool = False,
+    base: LogBase | None = None,
 ) -> IngestResult:
-    """Read a log or series into a TrafficSeries with its report.
+    """Read logs or a series into a TrafficSeries with its report.
 
     Args:
-        source: a path, a binary stream, or a list of them (concatenated,
-            e.g. the July and August logs; they must share a format).
-        name: display name (default: the file name).
+        source: a path, a folder, a glob pattern, a binary stream, or a list of them. Log files
+            are summed per minute in any order (several servers, rotated or daily files).
+        name: display name (default: the file names).
         max_bytes: uncompressed size limit per input.
         interval: period of CSV/TXT input without timestamps (default 5 min),
             or to force the grid of a timestamped CSV.
@@ -74,39 +104,94 @@ def ingest(
         tz: UTC offset (e.g. ``"-04:00"``) for CSV timestamps that carry none,
             and for the assumed grid of CSV/TXT without timestamps.
         progress: called with ``(bytes_read, total_bytes_or_0)``.
+        format: read every file as this format (one of ``FORMAT_NAMES``) instead of detecting it.
+        json_fields: JSON lines keys, ``"time=ts,status=code,bytes=size,host=client.ip"`` or a dict.
+        skip_bad: leave out files in no known format (listed in the report) instead of failing.
+        base: a stored log dataset to add the files to (its files are skipped if given again).
 
     Raises:
         InputError: empty, binary, unrecognised, over-limit or invalid input.
     """
     t0 = time.perf_counter()
-    step = pd.Timedelta(interval) if interval is not None else None
-    zone = parse_offset(tz)
-    first = pd.Timestamp(start) if start is not None else None
-    if first is not None and first.tz is None:
-        first = first.tz_localize(zone or "UTC")
-    sources = open_sources(source, max_bytes=max_bytes)
+    if format is not None and format not in FORMAT_NAMES:
+        raise InputError(f"unknown format {format!r}; choose one of {', '.join(FORMAT_NAMES)}")
+    fields = parse_json_fields(json_fields)
+    inputs = expand_inputs(source)
+    plan, skipped = _plan(inputs, max_bytes, format, fields, skip_bad)
+    options = {k: v for k, v in (("format", format), ("json_fields", fields)) if v}
     try:
-        fmt = detect_format(sources[0].head, sources[0].name)
-        for s in sources[1:]:
-            other = detect_format(s.head, s.name)
-            if other != fmt:
-                raise InputError(f"{s.name} is {other} but {sources[0].name} is {fmt}; ingest them separately")
-        report = IngestReport(source=name or ", ".join(s.name for s in sources), format=fmt)
-        if fmt == "apache":
-            series = _ingest_logs(sources, report, progress)
+        kinds = {fmt for _, fmt, _ in plan}
+        if kinds & set(SERIES_FORMATS):
+            if len(plan) > 1 or base is not None:
+                names = ", ".join(f"{i.name} ({fmt})" for i, fmt, _ in plan)
+                raise InputError(f"CSV/TXT series are ingested one file at a time, not with other files: {names}")
+            inp, fmt, src = plan[0]
+            src = src or open_sources(inp.source, max_bytes=max_bytes)[0]
+            plan[0] = (inp, fmt, src)
+            series, report, files = _ingest_table(src, fmt, name or inp.name, interval, start, tz)
+            digests = [src.digest]
         else:
-            series = _ingest_table(sources, fmt, report, step, first, zone)
-        digest = sources[0].digest if len(sources) == 1 else _combine([s.digest for s in sources])
-        report.compression = ",".join(sorted({s.compression for s in sources}))
-        report.bytes_read = sum(s.bytes_read for s in sources)
+            series, report, files, digests = _ingest_logs(plan, max_bytes, fields, progress, base, skipped)
+            report.source = name or _names([i.name for i, _, _ in plan])
     finally:
-        for s in sources:
-            s.close()
+        for _, _, src in plan:
+            if src is not None:
+                src.close()
     gaps = find_gaps(series.requests, series.index, series.interval, min_minutes=gap_minutes)
     series = TrafficSeries(frame=series.frame, interval=series.interval, gaps=gaps, host_pairs=series.host_pairs)
     _summarize(series, report)
     report.seconds = round(time.perf_counter() - t0, 3)
-    return IngestResult(series=series, report=report, digest=digest)
+    return IngestResult(series=series, report=report, digest=dataset_digest(digests, options), files=files)
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names) if len(names) <= 3 else f"{names[0]} and {len(names) - 1} more files"
+
+
+def _plan(inputs: list[Input], max_bytes: int, forced: str | None, fields: dict, skip_bad: bool):
+    """Open each input once to check it and detect its format (paths are reopened to be read).
+
+    Returns ``[(input, format, open source or None)]`` and the reports of files left out.
+    """
+    plan: list[tuple[Input, str, Source | None]] = []
+    skipped: list[FileReport] = []
+    many = len(inputs) > 1
+    try:
+        for inp in inputs:
+            try:
+                src = open_sources(inp.source, max_bytes=max_bytes)[0]
+            except InputError as exc:
+                if not many:
+                    raise
+                if skip_bad:
+                    skipped.append(FileReport(name=inp.name, skipped=str(exc)))
+                    continue
+                raise InputError(f"{inp.name}: {exc}; pass --skip-bad to ingest the other files") from None
+            try:
+                fmt = forced or detect_format(src.head, inp.name, fields)
+            except InputError as exc:
+                src.close()
+                if not many:
+                    raise
+                if skip_bad:
+                    skipped.append(FileReport(name=inp.name, skipped=str(exc)))
+                    continue
+                raise InputError(f"{exc}; pass --skip-bad to ingest the other files") from None
+            if inp.is_path:  # reopened when its turn comes: one file open at a time
+                src.close()
+                src = None
+            plan.append((inp, fmt, src))
+    except BaseException:
+        for _, _, s in plan:
+            if s is not None:
+                s.close()
+        raise
+    if not plan:
+        where = {i.folder for i in inputs if i.folder}
+        what = f"{', '.join(sorted(where))} holds" if where else "the inputs hold"
+        reasons = "; ".join(f"{f.name}: {f.skipped}" for f in skipped[:3])
+        raise InputError(f"{what} no recognisable file ({reasons}); expected {ACCEPTED_FORMATS}")
+    return plan, skipped
 
 
 def _threads() -> int:
@@ -117,43 +202,124 @@ def _threads() -> int:
     return max(1, min(4, len(os.sched_getaffinity(0))))
 
 
-def _combine(digests: list[str]) -> str:
-    import hashlib
-
-    return hashlib.sha256("".join(digests).encode()).hexdigest()
-
-
-def _ingest_logs(sources: list[Source], report: IngestReport, progress: Progress | None) -> TrafficSeries:
-    agg = LogAggregator()
-    total = sum(s.raw_size or 0 for s in sources if s.compression == "none")
+def _ingest_logs(plan, max_bytes: int, fields: dict, progress: Progress | None, base: LogBase | None,
+                 skipped: list[FileReport]):
+    """Aggregate the log files one by one (memory: one file's chunks at a time) and merge them."""
+    if base is not None:
+        total = _base_aggregator(base)
+        seen = {f["digest"]: "already in the dataset" for f in base.files}
+        files = list(base.files)
+    else:
+        total, seen, files = LogAggregator(), {}, []
+    reports: list[FileReport] = []
+    size = sum(os.path.getsize(i.source) for i, _, _ in plan if i.is_path)
     done = 0
+    formats = set()
     with ThreadPoolExecutor(max_workers=_threads()) as pool:
-        for s in sources:
-            for chunk in s.chunks():
+        for k, (inp, fmt, src) in enumerate(plan):
+            src = src or open_sources(inp.source, max_bytes=max_bytes)[0]
+            plan[k] = (inp, fmt, src)
+            parse, stateless = log_parser(fmt, src.head, {"fields": fields, "name": inp.name})
+            agg = LogAggregator(parse, stateless=stateless)
+            raw_done = done
+            for chunk in src.chunks():
                 agg.add_chunk(chunk, pool=pool)
-                done += len(chunk)
                 if progress is not None:
-                    progress(done, total)
-    frame, pairs, _offset = agg.finish()
+                    pos = src.raw.tell() if inp.is_path and not src.raw.closed else 0
+                    progress(raw_done + pos, size)
+            done += os.path.getsize(inp.source) if inp.is_path else 0
+            rep = _file_report(inp.name, fmt, src, agg)
+            src.close()
+            plan[k] = (inp, fmt, None)
+            if src.digest in seen:
+                rep.skipped = seen[src.digest] if seen[src.digest].startswith("already") else \
+                    f"duplicate of {seen[src.digest]}"
+            else:
+                seen[src.digest] = inp.name
+                total.merge(agg)
+                formats.add(fmt)
+                files.append({"name": inp.name, "digest": src.digest, "format": fmt})
+            reports.append(rep)
+            if progress is not None:
+                progress(done, size)
+    if base is not None and not formats:
+        raise InputError("nothing to append: every file given is already part of the dataset")
+    frame, pairs, _offset = total.finish()
     series = TrafficSeries(frame=frame, interval=pd.Timedelta(minutes=1), host_pairs=pairs)
-    agg.fill_report(report, series)
+    all_formats = formats | ({base.report.format} if base is not None else set())
+    report = IngestReport(source="", format="+".join(sorted(f for fmt in all_formats for f in fmt.split("+"))))
+    total.fill_report(report, series)
+    report.files = (list(base.report.files) if base is not None else []) + reports + skipped
+    report.rejected_examples = [r for f in report.files if not f.skipped for r in f.rejected_examples][:5]
+    report.compression = ",".join(sorted({f.compression for f in report.files if f.compression and not f.skipped}))
+    report.bytes_read = sum(f.bytes_read for f in report.files if not f.skipped)
+    _notes(report, reports, skipped, total)
+    return series, report, files, [f["digest"] for f in files]
+
+
+def _base_aggregator(base: LogBase) -> LogAggregator:
+    rep = base.report
+    if base.series.interval != pd.Timedelta(minutes=1) or rep.format in SERIES_FORMATS:
+        raise InputError(f"files can be appended to log datasets only; this one is a {rep.format} series "
+                         "(ingest the files together into a new dataset instead)")
+    offsets = {int(k): v for k, v in rep.offsets.items()} if rep.offsets else {
+        _offset_minutes(rep.utc_offset): rep.lines_parsed}
+    return LogAggregator.from_series(base.series, host_ids=base.host_ids, offsets=offsets,
+                                     lines=(rep.lines_total, rep.lines_parsed, rep.lines_rejected, rep.lines_skipped))
+
+
+def _offset_minutes(text: str) -> int:
+    sign = -1 if text.startswith("-") else 1
+    hh, mm = text.lstrip("+-").split(":")
+    return sign * (int(hh) * 60 + int(mm))
+
+
+def _file_report(name: str, fmt: str, src: Source, agg: LogAggregator) -> FileReport:
+    rep = FileReport(name=name, digest=src.digest, format=fmt, compression=src.compression,
+                     bytes_read=src.bytes_read, lines_total=agg.lines_total, lines_parsed=agg.lines_parsed,
+                     lines_rejected=agg.rejected_count, lines_skipped=agg.lines_skipped,
+                     offsets={str(k): int(v) for k, v in sorted(agg.offsets.items())},
+                     rejected_examples=[RejectedLine(r.line, r.reason, r.text, name) for r in agg.examples])
+    if agg.min_minute is not None:
+        off = agg.offsets.most_common(1)[0][0]
+        rep.utc_offset = offset_str(off)
+        rep.start, rep.end = (pd.Timestamp(m * 60, unit="s", tz="UTC").tz_convert(rep.utc_offset).isoformat()
+                              for m in (agg.min_minute, agg.max_minute))
+    return rep
+
+
+def _notes(report: IngestReport, reports: list[FileReport], skipped: list[FileReport], total: LogAggregator) -> None:
+    dups = [f for f in reports if f.skipped]
+    if dups:
+        report.warnings.append(f"{len(dups)} file(s) counted once: " + "; ".join(f"{f.name} is a {f.skipped}"
+                               if f.skipped.startswith("duplicate") else f"{f.name} is {f.skipped}"
+                               for f in dups[:5]))
+    if skipped:
+        report.warnings.append(f"{len(skipped)} file(s) in no known format left out (--skip-bad): "
+                               + "; ".join(f.name for f in skipped[:5]))
     if report.lines_rejected > report.lines_total // 2:
         report.warnings.append(
             f"{report.lines_rejected} of {report.lines_total} lines were rejected; check that this is an access log"
         )
-    return series
 
 
-def _ingest_table(sources: list[Source], fmt: str, report: IngestReport, step, first, zone) -> TrafficSeries:
-    if len(sources) > 1:
-        raise InputError("CSV/TXT inputs are ingested one file at a time")
-    data = sources[0].read_all()
+def _ingest_table(src: Source, fmt: str, name: str, interval, start, tz):
+    step = pd.Timedelta(interval) if interval is not None else None
+    zone = parse_offset(tz)
+    first = pd.Timestamp(start) if start is not None else None
+    if first is not None and first.tz is None:
+        first = first.tz_localize(zone or "UTC")
+    data = src.read_all()
     reader = read_csv if fmt == "csv" else read_txt
-    frame, interval, notes, rows = reader(data, interval=step, start=first, tz=zone)
+    frame, step, notes, rows = reader(data, interval=step, start=first, tz=zone)
+    report = IngestReport(source=name, format=fmt, compression=src.compression, bytes_read=src.bytes_read)
     report.assumptions.extend(notes)
     report.lines_total = rows
     report.lines_parsed = rows
-    return TrafficSeries(frame=frame, interval=interval)
+    report.files = [FileReport(name=name, digest=src.digest, format=fmt, compression=src.compression,
+                               bytes_read=src.bytes_read, lines_total=rows, lines_parsed=rows)]
+    files = [{"name": name, "digest": src.digest, "format": fmt}]
+    return TrafficSeries(frame=frame, interval=step), report, files
 
 
 def _summarize(series: TrafficSeries, report: IngestReport) -> None:
@@ -166,7 +332,6 @@ def _summarize(series: TrafficSeries, report: IngestReport) -> None:
     report.gaps = summary["gaps"]
     off = series.start.utcoffset()
     minutes = int(off.total_seconds() // 60) if off is not None else 0
-    sign = "-" if minutes < 0 else "+"
-    report.utc_offset = f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    report.utc_offset = offset_str(minutes)
     if np.isnan(series.requests).all():
         raise InputError("the input holds no load values (every cell is empty)")

@@ -42,17 +42,24 @@ _HTTP_VERSION_RE = re.compile(rb"^[A-Z].* HTTP/\d\.\d$", re.DOTALL)
 
 @dataclass
 class ParsedChunk:
-    """Fields of the accepted lines of one chunk, plus what was rejected."""
+    """Fields of the accepted lines of one chunk, plus what was rejected.
+
+    Every log format's parser produces one. A field a line does not carry is
+    marked: status 0, size -1, host hash 0 (the aggregator then leaves that
+    column out and says why).
+    """
 
     minute: np.ndarray  # int64 UTC minutes since the epoch
     offset_min: np.ndarray  # int16 UTC offset of each line, minutes
-    status: np.ndarray  # int16
-    size: np.ndarray  # int64 bytes ('-' = 0)
-    host_hash: np.ndarray  # uint64
+    status: np.ndarray  # int16 (0 = not in the line)
+    size: np.ndarray  # int64 bytes ('-' = 0, -1 = not in the line)
+    host_hash: np.ndarray  # uint64 FNV-1a of the client host (0 = not in the line)
     lines_total: int
     nonstandard_request: int
     rejected: list[tuple[int, str, bytes]]  # (line number within chunk, reason, line)
     rejected_count: int
+    #: Lines that are no requests and no errors either (W3C directives, headers).
+    skipped: int = 0
 
 
 def looks_like_apache(sample: bytes) -> float:

@@ -32,7 +32,8 @@ HEAD_BYTES = 64 * 1024
 CHUNK_BYTES = 32 * 1024 * 1024
 FIRST_CHUNK_BYTES = 4 * 1024 * 1024
 ACCEPTED_FORMATS = (
-    "Apache Common/Combined log lines, a CSV with a load, request_count or requests column, "
+    "access logs (Apache/nginx Common or Combined, AWS ALB or Classic ELB, CloudFront, W3C/IIS with a "
+    "#Fields header, JSON lines), a CSV with a load, request_count or requests column, "
     "or TXT with one number per line (any of them may be gzip- or bz2-compressed)"
 )
 

@@ -173,14 +173,14 @@ def test_bad_inputs_raise_clear_input_errors(tmp_path, name, data, message):
 
 
 def test_unrecognised_format_names_the_accepted_ones():
-    with pytest.raises(InputError, match="Apache Common/Combined log lines, a CSV"):
+    with pytest.raises(InputError, match=r"access logs \(Apache/nginx Common or Combined, AWS ALB"):
         detect_format(b"<html><body>hi</body></html>")
 
 
 def test_missing_file_and_folder(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         ingest(tmp_path / "nope.log")
-    with pytest.raises(InputError, match="is a folder"):
+    with pytest.raises(InputError, match="holds no files"):
         ingest(tmp_path)
 
 
