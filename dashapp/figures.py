@@ -9,6 +9,7 @@ callback uses it to patch just those traces.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 
@@ -33,6 +34,9 @@ __all__ = [
     "pareto_figure",
     "whatif_figure",
     "empty_figure",
+    "gap_label",
+    "label_gaps",
+    "time_title",
 ]
 
 #: Points per re-aggregated trace: about one per pixel of a full-width chart (plotly-resampler's default).
@@ -138,45 +142,99 @@ def _naive(t) -> pd.Timestamp:
     return t.tz_localize(None) if t.tz is not None else t
 
 
-def _vrect(x0, x1, color, label, position: str, *, yref: str = "paper", xref: str = "x", angle: int = 0,
-           font_size: int = 10) -> tuple[dict, dict]:
-    """A shaded band and its label as plain dicts (``add_vrect`` validates too slowly for page loads)."""
-    shape = dict(type="rect", xref=xref, yref=yref, x0=x0, x1=x1, y0=0, y1=1, fillcolor=color, line=dict(width=0),
-                 layer="below")
-    top = position.startswith("top")
-    ann = dict(x=x0, y=1 if top else 0, xref=xref, yref=yref, text=label, showarrow=False, xanchor="left",
-               yanchor="top" if top else "bottom", font=dict(size=font_size), textangle=angle)
-    return shape, ann
+def time_title(index) -> str:
+    """The time axis' title naming the data's time zone: ``time (UTC-04:00)``, ``time (Europe/Paris)``."""
+    index = pd.DatetimeIndex(index)
+    tz = index.tz
+    if tz is None:
+        return "time"
+    if isinstance(tz, dt.timezone) and len(index):  # a fixed offset: the same along the whole axis
+        minutes = int(index[0].utcoffset().total_seconds() // 60)
+        sign = "-" if minutes < 0 else "+"
+        return f"time (UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d})"
+    return f"time ({tz})"
 
 
-def _gap_bands(gaps, lo, hi) -> tuple[list, list]:
-    shapes, anns = [], []
-    for g in gaps:
-        s, e = _naive(g["start"]), _naive(g["end"])
-        if e < lo or s > hi:
-            continue
-        label = "no data" if g.get("kind") == "missing" else "outage"
-        sh, an = _vrect(s, e, _GAP_COLOR.get(g.get("kind"), _GAP_COLOR["missing"]), label, "top left")
-        shapes.append(sh)
-        anns.append(an)
-    return shapes, anns
-
-
-def _event_bands(events) -> tuple[list, list]:
-    shapes, anns = [], []
+def gap_label(gap: dict, events=()) -> str:
+    """What a gap is, as far as the data tell: ``no data`` (core's ``missing``: no values at all), ``outage``
+    (no requests while a calendar event of impact ``outage`` is on), else ``no requests`` (core's ``silent``: zero
+    requests where traffic was expected; a missing log looks the same as an outage in the counts)."""
+    if gap.get("kind") == "missing":
+        return "no data"
+    s, e = _naive(gap["start"]), _naive(gap["end"])
     for ev in events:
-        s = pd.Timestamp(ev["start"])
-        e = pd.Timestamp(ev["end"]) + pd.Timedelta(days=1)
-        sh, an = _vrect(s, e, _EVENT_COLOR.get(ev["impact"], _EVENT_COLOR["low_traffic"]), ev["name"],
-                        "bottom left", angle=-90, font_size=9)
-        shapes.append(sh)
-        anns.append(an)
-    return shapes, anns
+        if ev.get("impact") == "outage" and s < _naive(ev["end"]) + pd.Timedelta(days=1) and e > _naive(ev["start"]):
+            return "outage"
+    return "no requests"
 
 
-def _bands(*bands: tuple[list, list]) -> dict:
-    """``shapes`` and ``annotations`` layout entries from (shapes, annotations) pairs."""
-    return dict(shapes=[s for b in bands for s in b[0]], annotations=[a for b in bands for a in b[1]])
+def label_gaps(gaps, events=()) -> list[dict]:
+    """``gaps`` (``Gap.to_dict()``) with their ``label`` (:func:`gap_label`) for the charts."""
+    return [{**g, "label": gap_label(g, events)} for g in gaps]
+
+
+#: Band labels: one lane (px) per row of labels in the strip above the data; the plot width (px) assumed when
+#: packing them (a full-width chart on a laptop; narrower charts only make the labels look further apart).
+_LANE_PX = 15
+_PLOT_WIDTH_PX = 850
+_CHAR_PX = 6.2
+
+
+@dataclass(frozen=True)
+class _Band:
+    x0: pd.Timestamp
+    x1: pd.Timestamp
+    color: str
+    label: str
+    hover: str
+
+
+def _gap_bands(gaps) -> list[_Band]:
+    return [_Band(_naive(g["start"]), _naive(g["end"]), _GAP_COLOR.get(g.get("kind"), _GAP_COLOR["missing"]),
+                  g.get("label") or gap_label(g), f"{g.get('label') or gap_label(g)}: {g['start']} .. {g['end']}")
+            for g in gaps]
+
+
+def _event_bands(events) -> list[_Band]:
+    return [_Band(_naive(ev["start"]), _naive(ev["end"]) + pd.Timedelta(days=1),
+                  _EVENT_COLOR.get(ev["impact"], _EVENT_COLOR["low_traffic"]), ev["name"],
+                  f"{ev['name']} ({ev['impact'].replace('_', ' ')}): {ev['start']} .. {ev['end']}")
+            for ev in events]
+
+
+def _band_layout(bands: list[_Band], lo, hi, plot_px: float, xref: str = "x") -> tuple[list, list, float]:
+    """Shapes and labels of ``bands`` clipped to the window ``[lo, hi]``, and the share of the plot height the
+    labels take at its top.
+
+    Clipping keeps the axis on the window (plotly's autorange takes in every shape). The labels are horizontal,
+    each at the left of its band, in a strip above the data (the caller ends the data's y domain below it), in
+    lanes so that no two overlap.
+    """
+    if not bands or lo is None or hi is None:
+        return [], [], 0.0
+    lo, hi = _naive(lo), _naive(hi)
+    per_px = max((hi - lo) / _PLOT_WIDTH_PX, pd.Timedelta(seconds=1))
+    lane_frac = _LANE_PX / max(plot_px, 1.0)
+    shapes, anns, lane_ends = [], [], []
+    for b in sorted(bands, key=lambda b: (b.x0, b.x1)):
+        x0, x1 = max(b.x0, lo), min(b.x1, hi)
+        if x1 <= x0:
+            continue
+        shapes.append(dict(type="rect", xref=xref, yref="paper", x0=x0, x1=x1, y0=0, y1=1, fillcolor=b.color,
+                           line=dict(width=0), layer="below"))
+        end = x0 + per_px * (len(b.label) * _CHAR_PX + 10)
+        lane = next((k for k, e in enumerate(lane_ends) if e <= x0), len(lane_ends))
+        if lane == len(lane_ends):
+            lane_ends.append(end)
+        else:
+            lane_ends[lane] = end
+        anns.append(dict(x=x0, y=1 - lane * lane_frac, xref=xref, yref="paper", text=b.label, hovertext=b.hover,
+                         showarrow=False, xanchor="left", yanchor="top", xshift=2, font=dict(size=10)))
+    return shapes, anns, min(len(lane_ends) * lane_frac + (0.02 if lane_ends else 0.0), 0.5)
+
+
+def _plot_px(height: int) -> float:
+    return height - _LAYOUT["margin"]["t"] - _LAYOUT["margin"]["b"]
 
 
 #: Anomaly marks drawn at most per chart range: each marker is its own SVG node, and ~500 of them (two months
@@ -256,33 +314,41 @@ def traffic_figure(index, values, metric: str = "requests", gaps=(), events=(), 
     an = _marks_trace(Marks.anomalies(x, y, anomalies), x_range)
     if an is not None:
         traces.append(an)
-    fig = _build(traces, title=title, yaxis=dict(title=dict(text=METRIC_LABELS.get(metric, metric))),
-                 xaxis=dict(type="date"), height=380, uirevision="traffic",
-                 **_bands(_gap_bands(gaps, x[0], x[-1]) if len(x) else ([], []), _event_bands(events)))
+    height = 380
+    lo, hi = (x[0], x[-1]) if len(x) else (None, None)
+    shapes, anns, strip = _band_layout(_gap_bands(gaps) + _event_bands(events), lo, hi, _plot_px(height))
+    fig = _build(traces, title=title, height=height, uirevision="traffic", shapes=shapes, annotations=anns,
+                 yaxis=dict(title=dict(text=METRIC_LABELS.get(metric, metric)), domain=[0.0, 1.0 - strip]),
+                 xaxis=dict(type="date", title=dict(text=time_title(index))))
     return ResampledFigure(fig, {0: "value", **({1: "anomalies"} if an is not None else {})})
 
 
 def simulation_figure(timeline: pd.DataFrame, gaps=(), x_range=None) -> ResampledFigure:
-    """Servers vs demand: demand, capacity, excess demand (overloaded) and dropped; servers on the right axis."""
+    """Two rows sharing the time axis: demand, capacity, excess demand (overloaded) and dropped requests above,
+    the servers running below (capacity is servers x capacity per server: on one axis they would coincide)."""
     x = local_index(timeline.index)
     cols = sim_columns(timeline)
-    spec = [("demand", "demand", dict(color="#1f77b4", width=1), None, False),
-            ("capacity", "capacity", dict(color="#2ca02c", width=1, shape="hv"), None, False),
-            ("excess", "overloaded (demand above capacity)", dict(color="#d62728", width=0.5), "tozeroy", False),
-            ("dropped", "dropped", dict(color="#8c564b", width=1, dash="dot"), None, False),
-            ("servers", "servers (right axis)", dict(color="#ff7f0e", width=1, shape="hv"), None, True)]
+    spec = [("demand", "demand", dict(color="#1f77b4", width=1), None, 1),
+            ("capacity", "capacity", dict(color="#2ca02c", width=1, shape="hv"), None, 1),
+            ("excess", "overloaded (demand above capacity)", dict(color="#d62728", width=0.5), "tozeroy", 1),
+            ("dropped", "dropped", dict(color="#8c564b", width=1, dash="dot"), None, 1),
+            ("servers", "servers", dict(color="#ff7f0e", width=1, shape="hv"), None, 2)]
     traces, index = [], {}
-    for i, (col, name, line, fill, secondary) in enumerate(spec):
+    for i, (col, name, line, fill, row) in enumerate(spec):
         xs, ys = downsample(x, cols[col], x_range=x_range)
         traces.append(_line(plot_x(xs), ys, name, line=line, **({"fill": fill} if fill else {}),
-                            **({"yaxis": "y2"} if secondary else {})))
+                            xaxis="x" if row == 1 else "x2", yaxis="y" if row == 1 else "y2"))
         index[i] = col
-    fig = _build(traces, axes=("xaxis", "yaxis", "yaxis2"), height=360, uirevision="simulation",
-                 xaxis=dict(type="date", anchor="y", domain=[0.0, 0.94]),
-                 yaxis=dict(title=dict(text="requests per period"), anchor="x"),
-                 yaxis2=dict(title=dict(text="servers"), anchor="x", overlaying="y", side="right",
-                             rangemode="tozero", showgrid=False),
-                 **_bands(_gap_bands(gaps, x[0], x[-1]) if len(x) else ([], [])))
+    height = 420
+    lo, hi = (x[0], x[-1]) if len(x) else (None, None)
+    shapes, anns, strip = _band_layout(_gap_bands(gaps), lo, hi, _plot_px(height))
+    # Two rows (make_subplots' shared_xaxes): the top axis follows the bottom one, which shows the time.
+    fig = _build(traces, axes=("xaxis", "xaxis2", "yaxis", "yaxis2"), height=height, uirevision="simulation",
+                 shapes=shapes, annotations=anns,
+                 xaxis=dict(type="date", anchor="y", domain=[0.0, 1.0], matches="x2", showticklabels=False),
+                 xaxis2=dict(type="date", anchor="y2", domain=[0.0, 1.0], title=dict(text=time_title(timeline.index))),
+                 yaxis=dict(title=dict(text="requests per period"), anchor="x", domain=[0.36, 1.0 - strip]),
+                 yaxis2=dict(title=dict(text="servers"), anchor="x2", domain=[0.0, 0.28], rangemode="tozero"))
     return ResampledFigure(fig, index)
 
 
@@ -325,10 +391,16 @@ def forecast_figure(result, events=(), show_anomalies: bool = True, n_out: int =
         an = _anomaly_trace(hx, np.asarray(hy, dtype=np.float64), result.anomalies)
         if an is not None:
             traces.append(an)
-    origin = ([dict(type="line", xref="x", yref="paper", x0=fx[0], x1=fx[0], y0=0, y1=1,
-                    line=dict(color="#444", width=1, dash="dash"))], [])
-    return _build(traces, height=420, yaxis=dict(title=dict(text=f"{result.target} per period")),
-                  **_bands(origin if len(fx) else ([], []), _event_bands(events)))
+    height = 420
+    ends = [v for v in (hx[0] if len(hx) else None, fx[-1] if len(fx) else None) if v is not None]
+    shapes, anns, strip = _band_layout(_event_bands(events), *(ends if len(ends) == 2 else (None, None)),
+                                       _plot_px(height))
+    if len(fx):
+        shapes.insert(0, dict(type="line", xref="x", yref="paper", x0=fx[0], x1=fx[0], y0=0, y1=1,
+                              line=dict(color="#444", width=1, dash="dash")))
+    return _build(traces, height=height, shapes=shapes, annotations=anns,
+                  xaxis=dict(title=dict(text=time_title(fc["timestamps"] if len(fx) else result.history[0]))),
+                  yaxis=dict(title=dict(text=f"{result.target} per period"), domain=[0.0, 1.0 - strip]))
 
 
 #: Three side-by-side panels (make_subplots' 1 x 3 grid with horizontal_spacing 0.08).
@@ -397,7 +469,7 @@ def whatif_figure(baseline: pd.DataFrame, scenario: pd.DataFrame, x_range=None) 
         traces, axes=("xaxis", "xaxis2", "yaxis", "yaxis2"), height=480, uirevision="whatif",
         legend=dict(orientation="h", y=1.1, yanchor="bottom", x=0), margin=dict(l=55, r=20, t=70, b=40),
         xaxis=dict(type="date", anchor="y", domain=[0.0, 1.0], matches="x2", showticklabels=False),
-        xaxis2=dict(type="date", anchor="y2", domain=[0.0, 1.0]),
+        xaxis2=dict(type="date", anchor="y2", domain=[0.0, 1.0], title=dict(text=time_title(baseline.index))),
         yaxis=dict(anchor="x", domain=[0.54, 1.0]), yaxis2=dict(anchor="x2", domain=[0.0, 0.46]),
         annotations=[_subplot_title("Demand (requests per period)", 0.5, 1.0), _subplot_title("Servers", 0.5, 0.46)],
     ), index)

@@ -16,7 +16,7 @@ from dashapp.components.layout import control_panel, fmt_num, kpi_row, page_fram
 from dashapp.components.page import View, load_window, serve
 from dashapp.components.resampled import register_zoom, resampled_graph
 from dashapp.components.urlsync import register_url_writer
-from dashapp.figures import Marks, local_index, sim_columns, simulation_figure, traffic_figure
+from dashapp.figures import Marks, label_gaps, local_index, sim_columns, simulation_figure, traffic_figure
 from dashapp.runtime.backends import results
 from dashapp.runtime.result_cache import ResultCache
 from dashapp.runtime.settings import current_settings
@@ -124,9 +124,10 @@ def body(ctx: Context, rc: ResultCache) -> list:
     search = ctx.parsed.search()
     w = ctx.series.window(ctx.lo, ctx.hi)
     values = services.metric_values(w, v["metric"])
-    events = services.event_list(ctx.lo, ctx.hi) if v["events"] else []
+    calendar = services.event_list(ctx.lo, ctx.hi)
+    events = calendar if v["events"] else []
     anomalies = _anomalies(ctx, rc)
-    gaps = [g.to_dict() for g in w.gaps]
+    gaps = label_gaps([g.to_dict() for g in w.gaps], calendar)  # "outage" only where the calendar has one
     traffic = traffic_figure(w.index, values, v["metric"], gaps, events, anomalies)
     sim = _simulate(ctx, rc)
     simfig = simulation_figure(sim.scenario.timeline, gaps)

@@ -19,8 +19,10 @@ import pandas as pd
 import plotly.graph_objects as go
 from flask import Blueprint, Flask, Response, current_app, request
 
+from core.events import builtin_events
 from core.registry import EXPORT_FORMATS
 from core.store import DatasetStore
+from dashapp.figures import label_gaps, time_title
 from dashapp.web.api_params import ApiError, Fields, dataset_id_of
 from dashapp.web.errors import json_error, unmatched_route
 from dashapp.web.exports import ExportBundle, csv_bytes, html_report, json_bytes
@@ -32,6 +34,10 @@ _MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json", "html": 
 FORMATS = {fmt: _MEDIA[fmt] for fmt in EXPORT_FORMATS}  # a format without a media type fails at import
 _PAGE_RE = re.compile(r"^[a-z][a-z_-]{0,30}$")
 MAX_EXPORT_POINTS = 2_000_000
+
+
+def _naive(t: str) -> pd.Timestamp:
+    return pd.Timestamp(t).tz_localize(None)
 
 
 def dataset_bundle(query: dict) -> ExportBundle:
@@ -61,11 +67,11 @@ def dataset_bundle(query: dict) -> ExportBundle:
     x = frame.index.tz_localize(None)  # wall-clock time in the data's own offset
     fig = go.Figure(go.Scatter(x=x, y=frame["requests"].to_numpy(dtype=np.float64), mode="lines",
                                name="requests", line=dict(width=1)))
-    for g in series.gaps:
-        fig.add_vrect(x0=g.start.tz_localize(None), x1=g.end.tz_localize(None), fillcolor="grey", opacity=0.2,
-                      line_width=0, annotation_text=g.kind, annotation_position="top left")
+    for g in label_gaps([g.to_dict() for g in series.gaps], builtin_events()):
+        fig.add_vrect(x0=_naive(g["start"]), x1=_naive(g["end"]), fillcolor="grey", opacity=0.2,
+                      line_width=0, annotation_text=g["label"], annotation_position="top left")
     fig.update_layout(height=380, margin=dict(l=55, r=20, t=30, b=40), yaxis_title="requests per period",
-                      plot_bgcolor="white")
+                      xaxis_title=time_title(frame.index), plot_bgcolor="white")
     summary = {"dataset": info.to_dict(), "granularity_minutes": series.interval_minutes,
                "window": {"start": series.start.isoformat(), "end": series.end.isoformat()},
                "periods": len(series), "requests_total": float(np.nansum(series.requests)),

@@ -175,3 +175,74 @@ def test_whatif_figure_compares_baseline_and_scenario():
 def test_empty_figure_says_why():
     fig = F.empty_figure("no data")
     assert fig.layout.annotations[0].text == "no data"
+
+
+def _label_boxes(fig):
+    """``(x0 ms, x1 ms estimated, y)`` of each band label (the widths the figure packed them with)."""
+    lo = pd.Timestamp(fig.data[0].x[0], unit="ms")
+    hi = pd.Timestamp(fig.data[0].x[-1], unit="ms")
+    per_px = (hi - lo) / F._PLOT_WIDTH_PX
+    return [(pd.Timestamp(a.x), pd.Timestamp(a.x) + per_px * (len(a.text) * F._CHAR_PX + 10), a.y)
+            for a in fig.layout.annotations]
+
+
+def test_band_labels_are_horizontal_above_the_data_clipped_to_the_window_and_never_overlap():
+    s = _series(days=4)
+    lo, hi = s.index[0].tz_localize(None), s.index[-1].tz_localize(None)
+    events = [  # two start on the same day; one runs on past the window
+        {"name": "STS-70 launch", "start": "1995-07-04", "end": "1995-07-04", "impact": "high_traffic"},
+        {"name": "STS-70 mission", "start": "1995-07-04", "end": "1995-07-22", "impact": "high_traffic"},
+        {"name": "Independence Day", "start": "1995-07-04", "end": "1995-07-04", "impact": "low_traffic"},
+    ]
+    gaps = F.label_gaps([g.to_dict() for g in s.gaps], events)
+    fig = F.traffic_figure(s.index, s.requests, "requests", gaps, events).figure
+    assert len(fig.layout.shapes) == 4
+    for shape in fig.layout.shapes:  # the axis autoranges to the window, not to the end of a band
+        assert lo <= pd.Timestamp(shape.x0) < pd.Timestamp(shape.x1) <= hi
+    top = fig.layout.yaxis.domain[1]
+    assert top < 1.0
+    for a in fig.layout.annotations:
+        assert a.textangle is None  # horizontal
+        assert a.yanchor == "top" and a.y - 15 / (380 - 80) >= top - 1e-9  # in the strip above the data
+        shape = next(sh for sh in fig.layout.shapes if pd.Timestamp(sh.x0) == pd.Timestamp(a.x))
+        assert shape is not None  # at the left of its own band
+    boxes = _label_boxes(fig)
+    for i, (a0, a1, ay) in enumerate(boxes):
+        for b0, b1, by in boxes[i + 1:]:
+            assert ay != by or a1 <= b0 or b1 <= a0, "two labels overlap"
+    assert {a.text for a in fig.layout.annotations} == {"no data", "STS-70 launch", "STS-70 mission",
+                                                        "Independence Day"}
+
+
+def test_gaps_are_labelled_by_what_the_data_tell():
+    missing = {"start": "1995-07-28T13:33:00-04:00", "end": "1995-08-01T00:00:00-04:00", "kind": "missing"}
+    silent_log = {"start": "1995-07-28T13:33:00-04:00", "end": "1995-08-01T00:00:00-04:00", "kind": "silent"}
+    silent_storm = {"start": "1995-08-01T14:52:00-04:00", "end": "1995-08-03T04:36:00-04:00", "kind": "silent"}
+    calendar = [{"name": "Hurricane Erin outage", "start": "1995-08-01", "end": "1995-08-03", "impact": "outage"},
+                {"name": "STS-70 mission", "start": "1995-07-13", "end": "1995-07-22", "impact": "high_traffic"}]
+    assert F.gap_label(missing, calendar) == "no data"
+    assert F.gap_label(silent_log, calendar) == "no requests"  # zero requests, but no outage on record
+    assert F.gap_label(silent_storm, calendar) == "outage"
+    assert F.gap_label(silent_storm) == "no requests"
+    assert [g["label"] for g in F.label_gaps([silent_log, silent_storm], calendar)] == ["no requests", "outage"]
+
+
+def test_time_axes_name_the_time_zone():
+    s = _series(days=3)
+    assert F.traffic_figure(s.index, s.requests).figure.layout.xaxis.title.text == "time (UTC-04:00)"
+    res = simulate(s, "balanced", "reactive")
+    assert F.simulation_figure(res.timeline).figure.layout.xaxis2.title.text == "time (UTC-04:00)"
+    assert F.time_title(pd.date_range("2024-03-30", periods=3, freq="D", tz="Europe/Paris")) == "time (Europe/Paris)"
+    assert F.time_title(pd.date_range("2024-03-30", periods=3, freq="D")) == "time"
+
+
+def test_the_simulation_chart_draws_servers_on_their_own_row():
+    s = _series(days=3)
+    fig = F.simulation_figure(simulate(s, "balanced", "reactive").timeline).figure
+    servers = next(t for t in fig.data if t.name == "servers")
+    capacity = next(t for t in fig.data if t.name == "capacity")
+    assert (servers.yaxis, capacity.yaxis) == ("y2", "y")
+    top, bottom = fig.layout.yaxis.domain, fig.layout.yaxis2.domain
+    assert bottom[1] < top[0]  # two rows, not one axis over the other
+    assert fig.layout.yaxis2.overlaying is None
+    assert fig.layout.xaxis.matches == "x2"  # one time axis: zooming one row zooms both

@@ -289,3 +289,19 @@ def test_a_job_refused_by_core_shows_its_message_instead_of_an_internal_error(ct
 
     with pytest.raises(KeyError):  # anything else is a bug: on_error reports it without details
         run_job(bug, lambda *a: None, params)
+
+
+def test_history_charts_keep_to_the_window_and_label_gaps_by_what_the_data_tell(ctx, pages):
+    layout = pages["history"].layout(granularity="15", start="1995-07-12", end="1995-07-16")
+    lo, hi = pd.Timestamp("1995-07-12"), pd.Timestamp("1995-07-16")
+    for name in ("history-traffic", "history-sim"):
+        fig = find(layout, ids.rs_graph(name)).figure
+        assert fig.layout.xaxis.range is None  # autorange: the data and the bands decide
+        for shape in fig.layout.shapes:  # STS-70's mission runs to 07-22: its band stops at the window's end
+            assert lo <= pd.Timestamp(shape.x0) and pd.Timestamp(shape.x1) < hi
+    traffic = find(layout, ids.rs_graph("history-traffic")).figure
+    assert "STS-70 mission" in [a.text for a in traffic.layout.annotations]
+    assert traffic.layout.xaxis.title.text == "time (UTC-04:00)"
+    gaps = pages["history"].layout(granularity="15", start="1995-07-27", end="1995-08-05")
+    labels = [a.text for a in find(gaps, ids.rs_graph("history-sim")).figure.layout.annotations]
+    assert labels == ["no requests", "outage"]  # the no-log stretch, then the hurricane (the calendar's outage)
