@@ -19,7 +19,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from flask import Blueprint, Flask, Response, current_app, request
 
-from core.events import builtin_events
+from core.events import builtin_events, events_in_range
 from core.registry import EXPORT_FORMATS
 from core.store import DatasetStore
 from dashapp.figures import label_gaps, time_title
@@ -67,7 +67,8 @@ def dataset_bundle(query: dict) -> ExportBundle:
     x = frame.index.tz_localize(None)  # wall-clock time in the data's own offset
     fig = go.Figure(go.Scatter(x=x, y=frame["requests"].to_numpy(dtype=np.float64), mode="lines",
                                name="requests", line=dict(width=1)))
-    for g in label_gaps([g.to_dict() for g in series.gaps], builtin_events()):
+    calendar = events_in_range(builtin_events(), series.start, series.end)
+    for g in label_gaps([g.to_dict() for g in series.gaps], calendar):
         fig.add_vrect(x0=_naive(g["start"]), x1=_naive(g["end"]), fillcolor="grey", opacity=0.2,
                       line_width=0, annotation_text=g["label"], annotation_position="top left")
     fig.update_layout(height=380, margin=dict(l=55, r=20, t=30, b=40), yaxis_title="requests per period",
