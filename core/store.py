@@ -2,11 +2,14 @@
 
 Layout of ``<root>/<id>/``: ``series.parquet`` (the 1-minute or native
 series), ``hosts.npy`` (distinct host/period pairs, when known),
-``meta.json`` (name, format, range, interval, offset, gaps, synthetic) and
-``report.json`` (the ingest report). A dataset is built in a temporary
-folder inside ``root`` and renamed into place, so a crash mid-ingest leaves
-no half-written dataset (stale temporary folders are swept on open). The id
-is derived from the content: the same file twice is the same dataset.
+``host_ids.npy`` (a log's distinct 64-bit host hashes), ``meta.json`` (name,
+format, range, interval, offset, gaps, synthetic, and the name, sha256 and
+format of every file it was read from) and ``report.json`` (the ingest
+report). A dataset is built in a temporary folder inside ``root`` and
+renamed into place, so a crash mid-ingest leaves no half-written dataset
+(stale temporary folders are swept on open). The id is derived from the
+content: the same file twice, or the same set of files in any order, is the
+same dataset. Appending files makes a new dataset; the old one is untouched.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
-from core.ingest import IngestReport, ingest
+from core.ingest import IngestReport, IngestResult, LogBase, ingest
 from core.series import Gap, TrafficSeries
 
 __all__ = ["DatasetStore", "DatasetInfo", "DEFAULT_ID", "validate_id"]
@@ -64,11 +67,14 @@ class DatasetInfo:
     created: str
     gaps: tuple[dict, ...] = ()
     columns: tuple[str, ...] = ()
+    #: (name, sha256 of the decompressed content, format) of each file the dataset was read from.
+    files: tuple[dict, ...] = ()
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
         d["gaps"] = list(self.gaps)
         d["columns"] = list(self.columns)
+        d["files"] = list(self.files)
         return d
 
 
@@ -82,18 +88,43 @@ class DatasetStore:
 
     # -- writing ----------------------------------------------------------
     def put(self, source, *, name: str | None = None, progress=None, **ingest_args) -> DatasetInfo:
-        """Ingest ``source`` (path, stream or list) and store it; returns its info.
+        """Ingest ``source`` (path, folder, pattern, stream or list) and store it; returns its info.
 
         The same content stored twice returns the existing dataset.
         """
         result = ingest(source, name=name, progress=progress, **ingest_args)
+        return self._store(result, name or result.report.source)
+
+    def append(self, dataset_id: str, source, *, name: str | None = None, progress=None,
+               **ingest_args) -> DatasetInfo:
+        """A new dataset: the log dataset ``dataset_id`` plus the files of ``source``.
+
+        The old dataset stays as it is. Files already part of it are skipped (the report says so);
+        the new id is the one ingesting all the files at once would give.
+
+        Raises:
+            InputError: an unknown id, a series (CSV/TXT) dataset, bad files.
+            NothingToAppend: every file given is part of the dataset already.
+        """
+        path = self._path(dataset_id)
+        info = self.info(dataset_id)
+        files = list(info.files) or [{"name": info.name, "digest": f"dataset:{dataset_id}", "format": info.format}]
+        host_ids = np.load(path / "host_ids.npy", allow_pickle=False) if (path / "host_ids.npy").exists() else None
+        base = LogBase(series=self.get(dataset_id), report=self.report(dataset_id), files=files, host_ids=host_ids)
+        result = ingest(source, progress=progress, base=base, **ingest_args)
+        added = len(result.files) - len(files)
+        return self._store(result, name or f"{info.name} + {added} file{'s' if added != 1 else ''}")
+
+    def _store(self, result: IngestResult, name: str) -> DatasetInfo:
         dataset_id = result.digest[:16]
         if (self.root / dataset_id / "meta.json").exists():
             return self.info(dataset_id)
-        return self.save(dataset_id, result.series, result.report, name=name or result.report.source)
+        return self.save(dataset_id, result.series, result.report, name=name, files=result.files,
+                         host_ids=result.host_ids)
 
     def save(
-        self, dataset_id: str, series: TrafficSeries, report: IngestReport, *, name: str, synthetic: bool = False
+        self, dataset_id: str, series: TrafficSeries, report: IngestReport, *, name: str, synthetic: bool = False,
+        files: list[dict] | None = None, host_ids: np.ndarray | None = None,
     ) -> DatasetInfo:
         """Write a dataset atomically (temp folder + rename)."""
         validate_id(dataset_id)
@@ -103,6 +134,8 @@ class DatasetStore:
             series.frame.to_parquet(tmp / "series.parquet")
             if series.host_pairs is not None:
                 np.save(tmp / "hosts.npy", series.host_pairs, allow_pickle=False)
+            if host_ids is not None:
+                np.save(tmp / "host_ids.npy", np.asarray(host_ids, dtype=np.uint64), allow_pickle=False)
             report.synthetic = synthetic
             _write_json(tmp / "report.json", report.to_dict())
             info = DatasetInfo(
@@ -120,6 +153,7 @@ class DatasetStore:
                 created=pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
                 gaps=tuple(g.to_dict() for g in series.gaps),
                 columns=tuple(series.frame.columns),
+                files=tuple(files or ()),
             )
             _write_json(tmp / "meta.json", info.to_dict())
             try:
@@ -157,7 +191,9 @@ class DatasetStore:
         meta = json.loads((self._path(dataset_id) / "meta.json").read_text())
         meta["gaps"] = tuple(meta.get("gaps", ()))
         meta["columns"] = tuple(meta.get("columns", ()))
-        return DatasetInfo(**meta)
+        meta["files"] = tuple(meta.get("files", ()))
+        known = set(DatasetInfo.__dataclass_fields__)
+        return DatasetInfo(**{k: v for k, v in meta.items() if k in known})
 
     def report(self, dataset_id: str) -> IngestReport:
         return IngestReport.from_dict(json.loads((self._path(dataset_id) / "report.json").read_text()))

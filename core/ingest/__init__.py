@@ -32,8 +32,8 @@ from core.ingest.report import FileReport, IngestReport, RejectedLine
 from core.ingest.tabular import is_csv, is_txt, parse_offset, read_csv, read_txt
 from core.series import TrafficSeries
 
-__all__ = ["IngestResult", "IngestReport", "FileReport", "LogBase", "ingest", "detect_format", "DEFAULT_MAX_BYTES",
-           "ACCEPTED_FORMATS", "FORMAT_NAMES"]
+__all__ = ["IngestResult", "IngestReport", "FileReport", "LogBase", "NothingToAppend", "ingest", "detect_format",
+           "DEFAULT_MAX_BYTES", "ACCEPTED_FORMATS", "FORMAT_NAMES"]
 
 Progress = Callable[[int, int], None]
 
@@ -45,6 +45,18 @@ class IngestResult:
     digest: str  # the content id: sha256 of the decompressed content (over the set of files, if several)
     #: (name, sha256, format) of every file the dataset counts (a base dataset's first).
     files: list[dict] = field(default_factory=list)
+    #: distinct 64-bit host hashes of a log dataset (kept by the store, so appending counts hosts exactly).
+    host_ids: np.ndarray | None = None
+
+
+class NothingToAppend(InputError):
+    """Every file given to append is part of the dataset already (or a duplicate of one that is)."""
+
+    def __init__(self, files: list[FileReport]) -> None:
+        self.files = files
+        names = ", ".join(f.name for f in files[:5]) + (" ..." if len(files) > 5 else "")
+        super().__init__(f"nothing to append: {names} {'is' if len(files) == 1 else 'are'} already part of the "
+                         "dataset")
 
 
 @dataclass
@@ -129,9 +141,10 @@ def ingest(
             src = src or open_sources(inp.source, max_bytes=max_bytes)[0]
             plan[0] = (inp, fmt, src)
             series, report, files = _ingest_table(src, fmt, name or inp.name, interval, start, tz)
-            digests = [src.digest]
+            digests, host_ids = [src.digest], None
         else:
-            series, report, files, digests = _ingest_logs(plan, max_bytes, fields, progress, base, skipped)
+            series, report, files, host_ids = _ingest_logs(plan, max_bytes, fields, progress, base, skipped)
+            digests = [f["digest"] for f in files]
             report.source = name or _names([i.name for i, _, _ in plan])
     finally:
         for _, _, src in plan:
@@ -141,7 +154,8 @@ def ingest(
     series = TrafficSeries(frame=series.frame, interval=series.interval, gaps=gaps, host_pairs=series.host_pairs)
     _summarize(series, report)
     report.seconds = round(time.perf_counter() - t0, 3)
-    return IngestResult(series=series, report=report, digest=dataset_digest(digests, options), files=files)
+    return IngestResult(series=series, report=report, digest=dataset_digest(digests, options), files=files,
+                        host_ids=host_ids)
 
 
 def _names(names: list[str]) -> str:
@@ -236,14 +250,14 @@ def _ingest_logs(plan, max_bytes: int, fields: dict, progress: Progress | None, 
                     f"duplicate of {seen[src.digest]}"
             else:
                 seen[src.digest] = inp.name
-                total.merge(agg)
+                total.merge(agg, inp.name)
                 formats.add(fmt)
                 files.append({"name": inp.name, "digest": src.digest, "format": fmt})
             reports.append(rep)
             if progress is not None:
                 progress(done, size)
     if base is not None and not formats:
-        raise InputError("nothing to append: every file given is already part of the dataset")
+        raise NothingToAppend(reports)
     frame, pairs, _offset = total.finish()
     series = TrafficSeries(frame=frame, interval=pd.Timedelta(minutes=1), host_pairs=pairs)
     all_formats = formats | ({base.report.format} if base is not None else set())
@@ -254,7 +268,7 @@ def _ingest_logs(plan, max_bytes: int, fields: dict, progress: Progress | None, 
     report.compression = ",".join(sorted({f.compression for f in report.files if f.compression and not f.skipped}))
     report.bytes_read = sum(f.bytes_read for f in report.files if not f.skipped)
     _notes(report, reports, skipped, total)
-    return series, report, files, [f["digest"] for f in files]
+    return series, report, files, total.host_ids()
 
 
 def _base_aggregator(base: LogBase) -> LogAggregator:
@@ -297,6 +311,10 @@ def _notes(report: IngestReport, reports: list[FileReport], skipped: list[FileRe
     if skipped:
         report.warnings.append(f"{len(skipped)} file(s) in no known format left out (--skip-bad): "
                                + "; ".join(f.name for f in skipped[:5]))
+    for f in reports:
+        if not f.skipped and f.lines_parsed == 0:
+            report.warnings.append(f"{f.name}: none of its {f.lines_total:,} lines could be read as {f.format} "
+                                   "(see its rejected lines; --format names the format)")
     if report.lines_rejected > report.lines_total // 2:
         report.warnings.append(
             f"{report.lines_rejected} of {report.lines_total} lines were rejected; check that this is an access log"

@@ -30,6 +30,8 @@ def days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
 def gather(buf: np.ndarray, start: np.ndarray, width: int) -> np.ndarray:
     """``buf[start[i] + j]`` for ``j < width`` as an ``(n, width)`` int64 array (out-of-range reads are 0)."""
     idx = start[:, None] + np.arange(width)
+    if len(buf) == 0:
+        return np.zeros(idx.shape, dtype=np.int64)
     inside = (idx >= 0) & (idx < len(buf))
     out = buf[np.where(inside, idx, 0)].astype(np.int64)
     out[~inside] = 0

@@ -211,8 +211,10 @@ class LogAggregator:
         self._compacted_pairs = sum(len(p) for p in self.pairs)
         self._pending_pairs = 0
 
-    def merge(self, other: LogAggregator) -> None:
+    def merge(self, other: LogAggregator, name: str = "") -> None:
         """Add another file's aggregate: requests summed per minute, (minute, host) keys united."""
+        for r in other.examples[: max(0, self.keep_examples - len(self.examples))]:
+            self.examples.append(RejectedLine(r.line, r.reason, r.text, name or r.file))
         self.lines_total += other.lines_total
         self.lines_skipped += other.lines_skipped
         self.rejected_count += other.rejected_count
@@ -264,7 +266,10 @@ class LogAggregator:
         says which and how many).
         """
         if self.min_minute is None:
-            raise InputError("no line could be read as an access log entry; see the rejected examples")
+            first = f" (line {self.examples[0].line}: {self.examples[0].reason}: {self.examples[0].text[:80]!r})" \
+                if self.examples else ""
+            raise InputError(f"no line could be read as an access log entry{first}; check the file's format "
+                             "(--format names it)")
         self.compact()
         lo, n = self.min_minute, self.max_minute - self.min_minute + 1
         cols = {k: v.astype(np.float64) for k, v in self.parts[0][1].items()} if self.parts else {}
@@ -290,10 +295,17 @@ class LogAggregator:
         order = [c for c in ("requests", "bytes", "errors_4xx", "errors_5xx", "unique_hosts") if c in cols]
         return pd.DataFrame({c: cols[c] for c in order}, index=index), pairs, offset
 
-    def unique_hosts_total(self) -> int | None:
+    def host_ids(self) -> np.ndarray | None:
+        """The distinct 64-bit host hashes of all requests (None when some lines carried no host)."""
         if self.missing.get("host", 0) or not self.host_hashes:
             return None
-        return int(len(sorted_unique(np.concatenate(self.host_hashes), kind="stable")))
+        if len(self.host_hashes) > 1:
+            self.host_hashes = [sorted_unique(np.concatenate(self.host_hashes), kind="stable")]
+        return self.host_hashes[0]
+
+    def unique_hosts_total(self) -> int | None:
+        ids = self.host_ids()
+        return None if ids is None else int(len(ids))
 
     def fill_report(self, report: IngestReport, series: TrafficSeries) -> None:
         report.lines_total = self.lines_total

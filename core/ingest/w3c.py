@@ -76,9 +76,12 @@ class W3CParser:
 
     def __init__(self, head: bytes) -> None:
         self.fields: list[str] | None = None
+        self.declared = True  # the fields come from a directive: a line must have all of them
         first = next((ln for ln in head.split(b"\n")[:200] if ln.strip() and not ln.startswith(b"#")), b"")
         if _directive_fields(head) is None and _is_cloudfront_line(first):
-            self.fields = list(CLOUDFRONT_FIELDS)  # a CloudFront log whose header lines were cut off
+            # A CloudFront log whose header lines were cut off: its documented columns, of which
+            # older logs have fewer (only those read must be there).
+            self.fields, self.declared = list(CLOUDFRONT_FIELDS), False
 
     def __call__(self, buf: np.ndarray, lo: int, hi: int, keep: int) -> ParsedChunk:
         buf, lo, hi = ends_with_newline(buf, lo, hi)
@@ -94,7 +97,7 @@ class W3CParser:
             if d < len(starts):
                 text = buf[starts[d]:nl[d]].tobytes().rstrip(b"\r")
                 if text.startswith(b"#Fields:"):
-                    self.fields = text[8:].decode("latin-1").split()
+                    self.fields, self.declared = text[8:].decode("latin-1").split(), True
             line = d + 1
         return _concat(pieces, len(starts), len(directive), keep)
 
@@ -132,7 +135,7 @@ class W3CParser:
             lines.end > lines.start,
             np.full(n, bool(fields)),
             np.full(n, date >= 0 and time_ >= 0),
-            lines.nfields >= len(fields),
+            lines.nfields >= (len(fields) if self.declared else max(wanted, default=0) + 1),
             t_ok,
             s_ok,
             b_ok,
