@@ -166,46 +166,48 @@ def _plan(inputs: list[Input], max_bytes: int, forced: str | None, fields: dict,
     """Open each input once to check it and detect its format (paths are reopened to be read).
 
     Returns ``[(input, format, open source or None)]`` and the reports of files left out.
+
+    Raises:
+        InputError: for one input, its own error; for several, the files in no known format (unless
+            ``skip_bad``), or that none is readable.
     """
     plan: list[tuple[Input, str, Source | None]] = []
-    skipped: list[FileReport] = []
-    many = len(inputs) > 1
+    bad: list[FileReport] = []
     try:
         for inp in inputs:
             try:
                 src = open_sources(inp.source, max_bytes=max_bytes)[0]
-            except InputError as exc:
-                if not many:
+                try:
+                    fmt = forced or detect_format(src.head, inp.name, fields)
+                except BaseException:
+                    src.close()
                     raise
-                if skip_bad:
-                    skipped.append(FileReport(name=inp.name, skipped=str(exc)))
-                    continue
-                raise InputError(f"{inp.name}: {exc}; pass --skip-bad to ingest the other files") from None
-            try:
-                fmt = forced or detect_format(src.head, inp.name, fields)
             except InputError as exc:
-                src.close()
-                if not many:
+                if len(inputs) == 1:
                     raise
-                if skip_bad:
-                    skipped.append(FileReport(name=inp.name, skipped=str(exc)))
-                    continue
-                raise InputError(f"{exc}; pass --skip-bad to ingest the other files") from None
+                msg = str(exc)
+                bad.append(FileReport(name=inp.name, skipped=msg.removeprefix(f"{inp.name}: ")))
+                continue
             if inp.is_path:  # reopened when its turn comes: one file open at a time
                 src.close()
                 src = None
             plan.append((inp, fmt, src))
+        if not plan:
+            where = sorted({i.folder for i in inputs if i.folder})
+            what = f"{', '.join(where)} holds" if where else "the inputs hold"
+            reasons = "; ".join(f"{f.name}: {f.skipped[:80]}" for f in bad[:3]) + ("; ..." if len(bad) > 3 else "")
+            raise InputError(f"{what} no recognisable file ({reasons}); expected {ACCEPTED_FORMATS}")
+        if bad and not skip_bad:
+            first = bad[0]
+            more = f" (and {len(bad) - 1} more: {', '.join(f.name for f in bad[1:4])})" if len(bad) > 1 else ""
+            raise InputError(f"{first.name}: {first.skipped}{more}; nothing was ingested: remove it or pass "
+                             "--skip-bad to ingest the other files")
     except BaseException:
         for _, _, s in plan:
             if s is not None:
                 s.close()
         raise
-    if not plan:
-        where = {i.folder for i in inputs if i.folder}
-        what = f"{', '.join(sorted(where))} holds" if where else "the inputs hold"
-        reasons = "; ".join(f"{f.name}: {f.skipped}" for f in skipped[:3])
-        raise InputError(f"{what} no recognisable file ({reasons}); expected {ACCEPTED_FORMATS}")
-    return plan, skipped
+    return plan, bad
 
 
 def _threads() -> int:

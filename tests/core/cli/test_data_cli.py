@@ -74,3 +74,80 @@ def test_bad_input_exits_2_with_one_line(tmp_path, args, message):
     assert lines[0].startswith("error: ")
     assert message in lines[0]
     assert "Traceback" not in r.stderr
+
+
+LINE = 'h{i} - - [01/Jul/1995:00:{m:02d}:01 -0400] "GET / HTTP/1.0" 200 5\n'
+
+
+def test_ingest_many_paths_then_append(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for k in range(3):
+        (logs / f"day{k}.log").write_text("".join(LINE.format(i=i, m=10 * k + i) for i in range(5)))
+    extra = tmp_path / "later.log"
+    extra.write_text("".join(LINE.format(i=i, m=40 + i) for i in range(5)))
+    r = run("ingest", str(logs / "day0.log"), str(logs / "day*.log"), "--json", data_dir=tmp_path / "d")
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)
+    assert obj["requests_total"] == 15
+    assert obj["duplicates"] == 1
+    assert [f["name"] for f in obj["files"]] == [str(logs / f"day{k}.log") for k in (0, 0, 1, 2)]
+    assert obj["files"][1]["skipped"] == f"duplicate of {logs / 'day0.log'}"
+    old = obj["dataset_id"]
+
+    r = run("append", old, str(extra), str(logs / "day1.log"), "--json", data_dir=tmp_path / "d")
+    assert r.returncode == 0, r.stderr
+    new = json.loads(r.stdout)
+    assert new["appended_to"] == old
+    assert new["requests_total"] == 20
+    assert new["dataset_id"] != old
+    assert new["files"][-1]["skipped"] == "already in the dataset"
+    whole = json.loads(run("ingest", str(logs), str(extra), "--json", data_dir=tmp_path / "d").stdout)
+    assert whole["dataset_id"] == new["dataset_id"]  # the same set of files, the same dataset
+    ids = [d["id"] for d in json.loads(run("datasets", "--json", data_dir=tmp_path / "d").stdout)["datasets"]]
+    assert old in ids  # the old dataset stays
+
+    r = run("append", new["dataset_id"], str(extra), data_dir=tmp_path / "d")
+    assert r.returncode == 0
+    assert "unchanged" in r.stdout
+    assert "already part of the dataset" in r.stdout
+
+    r = run("ingest", str(logs), str(extra), data_dir=tmp_path / "d2")  # the human report lists every file
+    assert r.stdout.count("  file ") == 4
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "message"),
+    [
+        ("junkdir", ["ingest", "{junk}"], "holds no recognisable file"),
+        ("junkdir", ["ingest", "{junk}", "--skip-bad"], "holds no recognisable file"),
+        ("mixed", ["ingest", "{mixed}"], "notes.txt: unrecognised format"),
+        ("mixed", ["ingest", "{mixed}"], "pass --skip-bad to ingest the other files"),
+        ("log", ["append", "abcdef0123456789", "{log}"], "unknown dataset id 'abcdef0123456789'"),
+        ("json", ["ingest", "{json}"], "JSON lines without a timestamp field (looked for time, timestamp"),
+        ("json", ["ingest", "{json}"], "name it with --json-fields time=KEY"),
+        ("log", ["ingest", "{log}", "--json-fields", "when=x"], "--json-fields takes FIELD=KEY pairs"),
+        ("log", ["ingest", "{nothing}"], "matches no file"),
+    ],
+)
+def test_bad_many_file_input_exits_2_with_one_line_and_stores_nothing(tmp_path, setup, args, message):
+    junk, mixed = tmp_path / "junk", tmp_path / "mixed"
+    junk.mkdir()
+    (junk / "a.txt").write_text("hello world\n")
+    (junk / "b.log").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    mixed.mkdir()
+    (mixed / "a.log").write_text(LINE.format(i=1, m=1))
+    (mixed / "notes.txt").write_text("remember the milk\n")
+    log = mixed / "a.log"
+    js = tmp_path / "app.json"
+    js.write_text('{"msg": "started", "status": 200}\n')
+    paths = {"junk": junk, "mixed": mixed, "log": log, "json": js, "nothing": tmp_path / "nothing-*.log"}
+    r = run(*[a.format(**paths) for a in args], data_dir=tmp_path / "d")
+    assert r.returncode == 2
+    assert r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: ")
+    assert message in lines[0]
+    store = tmp_path / "d"
+    assert not store.exists() or [p for p in store.iterdir() if not p.name.startswith(".")] == []

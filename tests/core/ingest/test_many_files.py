@@ -132,7 +132,7 @@ def test_a_minute_split_over_two_rotated_files_is_summed(tmp_path):
 def test_a_file_in_no_known_format_is_named_and_nothing_is_read(tmp_path):
     (tmp_path / "a.log").write_text('h - - [01/Jul/1995:00:00:01 -0400] "GET / HTTP/1.0" 200 5\n')
     (tmp_path / "notes.txt").write_text("remember the milk\nand the eggs\n")
-    with pytest.raises(InputError, match=r"notes\.txt: unrecognised format.*--skip-bad"):
+    with pytest.raises(InputError, match=r"notes\.txt: unrecognised format.*nothing was ingested.*--skip-bad"):
         ingest(tmp_path)
     r = ingest(tmp_path, skip_bad=True)
     assert r.series.requests.sum() == 1
