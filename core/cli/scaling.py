@@ -172,7 +172,7 @@ def _cmd_recommend(args) -> int:
             sys.stderr.write(f"\rfold {done}/{total}")
 
     r = walk_forward(series, _model(args), sla_pct=args.sla_pct, folds=args.folds, test_start=args.test_start,
-                     budget=args.budget, progress=progress)
+                     budget=args.budget, forecaster=args.forecaster, progress=progress)
     d = r.to_dict()
     lines = [d["folds_used"], d["reason"], ""]
     for f in d["folds"]:
@@ -206,6 +206,10 @@ def register(subparsers) -> None:
     p.add_argument("--test-start", default=None,
                    help="start of the last fold's test window (default: one window before the end, at midnight)")
     p.add_argument("--budget", type=int, default=2000, help="configurations the optimizer tries per fold")
+    p.add_argument("--forecaster", choices=("auto", "spec"), default="auto",
+                   help="auto: the predictive policies' model is chosen by a backtest before the first test window, "
+                        "refitted weekly, with a 95%% error-quantile headroom; spec: --forecast-model and "
+                        "--safety-margin as given")
     p.set_defaults(handler=_cmd_recommend)
 
     p = subparsers.add_parser("matrix", help="3 configurations x 3 policies, baselines and winners")

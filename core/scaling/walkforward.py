@@ -33,6 +33,7 @@ from core.errors import InputError
 from core.scaling.config import PRESETS, Policy, ScalingConfig
 from core.scaling.optimize import optimize
 from core.scaling.policy_config import to_policy_dict
+from core.scaling.policy_forecast import decision_horizon, select_policy_model
 from core.scaling.simulate import Prepared, SimulationModel, Totals, prepare, run_scenarios
 from core.series import TrafficSeries
 
@@ -40,6 +41,10 @@ __all__ = ["Evaluation", "Fold", "FoldResult", "Recommendation", "choose", "eval
 
 _FIXED_POLICIES = tuple(Policy)  # thresholds, target tracking and hybrid
 _RULE_KEYS = tuple(f.name for f in fields(ScalingConfig) if f.name != "name")
+#: How the predictive policies' forecaster runs in a recommendation (measured on the validation weeks before
+#: the NASA test week: weekly refits cost the same as daily ones within 1% at a fifth of the time).
+POLICY_REFIT = "weekly"
+POLICY_HEADROOM_LEVEL = 95.0
 #: Overloaded-period levels (%) the tuned and static candidates are sized for on each training window.
 TUNE_LEVELS = (0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 5.0)
 #: A selection fold may exceed the SLA by this many points (the mean over folds may not exceed it at all).
@@ -143,6 +148,7 @@ class Recommendation:
     reason: str
     scores: dict[str, dict] = field(default_factory=dict)
     static: str = ""  # the static candidate sized for the SLA (the one to beat)
+    forecaster_choice: dict | None = None  # how the predictive policies' forecaster was chosen (walk_forward)
 
     @property
     def final(self) -> FoldResult:
@@ -175,7 +181,9 @@ class Recommendation:
             })
         return {"sla_pct": self.sla_pct, "recommended": self.recommended(), "chosen": self.chosen,
                 "safest": self.safest, "reason": self.reason, "folds_used": self.folds_text, "folds": folds,
-                "candidates": self.scores, "forecaster": self.final.forecaster}
+                "candidates": self.scores,
+                "forecaster": {**self.final.forecaster, **({"chosen": self.forecaster_choice}
+                                                           if self.forecaster_choice else {})}}
 
 
 def _static_size(prep: Prepared, sla_pct: float) -> tuple[int, Totals]:
@@ -294,6 +302,7 @@ class Evaluation:
     folds_text: str
     levels: tuple[float, ...]
     model: SimulationModel
+    forecaster_choice: dict | None = None  # how the predictive policies' forecaster was chosen, if it was
 
 
 def evaluate(series: TrafficSeries, model: SimulationModel | None = None, *, levels=TUNE_LEVELS,
@@ -359,20 +368,62 @@ def choose(ev: Evaluation, sla_pct: float) -> Recommendation:
                   f"{s['mean_overloaded_pct']:.2f}% on average ({s['mean_cost_vs_oracle']:.2f}x the oracle). "
                   f"Why: {_why_impossible(results, model, sla_pct)}.")
     return Recommendation(sla_pct=sla_pct, folds=results, folds_text=ev.folds_text, chosen=chosen, safest=safest,
-                          reason=reason, scores=scores, static=static_name)
+                          reason=reason, scores=scores, static=static_name, forecaster_choice=ev.forecaster_choice)
+
+
+def policy_model(series: TrafficSeries, model: SimulationModel | None = None, *, folds: int | None = None,
+                 test_start=None, test_days: float | None = None,
+                 train_days: float | None = None) -> tuple[SimulationModel, dict]:
+    """``model`` with the predictive policy's forecaster as a deployment would run it, and what was chosen.
+
+    The model is chosen by a rolling backtest at the decision horizon (boot delay + buffer) on the week
+    before the *earliest* test window (:func:`~core.scaling.policy_forecast.select_policy_model`), refitted
+    every week on the data before each Monday, and its headroom is the 95% quantile of its own recent errors
+    at that horizon: the same forecaster in tuning, held-out scoring and the final simulation.
+    """
+    model = model or SimulationModel()
+    fold_list, _ = make_folds(series, folds=folds, test_start=test_start, test_days=test_days,
+                              train_days=train_days)
+    k = decision_horizon(model.capacity, model.predictive, series.interval)
+    cut = fold_list[0].test_start
+    # Score on up to a week before the earliest test window, leaving at least as much before it to fit on.
+    eval_days = min(7.0, (cut - series.start) / pd.Timedelta(days=1) / 2)
+    name, selection = model.predictive.forecast_model, None
+    if eval_days >= 1:
+        sel = select_policy_model(series, k, cut=cut, refit=POLICY_REFIT, eval_days=eval_days)
+        name = sel.model
+        selection = {"eval_start": sel.eval_start, "cut": sel.cut, "scores": sel.scores, "reason": sel.reason}
+    spec = replace(model.predictive, forecast_model=name, refit=POLICY_REFIT, headroom="quantile",
+                   headroom_level=POLICY_HEADROOM_LEVEL)
+    info = {"model": name, "horizon_periods": k, "refit": POLICY_REFIT,
+            "headroom": f"{POLICY_HEADROOM_LEVEL:g}% quantile of its recent errors",
+            "selection": selection or {"reason": f"less than two days before {cut:%Y-%m-%d} to choose on: "
+                                                 f"{name} (with its short-history fallback) runs"}}
+    return replace(model, predictive=spec), info
 
 
 def walk_forward(series: TrafficSeries, model: SimulationModel | None = None, *, sla_pct: float = 1.0,
                  folds: int | None = None, test_start=None, test_days: float | None = None,
-                 train_days: float | None = None, budget: int = 2000, seed: int = 0,
+                 train_days: float | None = None, budget: int = 2000, seed: int = 0, forecaster: str = "auto",
                  progress=None) -> Recommendation:
     """Recommend a scaling policy by walk-forward validation: :func:`evaluate` (with the SLA among the
     levels) then :func:`choose`.
 
+    Args:
+        forecaster: ``"auto"`` (default): the predictive policies run :func:`policy_model`'s forecaster;
+            ``"spec"``: exactly ``model.predictive`` as given.
+
     Raises:
-        InputError: an SLA outside 0-100, folds < 1, or data too short for one fold.
+        InputError: an SLA outside 0-100, folds < 1, data too short for one fold, or an unknown forecaster.
     """
     sla_pct = _check_sla(sla_pct)
+    if forecaster not in ("auto", "spec"):
+        raise InputError(f"forecaster must be 'auto' or 'spec', got {forecaster!r}")
+    chosen_by = None
+    if forecaster == "auto":
+        model, chosen_by = policy_model(series, model, folds=folds, test_start=test_start, test_days=test_days,
+                                        train_days=train_days)
     ev = evaluate(series, model, levels=(*TUNE_LEVELS, sla_pct), folds=folds, test_start=test_start,
                   test_days=test_days, train_days=train_days, budget=budget, seed=seed, progress=progress)
+    ev.forecaster_choice = chosen_by
     return choose(ev, sla_pct)
