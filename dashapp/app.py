@@ -17,8 +17,9 @@ from dashapp.runtime.settings import Settings
 from dashapp.state import page_name
 from dashapp.web.api import init_api
 from dashapp.web.compress import init_compression
-from dashapp.web.errors import register_error_handlers
+from dashapp.web.errors import init_page_not_found, register_error_handlers
 from dashapp.web.export_routes import init_exports
+from dashapp.web.json_floats import init_json
 from dashapp.web.security import init_security
 from dashapp.web.upload import init_upload
 
@@ -69,9 +70,11 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server.config["TRAFFIC_SETTINGS"] = settings
     server.config["MAX_CONTENT_LENGTH"] = int(settings.max_upload_mb * 1024 * 1024)
 
+    init_json(server)  # every jsonify (API, uploads, errors, health) rounds float noise away, in one place
     init_api(server, settings)
     init_exports(server)
     register_error_handlers(server)
+    init_page_not_found(app)  # Dash serves its index for any path: a path that is no page answers 404
     init_upload(server, settings)
     init_security(server, settings, app)
     init_compression(server)  # gzip the Dash/Plotly bundles and assets once per worker

@@ -18,6 +18,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly_resampler.aggregation import MinMaxLTTB
 
+from dashapp.labels import label, labels
+
 __all__ = [
     "N_POINTS",
     "Marks",
@@ -416,19 +418,23 @@ def matrix_figure(matrix: dict) -> go.Figure:
                                                              "%{z:.2f}%"),
               ("dropped_pct", "Dropped requests (%)", "Oranges", "%{z:.3f}%")]
     traces, layout, titles = [], {}, []
+    names = [[f"{label(c)} / {label(p)}" for p in policies] for c in configs]
     for j, (key, title, scale, fmt) in enumerate(panels, start=1):
         z = [[next((s[key] for s in scen if s["config"] == c and s["policy"] == p), None) for p in policies]
              for c in configs]
         suffix = "" if j == 1 else str(j)
         traces.append(dict(type="heatmap", z=z, x=policies, y=configs, colorscale=scale, showscale=False,
-                           texttemplate=fmt, hovertemplate=f"%{{y}}/%{{x}}: {fmt}<extra></extra>", name=key,
-                           xaxis=f"x{suffix}", yaxis=f"y{suffix}"))
+                           texttemplate=fmt, customdata=names, hovertemplate=f"%{{customdata}}: {fmt}<extra></extra>",
+                           name=key, xaxis=f"x{suffix}", yaxis=f"y{suffix}"))
         lo, hi = _THIRDS[j - 1]
-        layout[f"xaxis{suffix}"] = dict(domain=[lo, hi], anchor=f"y{suffix}")
+        # Ids stay the categories (exports and tests read them); the ticks show their labels.
+        layout[f"xaxis{suffix}"] = dict(domain=[lo, hi], anchor=f"y{suffix}", title=dict(text="policy"),
+                                        tickvals=policies, ticktext=list(labels(policies)))
         layout[f"yaxis{suffix}"] = dict(domain=[0.0, 1.0], anchor=f"x{suffix}", autorange="reversed",
-                                        showticklabels=j == 1)
+                                        showticklabels=j == 1, tickvals=configs, ticktext=list(labels(configs)),
+                                        title=dict(text="configuration" if j == 1 else ""))
         titles.append(_subplot_title(title, (lo + hi) / 2, 1.0))
-    return _build(traces, axes=tuple(layout), hovermode="closest", height=320, annotations=titles, **layout)
+    return _build(traces, axes=tuple(layout), hovermode="closest", height=340, annotations=titles, **layout)
 
 
 def pareto_figure(front: list[dict], knee: dict, presets: list[dict] = (), baselines: dict | None = None

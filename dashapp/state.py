@@ -40,6 +40,7 @@ from core.registry import GRANULARITY_MINUTES
 from core.scaling import PRESETS, CapacityModel, CostModel, Policy, SimulationModel
 from core.scaling.whatif import LoadTransform, Spike
 from core.store import ID_RE, DatasetStore
+from dashapp.labels import labels
 
 __all__ = [
     "GRANULARITIES",
@@ -255,8 +256,10 @@ EVENTS = Param("events", "bool", True, label="Events")
 ANOMALIES = Param("anomalies", "bool", True, label="Anomalies")
 #: The scaling rule: a configuration preset and a policy.
 RULE = (
-    Param("config", "choice", "balanced", choices=tuple(PRESETS), label="Configuration"),
-    Param("policy", "choice", "balanced", choices=tuple(p.value for p in Policy), label="Policy"),
+    Param("config", "choice", "balanced", choices=tuple(PRESETS), label="Configuration",
+          choice_labels=labels(PRESETS)),
+    Param("policy", "choice", "balanced", choices=tuple(p.value for p in Policy), label="Policy",
+          choice_labels=labels(p.value for p in Policy)),
 )
 #: The servers and their price (``sim_model`` builds the simulation model from them).
 SERVERS = (
@@ -476,7 +479,8 @@ def resolve_horizon(parsed: Parsed, interval: pd.Timedelta) -> int:
     try:
         return parse_horizon(value, interval)
     except InputError as exc:
-        parsed.warn(f"horizon {shown(text)} ignored: {str(exc).split(';')[0]}; using 1d.")
+        reason = re.sub(r"^horizon ('[^']*' |\d+ )?", "", str(exc).split(";")[0])  # core names the horizon too
+        parsed.warn(f"horizon {shown(text)} ignored: it {reason}; using 1d.")
         parsed.values["horizon"] = "1d"
         return parse_horizon("1d", interval)
 

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Rank of each dashapp part; an import may only go to the same or a lower rank.
 DASHAPP_LAYERS = {
     "dashapp.runtime": 1,
-    "dashapp.services": 2, "dashapp.state": 2, "dashapp.figures": 2, "dashapp.ids": 2,
+    "dashapp.services": 2, "dashapp.state": 2, "dashapp.figures": 2, "dashapp.ids": 2, "dashapp.labels": 2,
     "dashapp.components": 3,
     "dashapp.pages": 4,
     "dashapp.web": 5,

@@ -150,15 +150,17 @@ def parse_horizon(h, interval: pd.Timedelta) -> int:
         if steps < 1:
             raise InputError(f"horizon must be at least 1 step, got {steps}; pass e.g. 1 or '1d'")
     else:
+        given = h  # messages quote the horizon as the user wrote it
         if isinstance(h, str) and h.strip().endswith("d"):
             h = h.strip()[:-1] + "D"  # pandas deprecates the lowercase day unit
         try:
             td = parse_granularity(h)
         except ValueError:
-            raise InputError(f"horizon must be a number of steps or a duration like '7d', got {h!r}") from None
+            raise InputError(f"horizon must be a number of steps or a duration like '7d', got {given!r}") from None
         steps = int(td // interval)
         if steps < 1:
-            raise InputError(f"horizon {h!r} is shorter than one step ({interval}); pass at least {interval}")
+            raise InputError(f"horizon {given!r} is shorter than one step ({interval}); pass at least {interval}")
+        h = given
     if steps * interval > MAX_HORIZON:
         raise InputError(f"horizon {h!r} exceeds 30 days; pass at most '30d' ({int(MAX_HORIZON // interval)} steps)")
     return steps

@@ -96,6 +96,16 @@ def _validate_load(predicted_load) -> np.ndarray:
     return arr
 
 
+def _servers(n: int) -> str:
+    return f"{n} server" if n == 1 else f"{n} servers"
+
+
+def _agree(rule: str, n: int) -> str:
+    """``rule`` ("keep the peak ...", "leave ...") with its verb agreeing with ``n`` servers."""
+    verb, sep, rest = rule.partition(" ")
+    return f"{verb}s{sep}{rest}" if n == 1 else rule
+
+
 def recommend_action(
     predicted_load,
     current_servers: int,
@@ -211,28 +221,28 @@ def recommend_action(
     if u_now is None:
         now_txt = f"No servers run for a predicted peak of {peak:g} {unit}"
     else:
-        now_txt = f"{current} servers would run at {u_now:.0%} at the predicted peak of {peak:g} {unit}"
+        now_txt = f"{_servers(current)} would run at {u_now:.0%} at the predicted peak of {peak:g} {unit}"
     rule_name = f"the {cfg.name}/{pol.value} rule"
     if current < cap.min_servers or current > cap.max_servers:
         reason = (f"{now_txt}; {current} is outside [min_servers={cap.min_servers}, max_servers={cap.max_servers}], "
                   f"so the fleet moves to {target}.")
     elif action == "scale_out":
-        reason = f"{now_txt}; {target} servers ({per_server:g} {unit} each) {rule} under {rule_name}."
+        reason = f"{now_txt}; {_servers(target)} ({per_server:g} {unit} each) {_agree(rule, target)} under {rule_name}."
     elif action == "scale_in" and tracking:
-        reason = f"{now_txt}; {target} servers {rule} under {rule_name}."
+        reason = f"{now_txt}; {_servers(target)} {_agree(rule, target)} under {rule_name}."
     elif action == "scale_in":
         reason = (f"{now_txt}, below the {cfg.scale_in_threshold:.0%} scale-in threshold throughout; "
-                  f"{target} servers still {rule}.")
+                  f"{_servers(target)} still {_agree(rule, target)}.")
     elif out_trigger and wanted > current:
         reason = f"{now_txt}, but max_servers={cap.max_servers} is reached; raise max_servers to scale out."
     elif sla_target_pct is not None:
-        reason = (f"{now_txt}; {current} servers already {rule} "
+        reason = (f"{now_txt}; {_servers(current)} already {_agree(rule, current)} "
                   f"({over_after} of {len(load)} periods over capacity).")
     elif tracking and wanted != current:
         reason = (f"{now_txt}, within {cfg.target_tolerance:.0%} of the {util:.0%} target of {rule_name}; "
                   "no change needed.")
     elif tracking:
-        reason = f"{now_txt}; {current} servers already {rule} under {rule_name}; no change needed."
+        reason = f"{now_txt}; {_servers(current)} already {_agree(rule, current)} under {rule_name}; no change needed."
     elif above.any():
         reason = (f"{now_txt}, above the {cfg.scale_out_threshold:.0%} threshold in {_longest_run(above)} "
                   f"consecutive period(s) where {rule_name} waits for {cfg.scale_out_periods}; hold.")

@@ -52,11 +52,11 @@ def recommend(matrix: MatrixResult, *, sla_target_pct: float | None = None,
     t = r.totals
     ratio = f"{t.cost / oracle:.2f}x the oracle" if oracle > 0 else "n/a vs the oracle"
     nums = (f"${t.cost:,.2f} ({ratio}), {t.overloaded_pct:.2f}% overloaded periods, "
-            f"{t.dropped_pct:.3f}% dropped, {t.scaling_actions} scaling actions")
+            f"{t.dropped_pct:.3f}% dropped, {t.scaling_actions} scaling action{'' if t.scaling_actions == 1 else 's'}")
     if crit == "sla_target":
         n_meet = sum(s.totals.overloaded_pct <= target + 1e-12 for s in matrix.scenarios)
-        reason = (f"{r.config}/{r.policy} is the cheapest of the {n_meet} scenarios with at most {target:g}% "
-                  f"overloaded periods: {nums}.")
+        which = "the only scenario" if n_meet == 1 else f"the cheapest of the {n_meet} scenarios"
+        reason = f"{r.config}/{r.policy} is {which} with at most {target:g}% overloaded periods: {nums}."
     elif crit == "sla_unreachable":
         reason = (f"No scenario keeps overloaded periods at or below {target:g}%; {r.config}/{r.policy} comes "
                   f"closest: {nums}.")

@@ -21,6 +21,7 @@ from dashapp.components.layout import control_panel, fmt_num, safe_layout, table
 from dashapp.components.page import job_page, load_view, serve
 from dashapp.components.urlsync import register_url_writer
 from dashapp.figures import forecast_figure
+from dashapp.labels import labels
 from dashapp.runtime.backends import results
 from dashapp.runtime.result_cache import ResultCache
 from dashapp.runtime.settings import current_settings
@@ -34,7 +35,7 @@ GRAPH = "forecast-graph"
 PARAMS = (
     st.DATASET,
     st.Param("model", "choice", "seasonal_naive", choices=model_names(), label="Model",
-             aliases=tuple(model_aliases().items())),
+             aliases=tuple(model_aliases().items()), choice_labels=labels(model_names())),
     st.Param("target", "choice", "requests", choices=TARGETS, label="Target"),
     st.granularity("15"),
     st.Param("horizon", "horizon", "1d", label="Horizon", placeholder="steps, or 90min, 12h, 7d (max 30d)"),

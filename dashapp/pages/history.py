@@ -17,6 +17,7 @@ from dashapp.components.page import View, load_window, serve
 from dashapp.components.resampled import register_zoom, resampled_graph
 from dashapp.components.urlsync import register_url_writer
 from dashapp.figures import Marks, label_gaps, local_index, sim_columns, simulation_figure, traffic_figure
+from dashapp.labels import label, plural
 from dashapp.runtime.backends import results
 from dashapp.runtime.result_cache import ResultCache
 from dashapp.runtime.settings import current_settings
@@ -104,11 +105,12 @@ def kpis(sim: CostReport) -> list[tuple]:
     saving, pct = sim.savings["vs_static_peak"]["dollars"], sim.savings["vs_static_peak"]["pct"]
     return [
         ("Cost", f"${t.cost:,.2f}", f"{t.server_hours:,.0f} server-hours"),
-        ("Savings vs static", f"${saving:,.2f}", f"{fmt_num(pct, 1)}% of static peak (${static:,.2f})"),
-        ("Overloaded", fmt_num(t.overloaded_pct, 2, "%"), f"{t.overloaded_periods:,} periods"),
-        ("Dropped", fmt_num(t.dropped_pct, 3, "%"), f"{t.dropped_requests:,.0f} requests"),
+        ("Savings vs static", f"{'-' if saving < 0 else ''}${abs(saving):,.2f}",
+         f"{fmt_num(pct, 1)}% of static peak (${static:,.2f})"),
+        ("Overloaded", fmt_num(t.overloaded_pct, 2, "%"), plural(t.overloaded_periods, "period")),
+        ("Dropped", fmt_num(t.dropped_pct, 3, "%"), plural(round(t.dropped_requests), "request")),
         ("p95 latency", fmt_num(t.p95_latency_s, 2, " s"), f"{fmt_num(t.p95_over_target_pct, 1)}% over target"),
-        ("Scaling actions", f"{t.scaling_actions:,}", f"peak {t.peak_servers} servers"),
+        ("Scaling actions", f"{t.scaling_actions:,}", f"peak {plural(t.peak_servers, 'server')}"),
     ]
 
 
@@ -135,11 +137,11 @@ def body(ctx: Context, rc: ResultCache) -> list:
     meta = sim.meta
     return [
         html.P([html.Strong(ctx.dataset.name), f" ({kind}) · {ctx.minutes}-minute periods · "
-                f"{st.format_time(ctx.lo)} .. {st.format_time(ctx.hi)} · {len(w):,} periods · "
-                f"{len(anomalies)} anomalies · {len(gaps)} gaps"], className="small text-muted mb-1",
-               id="history-summary"),
+                f"{st.format_time(ctx.lo)} .. {st.format_time(ctx.hi)} · {plural(len(w), 'period')} · "
+                f"{plural(len(anomalies), 'anomaly', 'anomalies')} · {plural(len(gaps), 'gap')}"],
+               className="small text-muted mb-1", id="history-summary"),
         resampled_graph("history-traffic", traffic, search),
-        html.H5(f"Simulation: {v['config']} / {v['policy']}", className="mt-3"),
+        html.H5(f"Simulation: {label(v['config'])} configuration, {label(v['policy'])} policy", className="mt-3"),
         kpi_row(kpis(sim), id_=ids.HISTORY_KPIS),
         resampled_graph("history-sim", simfig, search),
         html.P(f"{meta['excluded_periods']:,} periods inside gaps are simulated with demand 0 and left out of cost "

@@ -23,6 +23,7 @@ from dashapp.components.layout import control_panel, fmt_num, kpi_row, safe_layo
 from dashapp.components.page import View, job_page, load_window, serve
 from dashapp.components.urlsync import register_url_writer
 from dashapp.figures import matrix_figure, pareto_figure
+from dashapp.labels import scenario_label
 from dashapp.runtime.backends import results
 from dashapp.runtime.result_cache import ResultCache
 from dashapp.runtime.settings import current_settings
@@ -101,20 +102,20 @@ def winner_cards(matrix, weight: float, sla: float | None) -> list[tuple]:
     for label, name in (("Best Cost", w.best_cost), ("Best SLA", w.best_sla),
                         (f"Best Balance (w={weight:g})", w.best_balance)):
         t = matrix.scenario(name).totals
-        cards.append((label, name, f"${t.cost:,.2f} · {t.overloaded_pct:.2f}% overloaded · {t.dropped_pct:.3f}% "
-                                   "dropped"))
+        cards.append((label, scenario_label(name), f"${t.cost:,.2f} · {t.overloaded_pct:.2f}% overloaded · "
+                                                   f"{t.dropped_pct:.3f}% dropped"))
     if sla is not None:
         name = w.cheapest_meeting_sla
         if name:
             t = matrix.scenario(name).totals
-            cards.append((f"Cheapest with <= {sla:g}% overloaded", name, f"${t.cost:,.2f}"))
+            cards.append((f"Cheapest with <= {sla:g}% overloaded", scenario_label(name), f"${t.cost:,.2f}"))
         else:
             cards.append((f"Cheapest with <= {sla:g}% overloaded", "none", "no scenario meets the target"))
     return cards
 
 
 def baseline_rows(matrix) -> list[list]:
-    return [[name, f"${b.totals.cost:,.2f}", fmt_num(b.totals.overloaded_pct, 2, "%"),
+    return [[scenario_label(name), f"${b.totals.cost:,.2f}", fmt_num(b.totals.overloaded_pct, 2, "%"),
              fmt_num(b.totals.dropped_pct, 3, "%"), fmt_num(b.totals.p95_latency_s, 2, " s"),
              fmt_num(b.totals.scaling_actions)] for name, b in matrix.baselines.items()]
 

@@ -15,6 +15,7 @@ from dashapp.components.page import View, load_window, serve
 from dashapp.components.resampled import register_zoom, resampled_graph
 from dashapp.components.urlsync import register_url_writer
 from dashapp.figures import local_index, whatif_columns, whatif_figure
+from dashapp.labels import label
 from dashapp.runtime.backends import results
 from dashapp.runtime.result_cache import ResultCache
 from dashapp.runtime.settings import current_settings
@@ -67,10 +68,14 @@ def comparison_rows(res) -> list[list]:
     """``metric, baseline, scenario, delta`` for cost, SLA and servers."""
     b, s = res.baseline.totals.to_dict(), res.scenario.totals.to_dict()
     rows = []
-    for key, label, d in _ROWS:
+    for key, name, d in _ROWS:
         delta = res.delta.get(key)
+        base, scen = b[key], s[key]
+        if d == 0 and None not in (base, scen, delta):  # counts: whole requests, and a delta that adds up
+            base, scen = round(base), round(scen)
+            delta = scen - base
         sign = "+" if delta is not None and delta > 0 else ""
-        rows.append([label, fmt_num(b[key], d), fmt_num(s[key], d),
+        rows.append([name, fmt_num(base, d), fmt_num(scen, d),
                      "n/a" if delta is None else f"{sign}{delta:,.{d}f}"])
     if res.delta.get("cost_pct") is not None:
         rows.append(["Cost change (%)", "", "", f"{res.delta['cost_pct']:+.1f}%"])
@@ -104,8 +109,9 @@ def build(parsed: st.Parsed, store: DatasetStore, rc: ResultCache) -> html.Div:
     ctx = resolve(parsed, store, rc)
     res = _whatif(ctx, rc)
     v = parsed.values
-    baseline_note = (f"Baseline: {v['config']}/{v['policy']} on the load as it is with the default servers and "
-                     "price. Scenario: the same rule on the changed load with the settings on the left.")
+    baseline_note = (f"Baseline: the {label(v['config'])} configuration with the {label(v['policy'])} policy on the "
+                     "load as it is, with the default servers and price. Scenario: the same rule on the changed load "
+                     "with the settings on the left.")
     content = [
         html.P(baseline_note, className="small text-muted mb-1"),
         table(["", "baseline", "scenario", "delta"], comparison_rows(res), id_=ids.WHATIF_TABLE),

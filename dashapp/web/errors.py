@@ -7,7 +7,7 @@ import logging
 from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-__all__ = ["json_error", "register_error_handlers", "unmatched_route"]
+__all__ = ["init_page_not_found", "is_page_path", "json_error", "register_error_handlers", "unmatched_route"]
 
 log = logging.getLogger(__name__)
 
@@ -80,3 +80,31 @@ def register_error_handlers(server: Flask) -> None:
     for code in (400, 404, 405, 413, 415):
         server.register_error_handler(code, handle)
     server.register_error_handler(500, handle_500)
+
+
+def is_page_path(path: str, prefix: str = "/") -> bool:
+    """Whether Dash's router shows a registered page at ``path`` (it compares paths without their outer
+    slashes; a page with a ``path_template`` counts as matching anything, so it is never answered 404 here)."""
+    import dash
+
+    path_id = path[len(prefix):] if path.startswith(prefix) else path
+    path_id = path_id.strip("/")
+    return any(entry.get("path_template") or entry["path"].strip("/") == path_id
+               for entry in dash.page_registry.values())
+
+
+def init_page_not_found(app) -> None:
+    """Answer 404 for a path that is no page.
+
+    Dash serves its index from a catch-all route for every path, and its router shows "404 - Page not found"
+    in the browser; the status stays 200, which monitors, crawlers and link checkers read as a page. The
+    content stays Dash's; only the status changes.
+    """
+    prefix = app.config.routes_pathname_prefix
+    catch_all = prefix + "<path:path>"  # the endpoint of Dash's catch-all route (Dash names it by its rule)
+
+    @app.server.after_request
+    def _page_status(resp):
+        if request.endpoint == catch_all and resp.status_code == 200 and not is_page_path(request.path, prefix):
+            resp.status_code = 404
+        return resp

@@ -165,3 +165,15 @@ def test_history_zoom_redraws_the_visible_range_at_full_resolution(web):
     page.evaluate(f"Plotly.relayout({graph}, {{'xaxis.autorange': true}})")
     web.wait_js(f"{_xs(graph)}.length === {n_full}")
     assert web.errors == []
+
+
+def test_a_path_that_is_no_page_answers_404_and_shows_the_not_found_page(web):
+    response = web.page.goto(web.base + "/nosuchpage")
+    assert response.status == 404
+    web.page.wait_for_selector("#_pages_content > *")
+    assert "404" in web.text("#_pages_content")
+    ok = web.page.goto(web.base + "/history?granularity=15")
+    assert ok.status == 200
+    # Chromium logs the 404 of the document itself; nothing else may fail.
+    assert [e for e in web.errors if "status of 404" not in e] == []
+    assert len(web.errors) <= 1

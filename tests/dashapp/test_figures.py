@@ -153,6 +153,10 @@ def test_matrix_and_pareto_figures_show_the_core_numbers():
         i, j = list(cost.y).index(sc["config"]), list(cost.x).index(sc["policy"])
         assert cost.z[i][j] == sc["cost"]
         assert fig.data[1].z[i][j] == sc["overloaded_pct"]
+    assert fig.layout.xaxis.title.text == "policy"
+    assert fig.layout.yaxis.title.text == "configuration"
+    assert list(fig.layout.xaxis.ticktext) == [p.capitalize() for p in cost.x]  # labels on the ticks, ids as data
+    assert "Balanced" in fig.layout.yaxis.ticktext
     opt = optimize(s, budget=60)
     pf = F.pareto_figure(opt.front, opt.knee, md["scenarios"], md["baselines"])
     knee = next(t for t in pf.data if t.name == "knee")
@@ -203,7 +207,8 @@ def test_band_labels_are_horizontal_above_the_data_clipped_to_the_window_and_nev
     assert top < 1.0
     for a in fig.layout.annotations:
         assert a.textangle is None  # horizontal
-        assert a.yanchor == "top" and a.y - 15 / (380 - 80) >= top - 1e-9  # in the strip above the data
+        assert a.yanchor == "top"
+        assert a.y - 15 / (380 - 80) >= top - 1e-9
         shape = next(sh for sh in fig.layout.shapes if pd.Timestamp(sh.x0) == pd.Timestamp(a.x))
         assert shape is not None  # at the left of its own band
     boxes = _label_boxes(fig)

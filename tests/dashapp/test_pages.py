@@ -167,6 +167,9 @@ def test_scenarios_job_and_the_recommendation_follow_weight_and_target(ctx, page
         assert "Best Cost" in text(find(layout, ids.SCEN_WINNERS))
     fig = find(layout, "scenarios-matrix").figure
     assert len(fig.data) == 3
+    baselines = text(find(layout, "scenarios-baselines"))
+    assert "Static (peak)" in baselines  # labels, not ids
+    assert "static_peak" not in baselines
 
 
 def test_what_if_doubles_the_load_and_reports_deltas(ctx, pages):
@@ -298,10 +301,14 @@ def test_history_charts_keep_to_the_window_and_label_gaps_by_what_the_data_tell(
         fig = find(layout, ids.rs_graph(name)).figure
         assert fig.layout.xaxis.range is None  # autorange: the data and the bands decide
         for shape in fig.layout.shapes:  # STS-70's mission runs to 07-22: its band stops at the window's end
-            assert lo <= pd.Timestamp(shape.x0) and pd.Timestamp(shape.x1) < hi
+            assert lo <= pd.Timestamp(shape.x0)
+            assert pd.Timestamp(shape.x1) < hi
     traffic = find(layout, ids.rs_graph("history-traffic")).figure
     assert "STS-70 mission" in [a.text for a in traffic.layout.annotations]
     assert traffic.layout.xaxis.title.text == "time (UTC-04:00)"
     gaps = pages["history"].layout(granularity="15", start="1995-07-27", end="1995-08-05")
     labels = [a.text for a in find(gaps, ids.rs_graph("history-sim")).figure.layout.annotations]
     assert labels == ["no requests", "outage"]  # the no-log stretch, then the hurricane (the calendar's outage)
+    one = text(find(pages["history"].layout(granularity="15", start="1995-07-27", end="1995-07-31"), "history-summary"))
+    assert " 1 gap" in one
+    assert "1 gaps" not in one

@@ -159,6 +159,12 @@ def test_horizon_steps_at_15_minutes(horizon, steps, warned):
     assert bool(parsed.warnings) == warned
 
 
+def test_a_horizon_warning_quotes_the_horizon_once_as_written():
+    parsed = st.parse_query("forecast", {"horizon": "400D"})
+    st.resolve_horizon(parsed, pd.Timedelta(minutes=15))
+    assert parsed.warnings == ["horizon '400d' ignored: it exceeds 30 days; using 1d."]
+
+
 def test_origin_needs_three_days_of_history_and_snaps_to_the_grid():
     interval = pd.Timedelta(minutes=15)
     parsed = st.parse_query("forecast", {})
