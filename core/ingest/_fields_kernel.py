@@ -12,18 +12,22 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["split_fields", "fnv_spans"]
+from core.ingest._clf_kernel import _next_newline
+
+__all__ = ["split_fields", "fnv_spans", "count_newlines"]
 
 
 @njit(cache=True, nogil=True)
-def split_fields(buf, lo, hi, sep, want, nlines):
-    """Spans of the fields numbered ``want`` (ascending) of each line of ``buf[lo:hi]``.
+def split_fields(buf, words, lo, hi, sep, want, nlines, count_all):
+    """Spans of the fields numbered ``want`` (ascending) of each line of ``buf[lo:hi]``, in one pass.
 
     Args:
-        buf: uint8 bytes; ``buf[hi - 1]`` is a newline.
+        buf: uint8 bytes; ``buf[hi - 1]`` is a newline. ``words``: ``buf`` viewed as uint64.
         sep: the separator byte (32 space, 9 tab); each one ends a field.
         want: int64 field numbers, ascending.
         nlines: the number of newlines in ``buf[lo:hi]``.
+        count_all: count every field of a line; else stop after the last wanted one (the rest of
+            the line is skipped eight bytes at a time, and ``nfields`` is a lower bound).
 
     Returns:
         ``(line_start, line_end, nfields, starts, ends)``: per line its span without the
@@ -34,73 +38,97 @@ def split_fields(buf, lo, hi, sep, want, nlines):
     line_start = np.empty(nlines, dtype=np.int64)
     line_end = np.empty(nlines, dtype=np.int64)
     nfields = np.zeros(nlines, dtype=np.int64)
-    starts = np.full((nlines, nw), -1, dtype=np.int64)
-    ends = np.full((nlines, nw), -1, dtype=np.int64)
-    last = want[nw - 1] if nw else -1
+    starts = np.empty((nlines, nw), dtype=np.int64)
+    ends = np.empty((nlines, nw), dtype=np.int64)
     i = 0
     p = lo
     while p < hi and i < nlines:
         s = p
-        while buf[p] != 10:
-            p += 1
-        e = p
+        f = 0
+        k = 0
+        q = s
+        for c in range(nw):
+            starts[i, c] = -1
+            ends[i, c] = -1
+        while True:
+            fs = q
+            if buf[q] == 34:  # quoted: to the closing quote (a backslash escapes one byte)
+                q += 1
+                while buf[q] != 34 and buf[q] != 10:
+                    if buf[q] == 92 and buf[q + 1] != 10:
+                        q += 1
+                    q += 1
+                if buf[q] == 34:
+                    q += 1
+            while buf[q] != sep and buf[q] != 10:
+                q += 1
+            fe = q
+            if buf[q] == 10 and fe > fs and buf[fe - 1] == 13:
+                fe -= 1
+            if k < nw and want[k] == f:
+                starts[i, k] = fs
+                ends[i, k] = fe
+                k += 1
+            f += 1
+            if buf[q] == 10:
+                break
+            q += 1
+            if k == nw and not count_all:
+                f += 1  # the separator just passed starts one more field
+                q = _next_newline(buf, words, q, hi)
+                break
+        e = q
         if e > s and buf[e - 1] == 13:
             e -= 1
         line_start[i] = s
         line_end[i] = e
-        f = 0
-        k = 0
-        q = s
-        while q <= e:
-            fs = q
-            if q < e and buf[q] == 34:  # quoted: to the closing quote (a backslash escapes one byte)
-                q += 1
-                while q < e and buf[q] != 34:
-                    if buf[q] == 92:
-                        q += 1
-                    q += 1
-                q += 1
-            while q < e and buf[q] != sep:
-                q += 1
-            if q > e:
-                q = e
-            if k < nw and want[k] == f:
-                starts[i, k] = fs
-                ends[i, k] = q
-                k += 1
-            f += 1
-            if f > last and k == nw:
-                # the rest only for the field count, which checks the line's shape
-                while q < e:
-                    if buf[q] == sep:
-                        f += 1
-                    q += 1
-                break
-            q += 1
         nfields[i] = f
         i += 1
-        p += 1
+        p = q + 1
     return line_start, line_end, nfields, starts, ends
 
 
 @njit(cache=True, nogil=True)
-def fnv_spans(buf, starts, ends, strip_port):
+def count_newlines(buf, lo, hi):
+    """Newlines in ``buf[lo:hi]`` (a loop LLVM vectorizes: no temporary array)."""
+    n = 0
+    for x in range(lo, hi):
+        n += buf[x] == 10
+    return n
+
+
+@njit(cache=True, nogil=True)
+def fnv_spans(buf, starts, ends, port_mode):
     """64-bit FNV-1a of each span (the CLF parser hashes hosts the same way); 0 for an empty span.
 
-    With ``strip_port`` a trailing ``:digits`` is left out (``10.0.0.1:443`` is host ``10.0.0.1``).
+    ``port_mode`` 1: a trailing ``:digits`` is left out (``10.0.0.1:443`` is host ``10.0.0.1``, as load
+    balancers always write a port); 2: the same only when the span has one colon (so an IPv6 address
+    keeps its last group), and ``[addr]:port`` is ``addr``.
     """
     n = len(starts)
     out = np.zeros(n, dtype=np.uint64)
     for i in range(n):
         s = starts[i]
         e = ends[i]
-        if strip_port:
-            c = e - 1
-            while c > s and 48 <= buf[c] <= 57:
-                c -= 1
-            if c > s and c < e - 1 and buf[c] == 58:
-                e = c
-        if e <= s or s < 0:
+        if s < 0 or e <= s:
+            continue
+        if port_mode == 2 and buf[s] == 91:  # [::1]:443
+            c = s + 1
+            while c < e and buf[c] != 93:
+                c += 1
+            s, e = s + 1, c
+        elif port_mode > 0:
+            colons = 0
+            if port_mode == 2:
+                for c in range(s, e):
+                    colons += buf[c] == 58
+            if port_mode == 1 or colons == 1:
+                c = e - 1
+                while c > s and 48 <= buf[c] <= 57:
+                    c -= 1
+                if c > s and c < e - 1 and buf[c] == 58:
+                    e = c
+        if e <= s:
             continue
         h = np.uint64(0xCBF29CE484222325)
         for k in range(s, e):

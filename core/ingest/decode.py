@@ -28,19 +28,21 @@ def days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
 
 
 def gather(buf: np.ndarray, start: np.ndarray, width: int) -> np.ndarray:
-    """``buf[start[i] + j]`` for ``j < width`` as an ``(n, width)`` int64 array (out-of-range reads are 0)."""
+    """``buf[start[i] + j]`` for ``j < width`` as an ``(n, width)`` uint8 array (out-of-range reads are 0)."""
     idx = start[:, None] + np.arange(width)
     if len(buf) == 0:
-        return np.zeros(idx.shape, dtype=np.int64)
+        return np.zeros(idx.shape, dtype=np.uint8)
     inside = (idx >= 0) & (idx < len(buf))
-    out = buf[np.where(inside, idx, 0)].astype(np.int64)
+    if inside.all():
+        return buf[idx]
+    out = buf[np.where(inside, idx, 0)]
     out[~inside] = 0
     return out
 
 
 def _digits(g: np.ndarray, cols: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """The number written by the digit columns ``cols`` of ``g`` and whether all of them are digits."""
-    d = g[:, cols] - 48
+    d = g[:, cols].astype(np.int64) - 48
     ok = ((d >= 0) & (d <= 9)).all(axis=1)
     val = (d * (10 ** np.arange(len(cols) - 1, -1, -1))).sum(axis=1)
     return val, ok
@@ -134,10 +136,12 @@ def clf_minutes(buf: np.ndarray, start: np.ndarray, end: np.ndarray):
 def uint_field(buf: np.ndarray, start: np.ndarray, end: np.ndarray, dash: int = 0, width: int = 15):
     """A decimal field of 1..``width`` digits -> (value, ok); ``-`` reads as ``dash``."""
     length = end - start
+    if len(length):  # only as wide as the longest field (byte counts rarely pass 8 digits)
+        width = int(min(width, max(1, length.max())))
     g = gather(buf, start, width)
     col = np.arange(width)
     inside = col[None, :] < length[:, None]
-    d = g - 48
+    d = g.astype(np.int64) - 48
     ok = (((d >= 0) & (d <= 9)) | ~inside).all(axis=1) & (length >= 1) & (length <= width) & (start >= 0)
     d = np.where(inside & ok[:, None], d, 0)
     # Right-align: digit j of a field of length L has weight 10**(L-1-j).
@@ -147,6 +151,10 @@ def uint_field(buf: np.ndarray, start: np.ndarray, end: np.ndarray, dash: int = 
     return np.where(is_dash, dash, val), ok | is_dash
 
 
-def host_hash(buf: np.ndarray, start: np.ndarray, end: np.ndarray, strip_port: bool = False) -> np.ndarray:
-    """FNV-1a 64 of the host field (as the CLF parser), ``ip:port`` -> ``ip`` with ``strip_port``; 0 if absent."""
-    return fnv_spans(buf, start.astype(np.int64), end.astype(np.int64), strip_port)
+def host_hash(buf: np.ndarray, start: np.ndarray, end: np.ndarray, port_mode: int = 0) -> np.ndarray:
+    """FNV-1a 64 of the host field (as the CLF parser); 0 if absent.
+
+    ``port_mode`` 1 drops a trailing ``:port``; 2 drops it only from ``host:port`` with one colon and
+    unwraps ``[ipv6]:port`` (for fields that may hold a bare IPv6 address).
+    """
+    return fnv_spans(buf, start.astype(np.int64), end.astype(np.int64), port_mode)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.ingest._fields_kernel import split_fields
+from core.ingest._fields_kernel import count_newlines, split_fields
 from core.ingest.apache import ParsedChunk
 
 __all__ = ["Lines", "split", "to_chunk", "ends_with_newline", "first_failure"]
@@ -42,11 +42,18 @@ class Lines:
         return self.fstart[:, k], self.fend[:, k]
 
 
-def split(buf: np.ndarray, lo: int, hi: int, sep: int, want: list[int]) -> Lines:
-    """Split ``buf[lo:hi]`` (ending with a newline) into lines and the wanted fields' spans."""
-    nlines = int(np.count_nonzero(buf[lo:hi] == 10))
+def split(buf: np.ndarray, lo: int, hi: int, sep: int, want: list[int], count_all: bool = False) -> Lines:
+    """Split ``buf[lo:hi]`` (ending with a newline) into lines and the wanted fields' spans.
+
+    With ``count_all`` ``nfields`` counts every field of a line; else it is exact up to the last wanted
+    field and a lower bound after it (the rest of the line is skipped quickly).
+    """
+    nlines = int(count_newlines(buf, lo, hi))
     order = np.asarray(want, dtype=np.int64)
-    s, e, nf, fs, fe = split_fields(buf, lo, hi, sep, order, nlines)
+    if buf.ctypes.data % 8:  # the word view needs an aligned start (reader buffers are)
+        buf = buf.copy()
+    words = buf[: len(buf) // 8 * 8].view(np.uint64)
+    s, e, nf, fs, fe = split_fields(buf, words, lo, hi, sep, order, nlines, count_all)
     return Lines(buf, s, e, nf, fs, fe)
 
 

@@ -125,13 +125,7 @@ def _resolve(docs: list[dict], fields: dict, name: str) -> dict:
 
 
 def _host(v) -> bytes:
-    if not isinstance(v, str):
-        return b"" if v is None else str(v).encode()
-    if v.startswith("["):  # [::1]:443
-        v = v[1:v.find("]")] if "]" in v else v[1:]
-    elif v.count(":") == 1:  # 10.0.0.1:443, not an IPv6 address
-        v = v.split(":", 1)[0]
-    return v.encode("utf-8", "surrogatepass")
+    return b"" if v is None else (v if isinstance(v, str) else str(v)).encode("utf-8", "surrogatepass")
 
 
 def _number(v, dash: int) -> int:
@@ -148,6 +142,20 @@ def _number(v, dash: int) -> int:
     return _BAD
 
 
+def _numbers(values: list, missing: int, dash: int) -> np.ndarray:
+    """Integers of ``values`` (numbers or numeric strings; None -> ``missing``, ``-`` -> ``dash``, else _BAD)."""
+    try:  # the usual case, in C: all integers, or all digit strings
+        arr = np.array(values)
+        if arr.dtype.kind in "iu":
+            return arr.astype(np.int64)
+        if arr.dtype.kind == "U":
+            return arr.astype(np.int64)
+    except (ValueError, TypeError, OverflowError):
+        pass
+    return np.fromiter((missing if v is None else _number(v, dash) for v in values), dtype=np.int64,
+                       count=len(values))
+
+
 def _spans(values: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
     ends = np.cumsum(lengths)
@@ -155,24 +163,42 @@ def _spans(values: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return buf, ends - lengths, ends
 
 
+def _text_spans(values: list, encoding: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The strings of ``values`` in one buffer with their spans (non-strings: empty spans)."""
+    try:  # the usual case: all strings without a newline, joined and encoded in one C call each
+        data = "\n".join(values).encode(encoding, "replace")
+        buf = np.frombuffer(data + b"\n", dtype=np.uint8)
+        ends = np.flatnonzero(buf == 10)
+        if len(ends) == len(values):
+            return buf, np.concatenate(([0], ends[:-1] + 1)), ends
+    except TypeError:
+        pass
+    return _spans([v.encode(encoding, "replace") if isinstance(v, str) else b"" for v in values])
+
+
 def _times(values: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(UTC minute, offset, ok) of timestamps: ISO or nginx strings, or epoch numbers."""
     n = len(values)
-    num = np.array([float(v) if type(v) in (int, float) else np.nan for v in values], dtype=np.float64)
-    texts = [v.encode("latin-1", "replace") if isinstance(v, str) else b"" for v in values]
-    buf, s, e = _spans(texts)
+    buf, s, e = _text_spans(values, "latin-1")
     minute, offset, ok = decode.iso_minutes(buf, s, e)
     if not ok.all():
         m2, o2, ok2 = decode.clf_minutes(buf, s, e)
         use = ~ok & ok2
         minute, offset, ok = np.where(use, m2, minute), np.where(use, o2, offset), ok | ok2
-    is_num = ~np.isnan(num)
-    if is_num.any():
+    if not ok.all():
+        num = np.array([float(v) if type(v) in (int, float) else np.nan for v in values], dtype=np.float64)
+        is_num = ~np.isnan(num)
         seconds = np.where(num > 1e14, num / 1e6, np.where(num > 1e11, num / 1e3, num))  # us, ms or s
         minute = np.where(is_num, np.floor(np.nan_to_num(seconds) / 60).astype(np.int64), minute)
         offset = np.where(is_num, 0, offset)
         ok = np.where(is_num, (seconds > 0) & (seconds < 1e10), ok)
     return minute.astype(np.int64), offset.astype(np.int16), ok if n else np.zeros(0, dtype=bool)
+
+
+def _column(docs: list[dict], key: str) -> list:
+    if "." not in key:
+        return [d.get(key) for d in docs]
+    return [_get(d, key) for d in docs]
 
 
 class JsonLinesParser:
@@ -189,33 +215,35 @@ class JsonLinesParser:
         start = np.concatenate(([lo], nl[:-1] + 1))
         end = nl - (buf[np.maximum(nl - 1, 0)] == 13)
         n = len(raw)
-        docs: list = []
+        loads = orjson.loads
         valid = np.ones(n, dtype=bool)
-        for i, line in enumerate(raw):
-            try:
-                docs.append(orjson.loads(line))
-            except orjson.JSONDecodeError:
-                docs.append({})
-                valid[i] = False
-        is_obj = np.fromiter((type(d) is dict for d in docs), dtype=bool, count=n)
-        docs = [d if type(d) is dict else {} for d in docs]
+        try:
+            docs = [loads(line) for line in raw]  # every line valid: one comprehension, no per-line try
+        except orjson.JSONDecodeError:
+            docs = []
+            for i, line in enumerate(raw):
+                try:
+                    docs.append(loads(line))
+                except orjson.JSONDecodeError:
+                    docs.append({})
+                    valid[i] = False
+        is_obj = np.array([type(d) is dict for d in docs], dtype=bool)
+        if not is_obj.all():
+            docs = [d if type(d) is dict else {} for d in docs]
         k = self.keys
-        tkey = k["time"]
-        tvals = [d.get(tkey) for d in docs] if "." not in tkey else [_get(d, tkey) for d in docs]
-        has_time = np.fromiter((v is not None for v in tvals), dtype=bool, count=n)
+        tvals = _column(docs, k["time"])
+        has_time = np.array([v is not None for v in tvals], dtype=bool)
         minute, offset, t_ok = _times(tvals)
-        status = np.zeros(n, dtype=np.int64)
-        size = np.full(n, -1, dtype=np.int64)
+        status = _numbers(_column(docs, k["status"]), 0, _BAD) if k["status"] else np.zeros(n, dtype=np.int64)
+        size = _numbers(_column(docs, k["bytes"]), -1, 0) if k["bytes"] else np.full(n, -1, dtype=np.int64)
         host = np.zeros(n, dtype=np.uint64)
-        if k["status"]:
-            vals = [_get(d, k["status"]) for d in docs]
-            status = np.fromiter((0 if v is None else _number(v, _BAD) for v in vals), dtype=np.int64, count=n)
-        if k["bytes"]:
-            vals = [_get(d, k["bytes"]) for d in docs]
-            size = np.fromiter((-1 if v is None else _number(v, 0) for v in vals), dtype=np.int64, count=n)
         if k["host"]:
-            hb, hs, he = _spans([_host(_get(d, k["host"])) for d in docs])
-            host = decode.host_hash(hb, hs, he)
+            vals = _column(docs, k["host"])
+            hb, hs, he = _text_spans(vals, "utf-8")
+            if not all(type(v) is str for v in vals):  # numbers as hosts; None (absent) stays 0
+                hb, hs, he = _spans([_host(v) for v in vals])
+                he = np.where([v is None for v in vals], hs, he)
+            host = decode.host_hash(hb, hs, he, port_mode=2)
         code = first_failure([
             valid,
             is_obj,

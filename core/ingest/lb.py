@@ -84,7 +84,7 @@ def parse_lb(buf: np.ndarray, lo: int, hi: int, keep: int, fields: tuple[int, ..
         b_ok,
         quoted,
     ])
-    host = decode.host_hash(buf, cs, ce, strip_port=True)
+    host = decode.host_hash(buf, cs, ce, port_mode=1)
     return to_chunk(lines, _REASONS, code, minute=minute, offset=offset, status=status, size=size, host=host,
                     keep=keep)
 

@@ -111,7 +111,7 @@ class W3CParser:
         size = names.get("sc-bytes", -1)
         host = next((names[f] for f in _HOST_FIELDS if f in names), -1)
         wanted = sorted({k for k in (date, time_, status, size, host) if k >= 0})
-        lines = split(buf, lo, hi, sep, wanted or [0])
+        lines = split(buf, lo, hi, sep, wanted or [0], count_all=True)
         n = len(lines)
 
         def span(k: int):
