@@ -26,11 +26,14 @@ from core.forecast.base import (
 from core.series import TrafficSeries
 
 __all__ = [
+    "CRPS_TAUS",
     "PROTOCOLS",
     "BacktestReport",
     "backtest",
     "backtest_protocols",
+    "crps_from_quantiles",
     "metrics",
+    "pinball_loss",
     "rolling_forecast",
     "split_series",
     "mase_scale",
@@ -38,6 +41,11 @@ __all__ = [
 
 PROTOCOLS = ("one-step", "day-ahead", "one-shot")
 _LEVELS = (80, 95)
+#: Quantile levels behind the CRPS: the midpoints of 50 equal slices of (0, 1) (0.01, 0.03, ..., 0.99).
+#: Symmetric around 0.5, so the CRPS of a point forecast (every quantile = the mean) is exactly its MAE.
+CRPS_TAUS = (np.arange(50) + 0.5) / 50
+#: The central interval levels whose bounds are those quantiles (98, 94, ..., 2 percent).
+_CRPS_LEVELS = tuple(round((1 - 2 * t) * 100, 6) for t in CRPS_TAUS[:25])
 
 
 def _inclusive_end(series: TrafficSeries, value) -> int:
@@ -79,10 +87,43 @@ def mase_scale(y_train: np.ndarray, steps_per_day: int) -> float:
     return float(d.mean()) if d.size else float("nan")
 
 
-def metrics(truth, mean, lo=None, hi=None, scale: float | None = None) -> dict:
-    """RMSE, MSE, MAE, MAPE (zero truth excluded), sMAPE, MASE and interval coverage.
+def pinball_loss(truth, q, tau: float) -> float:
+    """Mean pinball (quantile) loss of the ``tau`` quantile forecast ``q``; NaN truth or forecast ignored.
 
-    ``lo``/``hi`` map a level (80, 95) to bound arrays. NaN truth is ignored.
+    ``tau * (y - q)`` when the truth is above the quantile, ``(1 - tau) * (q - y)`` when below.
+    """
+    y, q = np.asarray(truth, dtype=np.float64), np.asarray(q, dtype=np.float64)
+    ok = ~np.isnan(y) & ~np.isnan(q)
+    d = y[ok] - q[ok]
+    return float(np.mean(np.maximum(tau * d, (tau - 1) * d))) if d.size else float("nan")
+
+
+def crps_from_quantiles(truth, quantiles: dict) -> float:
+    """CRPS approximated from quantile forecasts: ``2 * mean over tau of the pinball loss``.
+
+    The CRPS is ``2 * integral over (0, 1) of the pinball loss of the tau quantile``; with ``quantiles``
+    at the midpoints of equal slices of (0, 1) (:data:`CRPS_TAUS`) this is the midpoint rule. Exact for
+    a point forecast (every quantile equal: the CRPS is the absolute error).
+
+    Args:
+        truth: observed values (NaN ignored).
+        quantiles: ``{tau: array of the tau quantile}``, same shape as ``truth``.
+    """
+    y = np.asarray(truth, dtype=np.float64)
+    ok = ~np.isnan(y)
+    if not quantiles or not ok.any():
+        return float("nan")
+    return float(2 * np.mean([pinball_loss(y[ok], np.asarray(q)[ok], tau) for tau, q in quantiles.items()]))
+
+
+def metrics(truth, mean, lo=None, hi=None, scale: float | None = None, quantiles: dict | None = None) -> dict:
+    """RMSE, MSE, MAE, MAPE (zero truth excluded), sMAPE, MASE, interval coverage and probabilistic scores.
+
+    ``lo``/``hi`` map a level (80, 95) to bound arrays: the bounds of an L% interval are the
+    ``(1 -/+ L/100) / 2`` quantiles, so ``pinball_80`` is the mean of the pinball losses of ``lo[80]``
+    (tau 0.1) and ``hi[80]`` (tau 0.9), ``pinball_95`` of ``lo[95]`` (0.025) and ``hi[95]`` (0.975).
+    ``quantiles`` maps tau to quantile arrays (:data:`CRPS_TAUS`) for the ``crps``
+    (:func:`crps_from_quantiles`). Scores without their inputs are None. NaN truth is ignored.
     """
     truth = np.asarray(truth, dtype=np.float64)
     mean = np.asarray(mean, dtype=np.float64)
@@ -91,7 +132,8 @@ def metrics(truth, mean, lo=None, hi=None, scale: float | None = None) -> dict:
     e = y - f
     out = {"n": int(ok.sum())}
     if not y.size:
-        return out | {k: None for k in ("rmse", "mse", "mae", "mape", "smape", "mase")}
+        return out | {k: None for k in ("rmse", "mse", "mae", "mape", "smape", "mase", "crps",
+                                        *(f"pinball_{lev}" for lev in _LEVELS))}
     out["mse"] = float(np.mean(e**2))
     out["rmse"] = float(np.sqrt(out["mse"]))
     out["mae"] = float(np.mean(np.abs(e)))
@@ -107,6 +149,12 @@ def metrics(truth, mean, lo=None, hi=None, scale: float | None = None) -> dict:
             out[f"coverage_{lev}"] = float(np.mean((y >= lo_v) & (y <= hi_v)) * 100)
         else:
             out[f"coverage_{lev}"] = None
+        if lo is not None and lev in lo:
+            tau = (1 - lev / 100) / 2
+            out[f"pinball_{lev}"] = (pinball_loss(y, lo_v, tau) + pinball_loss(y, hi_v, 1 - tau)) / 2
+        else:
+            out[f"pinball_{lev}"] = None
+    out["crps"] = crps_from_quantiles(y, {t: np.asarray(q)[ok] for t, q in quantiles.items()}) if quantiles else None
     return out
 
 
@@ -155,7 +203,9 @@ class BacktestReport:
             "poisson_floor": self.poisson_floor,
             "mase_scale": self.mase_scale,
             "notes": "MAPE excludes periods with zero truth; MASE divides by the in-sample MAE of the "
-            "one-day seasonal naive; gap periods are neither trained on nor scored",
+            "one-day seasonal naive; gap periods are neither trained on nor scored; crps: 2 x the mean pinball "
+            "loss of the calibrated quantiles at tau 0.01, 0.03, ..., 0.99; pinball_80/95: mean pinball loss of "
+            "the interval bounds (tau 0.1 and 0.9 / 0.025 and 0.975)",
             "results": self.results,
         }
         if include_forecasts:
@@ -265,17 +315,20 @@ def backtest_protocols(
             report.mase_scale = mase_scale(y[:m], grid.steps_per_day)
             origins, h, keep = protocol_origins(protocol, m, n, grid)
             t0 = time.perf_counter()
-            levels = _LEVELS if model.calibrator_ is not None else None  # calibrate=False: no intervals
+            # calibrate=False: no intervals, hence no quantiles and no probabilistic scores.
+            levels = _LEVELS + _CRPS_LEVELS if model.calibrator_ is not None else None
             paths = model.predict_paths(y, origins, h, levels)
             pred_s = time.perf_counter() - t0
             j = np.arange(h)[None, :]
             take = j < keep[:, None]
             pos = (origins[:, None] + j)[take]
             flat = {k: v[take] for k, v in paths.items()}
+            quantiles = _crps_quantiles(flat)
+            flat = {k: v for k, v in flat.items() if k == "mean" or k[3:] in {f"{lev:g}" for lev in _LEVELS}}
             truth = y[pos]
             lo = {lev: flat[f"lo-{lev}"] for lev in _LEVELS if f"lo-{lev}" in flat}
             hi = {lev: flat[f"hi-{lev}"] for lev in _LEVELS if f"hi-{lev}" in flat}
-            res = metrics(truth, flat["mean"], lo, hi, report.mase_scale)
+            res = metrics(truth, flat["mean"], lo, hi, report.mase_scale, quantiles)
             res.update(fit_seconds=round(fit_s, 3), predict_seconds=round(pred_s, 3), label=model.label)
             if reused:
                 res["fit_reused"] = True
@@ -285,6 +338,18 @@ def backtest_protocols(
         if progress:
             progress(i + 1, len(built))
     return reports
+
+
+def _crps_quantiles(paths: dict) -> dict | None:
+    """``{tau: quantile array}`` at :data:`CRPS_TAUS` from the bounds of the :data:`_CRPS_LEVELS` intervals."""
+    out = {}
+    for tau in CRPS_TAUS:
+        key = f"{round(abs(1 - 2 * tau) * 100, 6):g}"
+        side = "lo" if tau < 0.5 else "hi"
+        if f"{side}-{key}" not in paths:
+            return None
+        out[float(tau)] = paths[f"{side}-{key}"]
+    return out
 
 
 def _params_for(params: dict, name: str) -> dict:

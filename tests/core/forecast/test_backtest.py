@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import InputError
 from core.forecast import backtest, metrics
-from core.forecast.backtest import protocol_origins, split_series
+from core.forecast.backtest import CRPS_TAUS, crps_from_quantiles, pinball_loss, protocol_origins, split_series
 from core.forecast.base import Grid
 from tests.core.forecast.synth import FAST, make_series
 
@@ -29,6 +29,38 @@ def test_metrics_by_hand():
     assert m["mase"] == pytest.approx(7 / 6)
     assert m["coverage_80"] == pytest.approx(200 / 3)  # 20 is outside [17, 19]
     assert m["coverage_95"] == pytest.approx(100.0)
+
+
+def test_pinball_loss_by_hand():
+    truth = np.array([10.0, 4.0, np.nan])
+    q = np.array([8.0, 6.0, 1.0])
+    # tau 0.9: 0.9 * (10 - 8) above, 0.1 * (6 - 4) below; the NaN truth is ignored.
+    assert pinball_loss(truth, q, 0.9) == pytest.approx((1.8 + 0.2) / 2)
+    assert pinball_loss(truth, q, 0.1) == pytest.approx((0.2 + 1.8) / 2)
+    lo = {80: np.array([8.0, 6.0, 0.0]), 95: np.array([7.0, 3.0, 0.0])}
+    hi = {80: np.array([12.0, 7.0, 0.0]), 95: np.array([13.0, 9.0, 0.0])}
+    m = metrics(truth, np.array([10.0, 5.0, 0.0]), lo, hi)
+    # tau 0.1 at lo-80: 0.1*2 + 0.9*2; tau 0.9 at hi-80: 0.1*2 + 0.1*3
+    assert m["pinball_80"] == pytest.approx(((0.2 + 1.8) / 2 + (0.2 + 0.3) / 2) / 2)
+    # tau 0.025 at lo-95: 0.025*3 + 0.025*1; tau 0.975 at hi-95: 0.025*3 + 0.025*5
+    assert m["pinball_95"] == pytest.approx(((0.075 + 0.025) / 2 + (0.075 + 0.125) / 2) / 2)
+    assert m["crps"] is None  # no quantiles given
+
+
+def test_crps_of_a_point_forecast_is_its_mae():
+    truth = np.array([10.0, 0.0, 20.0, np.nan])
+    mean = np.array([12.0, 1.0, 16.0, 5.0])
+    m = metrics(truth, mean, quantiles={t: mean for t in CRPS_TAUS})
+    assert m["crps"] == pytest.approx(m["mae"])
+    # The 50-quantile rule against the closed form for a normal forecast scored on its own draws.
+    rng = np.random.default_rng(0)
+    y = rng.normal(100, 10, 20_000)
+    from scipy.stats import norm
+
+    q = {t: np.full_like(y, 100 + 10 * norm.ppf(t)) for t in CRPS_TAUS}
+    exact = 10 / np.sqrt(np.pi)  # mean CRPS of N(mu, s^2) over its own draws: s / sqrt(pi)
+    assert crps_from_quantiles(y, q) == pytest.approx(exact, rel=0.01)
+    assert crps_from_quantiles(y, q) < np.mean(np.abs(y - 100))  # below the MAE of the median (s * 0.80)
 
 
 def test_split_is_inclusive_and_a_date_means_the_whole_day():

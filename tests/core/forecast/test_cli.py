@@ -82,8 +82,10 @@ def test_backtest_json(csv_path, tmp_path):
     assert set(obj["results"]) == {"seasonal_naive", "sarima"}
     for res in obj["results"].values():
         for key in ("rmse", "mse", "mae", "mape", "smape", "mase", "coverage_80", "coverage_95",
-                    "fit_seconds", "predict_seconds"):
+                    "crps", "pinball_80", "pinball_95", "fit_seconds", "predict_seconds"):
             assert key in res
+        assert 0 < res["crps"] < res["mae"]  # a calibrated spread beats its own mean's absolute error
+        assert 0 < res["pinball_95"] < res["pinball_80"]
     assert obj["poisson_floor"] > 0
     assert obj["periods"] == 2 * 96
     bad = run("backtest", "--data", str(csv_path), "--granularity", "15min", "--train-end", "1995-07-12",
