@@ -221,3 +221,29 @@ def test_append_errors_name_the_problem(tmp_path):
     with pytest.raises(InputError, match="appended to log datasets only; this one is a csv series"):
         store.append(series.id, tmp_path / "a.log")
     assert [d.id for d in store.list()] == [series.id]  # nothing stored
+
+
+@pytest.mark.slow
+def test_the_full_two_months_split_into_daily_files_give_the_single_file_dataset(make_nasa_log, tmp_path):
+    """3.46M generated lines: 58 daily files, shuffled, every third gzipped = the one file (~30 s)."""
+    whole_path = make_nasa_log(tmp_path / "nasa.log")
+    days: dict[bytes, object] = {}
+    day = b"?"
+    with open(whole_path, "rb") as f:
+        for line in f:
+            m = _DAY.search(line)
+            day = m.group(1)[:11] if m else day
+            if day not in days:
+                k = len(days)
+                name = tmp_path / "days" / f"access-{k:02d}.log{'.gz' if k % 3 == 0 else ''}"
+                name.parent.mkdir(exist_ok=True)
+                days[day] = gzip.open(name, "wb", compresslevel=1) if k % 3 == 0 else open(name, "wb")  # noqa: SIM115
+            days[day].write(line)
+    for out in days.values():
+        out.close()
+    paths = sorted((tmp_path / "days").iterdir())
+    random.Random(7).shuffle(paths)
+    whole = ingest(whole_path)
+    parts = ingest(paths)
+    assert len(parts.report.files) == len(days) == 58  # 07-01..07-28, 08-01, 08-03..08-31
+    same_dataset(whole, parts)
