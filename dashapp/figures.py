@@ -446,7 +446,7 @@ def pareto_figure(front: list[dict], knee: dict, presets: list[dict] = (), basel
                            mode="markers", name="presets", marker=dict(color="#aaa", size=8),
                            text=[p["name"] for p in presets], hoverinfo="text+x+y"))
     for name, b in (baselines or {}).items():
-        traces.append(dict(type="scatter", x=[b["cost"]], y=[b["overloaded_pct"]], mode="markers", name=name,
+        traces.append(dict(type="scatter", x=[b["cost"]], y=[b["overloaded_pct"]], mode="markers", name=label(name),
                            marker=dict(symbol="diamond", size=9)))
     traces.append(dict(type="scatter", x=[f["cost"] for f in front], y=[f["overloaded_pct"] for f in front],
                        mode="lines+markers", name="Pareto front", line=dict(color="#1f77b4"),

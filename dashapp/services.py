@@ -160,19 +160,21 @@ def simulation_result(rc: ResultCache, dataset_id: str, series: TrafficSeries, c
 
 def forecast_result(rc: ResultCache, dataset_id: str, series: TrafficSeries, *, model: str, target: str,
                     origin: pd.Timestamp, steps: int, levels: tuple[float, ...], anomalies: bool,
-                    models_dir, progress=None, cached_only: bool = False) -> ForecastResult | None:
-    """Core's :func:`~core.forecast.result.forecast_at` from ``origin`` with its backtest (when the data goes
-    on past the origin) and, with ``anomalies``, the anomalous runs of the history; through the result cache.
-    With ``cached_only`` returns None instead of computing."""
+                    models_dir, progress=None, cached_only: bool = False, backtest: bool = True
+                    ) -> ForecastResult | None:
+    """Core's :func:`~core.forecast.result.forecast_at` from ``origin`` with (``backtest``) its backtest (when
+    the data goes on past the origin) and, with ``anomalies``, the anomalous runs of the history; through the
+    result cache. With ``cached_only`` returns None instead of computing."""
     params = {"minutes": series.interval_minutes, "model": model, "target": target, "origin": str(origin),
-              "steps": steps, "levels": list(levels), "anomalies": anomalies}
+              "steps": steps, "levels": list(levels), "anomalies": anomalies, "backtest": backtest}
     key = rc.key("forecast", dataset_id, params)
     if cached_only:
         return rc.get(key)
 
     def compute():
         out = forecast_at(series, model, steps=steps, target=target, levels=levels, origin=origin,
-                          cache=ModelCache(models_dir), dataset_id=dataset_id, backtest=True, progress=progress)
+                          cache=ModelCache(models_dir), dataset_id=dataset_id, backtest=backtest,
+                          progress=progress)
         if anomalies:
             pos = int(series.index.searchsorted(origin))
             out.anomalies = anomaly_periods(rc, dataset_id, series, target, end=series.index[pos - 1]

@@ -35,7 +35,6 @@ import pandas as pd
 
 from core.errors import InputError
 from core.forecast import parse_horizon, parse_levels
-from core.forecast.split import default_test_start
 from core.registry import GRANULARITY_MINUTES
 from core.scaling import PRESETS, CapacityModel, CostModel, Policy, SimulationModel
 from core.scaling.whatif import LoadTransform, Spike
@@ -487,8 +486,10 @@ def resolve_horizon(parsed: Parsed, interval: pd.Timedelta) -> int:
 
 def resolve_origin(parsed: Parsed, series_start: pd.Timestamp, series_end: pd.Timestamp,
                    interval: pd.Timedelta) -> pd.Timestamp:
-    """Where the forecast starts: history before it is the training data (at least 3 days)."""
-    default = default_test_start(series_start, series_end) or series_end  # too short to test: forecast the future
+    """Where the forecast starts: the end of the data (a forecast of the future), or the URL's ``origin`` when
+    it leaves at least 3 days of history before it (the training data). The Forecast page backtests a
+    forecast from the end on the default split's test window (``core.forecast.split``) beside it."""
+    default = series_end
     v = parsed.values.get("origin")
     if v is None:
         return default

@@ -93,19 +93,20 @@ def forecast_bundle(query: dict) -> ExportBundle:
     ctx, rc, parsed = _context("forecast", query)
     v = parsed.values
     with rc:
-        bundle = services.forecast_result(rc, ctx.dataset.id, ctx.series, model=v["model"], target=v["target"],
-                                          origin=ctx.origin, steps=ctx.steps, levels=tuple(v["level"]),
-                                          anomalies=v["anomalies"], models_dir=current_settings().models_dir)
+        bundle, tested = page_module("forecast").forecast_results(ctx, rc)
     frame = bundle.to_frame()
     if "actual" not in frame:
         frame["actual"] = np.nan
     summary = {**_head(ctx, parsed), "model": bundle.model, "label": bundle.label, "target": bundle.target,
                "origin": ctx.origin.isoformat(), "steps": ctx.steps, "levels": bundle.levels,
-               "backtest": bundle.backtest, "notes": bundle.notes, "forecast": bundle.to_dict(arrays=False)}
+               "backtest": (tested or bundle).backtest, "notes": bundle.notes, "forecast": bundle.to_dict(arrays=False),
+               "backtest_forecast": None if tested is None else tested.to_dict(arrays=False)}
+    figures = {f"Forecast ({bundle.label})": forecast_figure(bundle)}
+    if tested is not None:  # a forecast from the end of the data: its model scored on the last week
+        figures[f"Backtest ({tested.label}, trained before {tested.origin:%Y-%m-%d %H:%M})"] = forecast_figure(tested)
     return ExportBundle(title=f"Forecast: {ctx.dataset.name}, {bundle.label}",
                         filename=f"forecast-{ctx.dataset.id}-{v['model']}", frame=frame, summary=summary,
-                        figures={f"Forecast ({bundle.label})": forecast_figure(bundle)},
-                        notes=_notes(ctx, parsed) + list(bundle.notes))
+                        figures=figures, notes=_notes(ctx, parsed) + list(bundle.notes))
 
 
 def scenarios_bundle(query: dict) -> ExportBundle:

@@ -177,3 +177,13 @@ def test_a_path_that_is_no_page_answers_404_and_shows_the_not_found_page(web):
     # Chromium logs the 404 of the document itself; nothing else may fail.
     assert [e for e in web.errors if "status of 404" not in e] == []
     assert len(web.errors) <= 1
+
+
+def test_a_first_visit_to_forecast_forecasts_the_future_beside_the_last_week_backtested(web):
+    page = web.open("/forecast?granularity=15&horizon=6h")
+    page.wait_for_selector(f"#forecast-graph {CHART}", timeout=120_000)
+    page.wait_for_selector(f"#forecast-backtest-graph {CHART}")
+    assert "(the end of the data)" in web.text("#forecast-summary")
+    assert "one-step" in web.text("#forecast-backtest")
+    assert page.input_value("#forecast-origin") == ""  # no origin in the URL: the default rule
+    assert web.errors == []

@@ -312,3 +312,39 @@ def test_history_charts_keep_to_the_window_and_label_gaps_by_what_the_data_tell(
     one = text(find(pages["history"].layout(granularity="15", start="1995-07-27", end="1995-07-31"), "history-summary"))
     assert " 1 gap" in one
     assert "1 gaps" not in one
+
+
+def test_forecast_defaults_to_the_future_with_the_last_week_backtested_beside_it(ctx, pages, page_settings):
+    store = DatasetStore(page_settings.data_dir)
+    end = store.get(store.default_id()).end  # 1995-09-01 00:00 -04:00
+    q = {"granularity": "15", "horizon": "6h"}
+    params = find(pages["forecast"].layout(**q), ids.job_ids("forecast")["params"]).data
+    seen, progress = _progress_recorder()
+    pages["forecast"].compute(progress, params)
+    assert seen == sorted(seen)
+    assert seen[-1] == 100
+    layout = pages["forecast"].layout(**q)
+    assert find(layout, ids.job_ids("forecast")["params"]).data is None  # both cached: no job
+    mean = next(t for t in find(layout, "forecast-graph").figure.data if t.name.startswith("forecast"))
+    assert pd.Timestamp(mean.x[0]) == end.tz_localize(None)  # the future, not the past
+    assert len(mean.x) == 24
+    tested = find(layout, ids.FORECAST_BACKTEST_GRAPH).figure
+    names = [t.name for t in tested.data]
+    assert "actual" in names
+    tested_mean = next(t for t in tested.data if t.name.startswith("forecast"))
+    assert pd.Timestamp(tested_mean.x[0]) == pd.Timestamp("1995-08-25")  # core's default split: the last week
+    assert len(tested_mean.x) == 7 * 96
+    table = text(find(layout, ids.FORECAST_BACKTEST))
+    assert "one-step" in table
+    assert "Trained up to 1995-08-24T23:45, scored 1995-08-25T00:00" in text(layout)
+    assert "(the end of the data)" in text(find(layout, "forecast-summary"))
+    assert "pick an earlier origin" not in text(layout)
+    # An explicit origin keeps working: the forecast starts there and is scored on the data after it.
+    explicit = {**q, "origin": "1995-08-21"}
+    params = find(pages["forecast"].layout(**explicit), ids.job_ids("forecast")["params"]).data
+    assert "origin=1995-08-21" in params["search"]
+    children = pages["forecast"].compute(lambda *a: None, params)
+    assert find(children, ids.FORECAST_BACKTEST_GRAPH) is None
+    mean = next(t for t in find(children, "forecast-graph").figure.data if t.name.startswith("forecast"))
+    assert pd.Timestamp(mean.x[0]) == pd.Timestamp("1995-08-21")
+    assert "scored 1995-08-21T00:00" in text(children)

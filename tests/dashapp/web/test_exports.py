@@ -218,7 +218,7 @@ def test_export_errors_are_json(live_server, path, status, fragment):
 
 PAGE_QUERIES = {
     "history": ("?start=1995-08-25&granularity=15", 2),
-    "forecast": ("?granularity=15&horizon=12h", 1),
+    "forecast": ("?granularity=15&horizon=12h", 2),  # from the end of the data, and the last week backtested
     "scenarios": ("?start=1995-08-28&budget=20", 2),
     "what-if": ("?start=1995-08-28&mult=1.5", 1),
 }
