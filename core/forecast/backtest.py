@@ -330,6 +330,8 @@ def backtest_protocols(
             hi = {lev: flat[f"hi-{lev}"] for lev in _LEVELS if f"hi-{lev}" in flat}
             res = metrics(truth, flat["mean"], lo, hi, report.mase_scale, quantiles)
             res.update(fit_seconds=round(fit_s, 3), predict_seconds=round(pred_s, 3), label=model.label)
+            if callable(getattr(model, "weights", None)):
+                res["ensemble"] = model.weights()  # the combination behind the scores, per horizon band
             if reused:
                 res["fit_reused"] = True
             # Keyed by the name the caller used (an alias stays an alias): the report answers the request.

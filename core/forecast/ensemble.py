@@ -1,12 +1,21 @@
-"""Ensemble whose weights come from backtest error on the training window.
+"""Ensemble whose weights come from backtest error on a validation window inside the training data.
 
 During calibration every member is fitted on the training data minus the
-last ``calibration_days`` and forecasts that window from many origins. For
-each horizon band the weights are the non-negative least-squares combination
-of the members' forecasts (normalized to sum to 1); the ensemble's conformal
-intervals come from the combined forecasts on the same window (four weights
-fitted on thousands of points: the optimism is negligible). The members are
-then refitted on all the data. Without calibration the weights are equal.
+last ``calibration_days`` and forecasts that window from many origins (the
+validation window). For each horizon band (:func:`choose_weights`):
+
+1. the combination is learned on the first half of the window: least squares
+   with the weights non-negative and summing to 1;
+2. it is scored (RMSE) on the second half beside every member alone;
+3. if it beats the best member there, the weights are refitted on the whole
+   window; otherwise the band falls back to that best member (weight 1).
+
+So on the part of the validation window it was not fitted on, the ensemble is
+never worse than its best member, band by band. The conformal intervals come
+from the combined forecasts over the whole window. The members are then
+refitted on all the data. Without calibration the weights are equal.
+``Ensemble.weights()`` (also in every backtest result, key ``ensemble``) shows
+the weights, the choice and the validation scores per band.
 """
 
 from __future__ import annotations
@@ -17,9 +26,54 @@ from core.errors import InputError
 from core.forecast.base import Forecaster, accepted_model_names, canonical_model_name, make_model, model_names, register
 from core.forecast.intervals import ConformalCalibrator, calibration_origins, horizon_band_edges
 
-__all__ = ["Ensemble"]
+__all__ = ["Ensemble", "choose_weights", "simplex_least_squares"]
 
 _DEFAULT_MEMBERS = ("fourier_arma", "lightgbm", "prophet", "seasonal_naive")
+#: Scored points a horizon band needs in each half of the validation window to get its own weights.
+_MIN_POINTS = 25
+
+
+def simplex_least_squares(X: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Weights ``w >= 0`` with ``sum(w) = 1`` minimizing ``||X w - t||``, for ``X`` of shape ``(n, k)``.
+
+    Non-negative least squares with one heavily weighted extra row ``lam * (1, ..., 1) = lam`` that
+    enforces the sum (normalized exactly afterwards).
+    """
+    from scipy.optimize import nnls  # imported here: scipy.optimize is slow to import
+
+    k = X.shape[1]
+    lam = 1e3 * np.sqrt(len(t)) * max(1.0, float(np.sqrt(np.mean(t**2))))
+    w, _ = nnls(np.vstack([X, np.full((1, k), lam)]), np.append(t, lam))
+    return w / w.sum() if w.sum() > 0 else np.full(k, 1.0 / k)
+
+
+def _rmse(X: np.ndarray, t: np.ndarray, w: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((X @ w - t) ** 2)))
+
+
+def choose_weights(X_fit, t_fit, X_val, t_val, X_all=None, t_all=None) -> tuple[np.ndarray, str, dict]:
+    """Combination weights learned on one window, kept only if they beat the best member on the next.
+
+    Args:
+        X_fit, t_fit: member forecasts ``(n, k)`` and truth ``(n,)`` the combination is learned on.
+        X_val, t_val: the later window it is checked on.
+        X_all, t_all: where the kept combination is refitted (default: both windows).
+    Returns:
+        ``(weights (k,), choice, scores)``: ``choice`` is ``"combination"`` or ``"member <i>"`` (the best
+        member on the check window, weight 1); ``scores`` the check-window RMSE of the combination
+        learned on ``X_fit`` and of each member (``"combination"``, ``"members"``).
+    """
+    k = X_fit.shape[1]
+    w_fit = simplex_least_squares(X_fit, t_fit)
+    combo = _rmse(X_val, t_val, w_fit)
+    members = [_rmse(X_val, t_val, np.eye(k)[i]) for i in range(k)]
+    best = int(np.argmin(members))
+    scores = {"combination": combo, "members": members}
+    if combo < members[best]:
+        if X_all is None:
+            X_all, t_all = np.vstack([X_fit, X_val]), np.concatenate([t_fit, t_val])
+        return simplex_least_squares(X_all, t_all), "combination", scores
+    return np.eye(k)[best], f"member {best}", scores
 
 
 @register
@@ -32,7 +86,7 @@ class Ensemble(Forecaster):
     """
 
     name = "ensemble"
-    label = "Ensemble (backtest-weighted)"
+    label = "Ensemble (validation-weighted)"
 
     def __init__(self, members=_DEFAULT_MEMBERS, member_params: dict | None = None, **kw):
         super().__init__(**kw)
@@ -57,7 +111,8 @@ class Ensemble(Forecaster):
         return mem
 
     def fit(self, series, target: str = "requests", progress=None) -> Ensemble:
-        self.__dict__.pop("weights_", None)
+        for attr in ("weights_", "choices_", "validation_", "label"):
+            self.__dict__.pop(attr, None)
         return super().fit(series, target, progress)
 
     def _fit(self, y: np.ndarray) -> None:
@@ -69,14 +124,13 @@ class Ensemble(Forecaster):
         return np.stack([np.maximum(mem._paths(y, origins, h), 0.0) for mem in self.members_])
 
     def _calibrate(self, y: np.ndarray, m: int) -> ConformalCalibrator:
-        from scipy.optimize import nnls  # imported here: scipy.optimize is slow to import
-
         tiers = calibration_origins(m, len(y), self.grid_.steps_per_day)
         member_tiers = [(org, self._member_paths(y, org, h)) for org, h in tiers]
         edges = horizon_band_edges(self.grid_)
         k = len(self.members_)
         X_b: list[list[np.ndarray]] = [[] for _ in edges]
         t_b: list[list[np.ndarray]] = [[] for _ in edges]
+        o_b: list[list[np.ndarray]] = [[] for _ in edges]
         covered = 0
         n = len(y)
         for org, mp in member_tiers:
@@ -91,20 +145,45 @@ class Ensemble(Forecaster):
                     b = int(np.searchsorted(edges, j + 1))
                     X_b[b].append(mp[:, ok, j].T)
                     t_b[b].append(truth[ok])
+                    o_b[b].append(org[ok])
             covered = h
+        mid = (m + n) // 2  # origins before it learn the combination, the later ones check it
         weights = np.full((len(edges), k), 1.0 / k)
+        choices: list[str] = ["equal"] * len(edges)
+        validation: list[dict | None] = [None] * len(edges)
         prev = None
         for b in range(len(edges)):
-            if X_b[b] and sum(len(t) for t in t_b[b]) >= 50:
-                X, t = np.vstack(X_b[b]), np.concatenate(t_b[b])
-                w, _ = nnls(X, t)
-                weights[b] = w / w.sum() if w.sum() > 0 else 1.0 / k
-                prev = weights[b]
+            X = np.vstack(X_b[b]) if X_b[b] else np.empty((0, k))
+            t = np.concatenate(t_b[b]) if t_b[b] else np.empty(0)
+            first = np.concatenate(o_b[b]) < mid if o_b[b] else np.empty(0, dtype=bool)
+            if first.sum() >= _MIN_POINTS and (~first).sum() >= _MIN_POINTS:
+                w, choice, scores = choose_weights(X[first], t[first], X[~first], t[~first], X, t)
+                weights[b] = w
+                choices[b] = "combination" if choice == "combination" else self.members[int(choice.split()[1])]
+                validation[b] = {"combination": round(scores["combination"], 4),
+                                 **{name: round(v, 4) for name, v in zip(self.members, scores["members"],
+                                                                         strict=True)}}
+                prev = b
             elif prev is not None:
-                weights[b] = prev
+                weights[b], choices[b] = weights[prev], choices[prev]
         self.weights_ = weights
+        self.choices_ = choices
+        self.validation_ = validation
+        self.label = self._weights_label()
         parts = [(org, self._combine(mp)) for org, mp in member_tiers]
         return ConformalCalibrator.from_paths(parts, y, self.grid_, self.scale_floor_)
+
+    def _weights_label(self) -> str:
+        """The class label plus the weights one step and one day ahead, e.g. for a backtest table."""
+        edges = horizon_band_edges(self.grid_)
+        spd = self.grid_.steps_per_day
+        parts = []
+        for what, steps in (("1 step", 1), ("1 day", spd)):
+            b = min(int(np.searchsorted(edges, steps)), len(edges) - 1)
+            w = ", ".join(f"{name} {v:.2f}" for name, v in zip(self.members, self.weights_[b], strict=True)
+                          if v >= 0.005)
+            parts.append(f"{what}: {w}")
+        return f"{type(self).label}; {'; '.join(parts)}"
 
     def _combine(self, mp: np.ndarray) -> np.ndarray:
         """Weighted sum over members of paths ``(k, n_origins, h)``, weights by horizon band."""
@@ -120,19 +199,30 @@ class Ensemble(Forecaster):
         return self._combine(self._member_paths(y, origins, h))
 
     def weights(self) -> dict:
-        """``{member: [weight per horizon band]}`` and the band edges in steps (for display)."""
+        """The combination per horizon band (for display and backtest results).
+
+        Returns:
+            ``{"band_edges_steps": [...], "weights": {member: [weight per band]}, "choice": [per band:
+            "combination", the member it fell back to, or "equal" (no calibration)], "validation_rmse":
+            [per band: {"combination": RMSE, member: RMSE} on the second half of the validation window,
+            or None]}``.
+        """
         self._check_fitted()
-        w = getattr(self, "weights_", np.full((len(horizon_band_edges(self.grid_)), len(self.members)),
-                                             1.0 / len(self.members)))
+        nb = len(horizon_band_edges(self.grid_))
+        w = getattr(self, "weights_", np.full((nb, len(self.members)), 1.0 / len(self.members)))
         return {
             "band_edges_steps": horizon_band_edges(self.grid_).tolist(),
             "weights": {name: w[:, i].round(4).tolist() for i, name in enumerate(self.members)},
+            "choice": list(getattr(self, "choices_", ["equal"] * nb)),
+            "validation_rmse": list(getattr(self, "validation_", [None] * nb)),
         }
 
     def _get_state(self):
         meta = {"members": [], "weights": getattr(self, "weights_", None)}
         if meta["weights"] is not None:
             meta["weights"] = self.weights_.tolist()
+            meta["choices"] = list(self.choices_)
+            meta["validation"] = list(self.validation_)
         arrays, texts = {}, {}
         for i, mem in enumerate(self.members_):
             m_meta, m_arr, m_txt = mem._get_state()
@@ -144,6 +234,10 @@ class Ensemble(Forecaster):
     def _set_state(self, meta, arrays, texts):
         if meta.get("weights") is not None:
             self.weights_ = np.asarray(meta["weights"], dtype=np.float64)
+            nb = len(self.weights_)
+            self.choices_ = meta.get("choices", ["combination"] * nb)
+            self.validation_ = meta.get("validation", [None] * nb)
+            self.label = self._weights_label()
         self.members_ = []
         for i, name in enumerate(self.members):
             mem = self._new_member(name)
