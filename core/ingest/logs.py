@@ -147,6 +147,8 @@ class LogAggregator:
         self.max_minute: int | None = None
         self._pending_pairs = 0
         self._compacted_pairs = 0
+        #: hosts are known by their 32-bit keys only (a stored dataset without 64-bit host ids)
+        self.hosts32 = False
 
     def add_chunk(self, buf: np.ndarray, pool=None) -> None:
         """Parse and fold one chunk; with a pool, its pieces are parsed and folded in parallel."""
@@ -221,6 +223,7 @@ class LogAggregator:
         self.nonstandard += other.nonstandard
         self.missing.update(other.missing)
         self.missing_notes.extend(other.missing_notes)
+        self.hosts32 |= other.hosts32
         if other.min_minute is not None:
             self._add(other.lines_parsed, other.min_minute, other.max_minute, other.parts, other.pairs,
                       other.host_hashes, list(other.offsets.items()))
@@ -253,6 +256,7 @@ class LogAggregator:
             pairs = [np.sort(keys)]
             if host_ids is None:
                 host_ids = sorted_unique(keys & 0xFFFFFFFF).astype(np.uint64)
+                agg.hosts32 = True
                 agg.missing_notes.append("the stored dataset kept no 64-bit host ids: the total of unique hosts "
                                          "is counted from 32-bit keys")
             hosts = [host_ids]
@@ -296,14 +300,18 @@ class LogAggregator:
         return pd.DataFrame({c: cols[c] for c in order}, index=index), pairs, offset
 
     def host_ids(self) -> np.ndarray | None:
-        """The distinct 64-bit host hashes of all requests (None when some lines carried no host)."""
-        if self.missing.get("host", 0) or not self.host_hashes:
+        """The distinct 64-bit host hashes of all requests (None when some lines carried no host, or when
+        a stored dataset without them was appended to)."""
+        if self.missing.get("host", 0) or not self.host_hashes or self.hosts32:
             return None
         if len(self.host_hashes) > 1:
             self.host_hashes = [sorted_unique(np.concatenate(self.host_hashes), kind="stable")]
         return self.host_hashes[0]
 
     def unique_hosts_total(self) -> int | None:
+        if self.hosts32 and not self.missing.get("host", 0):
+            keys = np.concatenate(self.host_hashes) & np.uint64(0xFFFFFFFF)
+            return int(len(sorted_unique(keys)))
         ids = self.host_ids()
         return None if ids is None else int(len(ids))
 

@@ -247,3 +247,28 @@ def test_the_full_two_months_split_into_daily_files_give_the_single_file_dataset
     parts = ingest(paths)
     assert len(parts.report.files) == len(days) == 58  # 07-01..07-28, 08-01, 08-03..08-31
     same_dataset(whole, parts)
+
+
+def test_append_to_a_dataset_stored_before_file_hashes_were_kept(tmp_path):
+    import json
+
+    line = 'h{i} - - [01/Jul/1995:00:{i:02d}:01 -0400] "GET / HTTP/1.0" 200 5\n'
+    a, b = tmp_path / "a.log", tmp_path / "b.log"
+    a.write_text("".join(line.format(i=i) for i in range(10)))
+    b.write_text("".join(line.format(i=i) for i in range(5, 15)))
+    store = DatasetStore(tmp_path / "store")
+    old = store.put(a)
+    folder = tmp_path / "store" / old.id
+    (folder / "host_ids.npy").unlink()  # what an older version stored: no host ids, no file list
+    meta = json.loads((folder / "meta.json").read_text())
+    del meta["files"]
+    (folder / "meta.json").write_text(json.dumps(meta))
+    new = store.append(old.id, b)
+    s = store.get(new.id)
+    assert s.requests.sum() == 20
+    assert s.frame["requests"].tolist()[5:10] == [2.0] * 5  # minutes 5..9 in both files: summed
+    assert s.frame["unique_hosts"].tolist()[5:10] == [1.0] * 5  # by the same host: counted once
+    rep = store.report(new.id)
+    assert rep.unique_hosts_total == 15
+    assert any("32-bit keys" in a for a in rep.assumptions)
+    assert store.info(new.id).files[0]["digest"] == f"dataset:{old.id}"
