@@ -124,3 +124,32 @@ def test_default_prefers_real_logs_from_nasa_log_dir(tmp_path, monkeypatch):
     assert not store.info(sid).synthetic
     assert store.default_id() == sid  # remembered, not re-ingested
     assert json.loads((tmp_path / "data" / ".default-real.json").read_text())["id"] == sid
+
+
+def test_append_writes_a_new_dataset_and_never_touches_the_old_one(tmp_path):
+    import gzip
+    import hashlib
+
+    store = DatasetStore(tmp_path / "data")
+    first, second = tmp_path / "a.log", tmp_path / "b.log"
+    first.write_bytes(LOG)
+    second.write_bytes(LOG.replace(b"01/Jul/1995", b"02/Jul/1995"))
+    old = store.put(first)
+    folder = tmp_path / "data" / old.id
+
+    def snapshot():
+        return {p.name: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns) for p in folder.iterdir()}
+
+    before = snapshot()
+    assert set(before) == {"series.parquet", "hosts.npy", "host_ids.npy", "meta.json", "report.json"}
+    assert [f["digest"] for f in store.info(old.id).files] == [hashlib.sha256(LOG).hexdigest()]
+    bad = tmp_path / "c.log.gz"
+    bad.write_bytes(gzip.compress(LOG * 50)[:-40])  # a truncated upload
+    with pytest.raises(InputError, match="corrupt or truncated"):
+        store.append(old.id, [second, bad])
+    assert [d.id for d in store.list()] == [old.id]  # a failed append stores nothing
+    new = store.append(old.id, second)
+    assert new.id != old.id
+    assert snapshot() == before  # not a byte nor a timestamp changed
+    assert store.get(new.id).requests.sum() == 2 * store.get(old.id).requests.sum()
+    assert not any(p.name.startswith(".tmp-") for p in (tmp_path / "data").iterdir())
