@@ -9,6 +9,9 @@ Every model implements one kernel, ``_paths(y, origins, h)``: the mean
 forecast of ``y[o], ..., y[o+h-1]`` for each origin ``o`` using ``y[:o]``
 only. Backtests, calibration and the simulator's rolling forecasts all go
 through it, so the leakage test on it covers every use.
+
+``sample_paths(horizon, n, seed)`` draws joint paths whose per-step quantiles
+are the calibrated intervals' (a Gaussian copula over the conformal marginals).
 """
 
 from __future__ import annotations
@@ -394,6 +397,46 @@ class Forecaster:
                 out[f"lo-{_level_key(lev)}"] = lo
                 out[f"hi-{_level_key(lev)}"] = hi
         return out
+
+    def sample_paths(self, horizon, n: int = 1000, seed: int = 0, *, y=None, origin: int | None = None) -> np.ndarray:
+        """Joint sample paths of the next ``horizon`` steps, whose per-step quantiles are the calibrated intervals'.
+
+        Each step's value is the calibrated predictive distribution (``mean + q(u) * sqrt(max(mean, floor))``,
+        the conformal quantile function of its horizon band, floored at 0) read at ``u = Phi(z)``; the
+        ``z`` follow an AR(1) Gaussian copula across steps whose correlation is that of the errors at adjacent
+        horizons of one path on the calibration window. So the marginals are exactly the intervals'
+        distribution and the paths keep the persistence of real errors (a high hour tends to stay high).
+
+        Args:
+            horizon: steps or a duration, as for :meth:`predict`.
+            n: number of paths.
+            seed: seed of ``np.random.default_rng``.
+            y: values on the fitted grid (default: the fitted data), as for :meth:`predict_paths`.
+            origin: the first step's position (default: the end of ``y``).
+        Returns:
+            float array ``(n, steps)``.
+        Raises:
+            NotFittedError: before ``fit``. InputError: no calibrated intervals, bad horizon or ``n < 1``.
+        """
+        self._check_fitted()
+        if self.calibrator_ is None:
+            raise InputError(f"{self.name} has no calibrated intervals (calibrate=False or too little data), "
+                             "so no predictive distribution to sample; fit it with calibrate=True")
+        if n < 1:
+            raise InputError(f"n must be >= 1, got {n}")
+        steps = parse_horizon(horizon, self.grid_.step)
+        y = self.y_ if y is None else y
+        length = len(y) if not isinstance(y, TrafficSeries) else len(y.frame)
+        origin = length if origin is None else int(origin)
+        mean = self.predict_paths(y, np.array([origin]), steps, level=None)["mean"][0]
+        rng = np.random.default_rng(seed)
+        rho = self.calibrator_.step_correlation
+        z = rng.standard_normal((n, steps))
+        for j in range(1, steps):  # AR(1): unit variance at every step, correlation rho ** lag
+            z[:, j] = rho * z[:, j - 1] + np.sqrt(1 - rho**2) * z[:, j]
+        from scipy.special import ndtr  # the normal CDF
+
+        return self.calibrator_.quantile(mean, ndtr(z))
 
     # -- helpers for subclasses ----------------------------------------------
     def _event_flags(self, pos) -> np.ndarray:

@@ -46,8 +46,11 @@ def calibration_origins(m: int, n: int, steps_per_day: int) -> list[tuple[np.nda
 class ConformalCalibrator:
     """Quantiles of scaled forecast errors per horizon band."""
 
-    def __init__(self, edges: np.ndarray, quantiles: list[np.ndarray | None], counts: list[int], floor: float):
+    def __init__(self, edges: np.ndarray, quantiles: list[np.ndarray | None], counts: list[int], floor: float,
+                 step_correlation: float = 0.0):
         self.edges = np.asarray(edges, dtype=np.int64)
+        #: Correlation of the normal scores of errors at adjacent horizons of one path (sample paths' copula).
+        self.step_correlation = float(step_correlation)
         self.quantiles = quantiles
         self.counts = counts
         self.floor = float(floor)
@@ -73,6 +76,7 @@ class ConformalCalibrator:
         edges = horizon_band_edges(grid)
         n = len(y)
         per_band: list[list[np.ndarray]] = [[] for _ in edges]
+        adjacent: list[np.ndarray] = []  # (score at j, score at j + 1) from one origin, for the copula
         covered = 0
         for origins, mean in parts:
             h = mean.shape[1]
@@ -86,6 +90,9 @@ class ConformalCalibrator:
             valid &= ~np.isnan(truth)
             scale = np.sqrt(np.maximum(mean, floor))
             score = (truth - mean) / scale
+            if h > 1:
+                both = valid[:, :-1] & valid[:, 1:]
+                adjacent.append(np.stack([score[:, :-1][both], score[:, 1:][both]]))
             band = np.searchsorted(edges, j + 1)  # horizon j+1 -> band index
             for b in np.unique(band[keep_j]):
                 sel = valid & (band == b)[None, :]
@@ -98,7 +105,7 @@ class ConformalCalibrator:
             s = s[np.isfinite(s)]
             counts.append(int(s.size))
             quantiles.append(np.quantile(s, _QGRID) if s.size >= _MIN_SCORES else None)
-        return cls(edges, quantiles, counts, floor)
+        return cls(edges, quantiles, counts, floor, _rank_correlation(adjacent))
 
     def _tau(self, b: int, tau: float, upper: bool) -> float:
         n = self.counts[b]
@@ -123,15 +130,42 @@ class ConformalCalibrator:
         hi = np.maximum(mean + q_hi * scale, lo)
         return lo, hi
 
+    def quantile(self, mean: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Values of the calibrated predictive distribution at probabilities ``u`` (``(..., h)``), >= 0.
+
+        ``mean`` has shape ``(h,)`` or broadcasts against ``u``; horizon ``j`` uses its band's quantiles.
+        """
+        u = np.asarray(u, dtype=np.float64)
+        h = u.shape[-1]
+        band = np.minimum(np.searchsorted(self.edges, np.arange(1, h + 1)), len(self.edges) - 1)
+        q = np.empty(u.shape)
+        for b in np.unique(band):
+            q[..., band == b] = np.interp(u[..., band == b], _QGRID, self.quantiles[self._use[b]])
+        return np.maximum(mean + q * np.sqrt(np.maximum(mean, self.floor)), 0.0)
+
     def to_dict(self) -> dict:
         return {
             "edges": self.edges.tolist(),
             "counts": list(self.counts),
             "floor": self.floor,
+            "step_correlation": self.step_correlation,
             "quantiles": [None if q is None else np.round(q, 6).tolist() for q in self.quantiles],
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> ConformalCalibrator:
         qs = [None if q is None else np.asarray(q, dtype=np.float64) for q in d["quantiles"]]
-        return cls(np.asarray(d["edges"]), qs, [int(c) for c in d["counts"]], float(d["floor"]))
+        return cls(np.asarray(d["edges"]), qs, [int(c) for c in d["counts"]], float(d["floor"]),
+                   float(d.get("step_correlation", 0.0)))
+
+
+def _rank_correlation(pairs: list[np.ndarray]) -> float:
+    """Correlation of the normal scores of ``(a, b)`` pairs (a Gaussian copula's parameter), in [0, 0.999]."""
+    from scipy.stats import norm, rankdata
+
+    ab = np.concatenate(pairs, axis=1) if pairs else np.empty((2, 0))
+    ab = ab[:, np.isfinite(ab).all(axis=0)]
+    if ab.shape[1] < _MIN_SCORES:
+        return 0.0
+    z = norm.ppf(np.stack([rankdata(r) for r in ab]) / (ab.shape[1] + 1))
+    return float(np.clip(np.corrcoef(z)[0, 1], 0.0, 0.999))

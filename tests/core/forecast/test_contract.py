@@ -51,6 +51,12 @@ def test_contract(name, fitted, series15):
     assert 20 < out["mean"].mean() < 100
     # A duration works the same as steps.
     assert len(model.predict("1d", level=None)["mean"]) == 96
+    # Sample paths: one row per path, inside the 95% interval about 95% of the time.
+    paths = model.sample_paths(h, n=400, seed=0)
+    assert paths.shape == (400, h)
+    assert (paths >= 0).all()
+    inside = ((paths >= out["lo-95"]) & (paths <= out["hi-95"])).mean()
+    assert 0.9 < inside < 0.99
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -1,0 +1,63 @@
+"""Sample paths: their per-step quantiles are the calibrated intervals; the same seed, the same paths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.errors import InputError
+from core.forecast import make_model
+from core.forecast.intervals import ConformalCalibrator
+from tests.core.forecast.synth import FAST, make_series
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return make_model("fourier_arma", **FAST["fourier_arma"]).fit(make_series(days=21, step="15min"))
+
+
+def test_per_step_quantiles_of_2000_paths_match_the_80_interval(fitted):
+    paths = fitted.sample_paths("1d", n=2000, seed=1)
+    fc = fitted.predict("1d", level=80)
+    assert paths.shape == (2000, 96)
+    assert (paths >= 0).all()
+    below = (paths < fc["lo-80"]).mean(axis=0) * 100  # share of paths under the 10% bound, per step
+    above = (paths > fc["hi-80"]).mean(axis=0) * 100
+    assert np.abs(below - 10).max() <= 2
+    assert np.abs(above - 10).max() <= 2
+    # and the empirical 10% / 90% quantiles fall between the 8% and 12% (88% and 92%) calibrated quantiles
+    cal = fitted.calibrator_
+    lo, hi = np.quantile(paths, [0.1, 0.9], axis=0)
+    assert (lo >= cal.quantile(fc["mean"], np.full(96, 0.08)) - 1e-9).all()
+    assert (lo <= cal.quantile(fc["mean"], np.full(96, 0.12)) + 1e-9).all()
+    assert (hi >= cal.quantile(fc["mean"], np.full(96, 0.88)) - 1e-9).all()
+    assert (hi <= cal.quantile(fc["mean"], np.full(96, 0.92)) + 1e-9).all()
+
+
+def test_paths_keep_the_persistence_of_errors_and_are_reproducible(fitted):
+    rho = fitted.calibrator_.step_correlation
+    assert 0 < rho < 1
+    a = fitted.sample_paths(8, n=500, seed=3)
+    np.testing.assert_array_equal(a, fitted.sample_paths(8, n=500, seed=3))
+    assert not np.array_equal(a, fitted.sample_paths(8, n=500, seed=4))
+    d = a - a.mean(axis=0)
+    assert np.corrcoef(d[:, 3], d[:, 4])[0, 1] > 0
+
+
+def test_paths_from_an_origin_ignore_the_data_after_it(fitted):
+    y = fitted.y_.copy()
+    origin = len(y) - 96
+    a = fitted.sample_paths(12, n=100, seed=0, y=y, origin=origin)
+    y[origin:] += 1000.0
+    np.testing.assert_array_equal(a, fitted.sample_paths(12, n=100, seed=0, y=y, origin=origin))
+
+
+def test_without_intervals_there_is_nothing_to_sample():
+    m = make_model("seasonal_naive", calibrate=False).fit(make_series(days=7))
+    with pytest.raises(InputError, match="no calibrated intervals"):
+        m.sample_paths(4)
+
+
+def test_step_correlation_survives_serialization(fitted):
+    cal = ConformalCalibrator.from_dict(fitted.calibrator_.to_dict())
+    assert cal.step_correlation == fitted.calibrator_.step_correlation
