@@ -109,7 +109,7 @@ def test_a_deleted_or_restored_dataset_renders_again(render, builds, page_settin
 def test_a_page_waiting_for_its_job_is_not_stored(render, page_settings, pages):
     search = "?granularity=15&budget=11&price=0.91"
     pending = render("/scenarios", search)
-    assert "The matrix and the Pareto front appear here" in _texts(pending)
+    assert "the matrix and the Pareto front appear here" in _texts(pending)
     parsed = st.parse_query("scenarios", st.query_from_search(search))
     with results(page_settings) as rc:
         assert rc.get(pagecache.page_key(DatasetStore(page_settings.data_dir), parsed)) is None
