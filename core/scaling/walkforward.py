@@ -105,8 +105,9 @@ def make_folds(series: TrafficSeries, *, folds: int | None = None, test_start=No
     out.reverse()
     kind = "weekly" if test == pd.Timedelta(days=7) else ("daily" if test == pd.Timedelta(days=1) else f"{test}")
     why = "" if test_days is not None or weekly else " (the data is shorter than three weeks)"
-    text = (f"{len(out)} {kind} fold(s){why}: each tuned on up to {train.days} days before its test window; "
-            f"the choice is made on the first {len(out) - 1} and scored on the last" if len(out) > 1 else
+    text = (f"{len(out)} {kind} folds{why}: each tuned on up to {train.days} days before its test window; "
+            + (f"the choice is made on the first {len(out) - 1} and scored on the last" if len(out) > 2 else
+               "the choice is made on the first and scored on the second") if len(out) > 1 else
             f"1 {kind} fold{why}: the choice rests on its training window only")
     if len(out) < n_folds:
         text += f" (asked for {n_folds}; the data holds {len(out)})"

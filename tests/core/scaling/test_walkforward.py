@@ -29,7 +29,7 @@ def test_weekly_folds_end_at_the_data_and_do_not_overlap():
     for a, b in zip(folds, folds[1:], strict=False):
         assert a.test_end == b.test_start
     assert all(f.test_start - f.train_start == pd.Timedelta(days=14) for f in folds[1:])
-    assert text.startswith("4 weekly fold(s)")
+    assert text.startswith("4 weekly folds")
 
 
 def test_short_data_gets_daily_folds_and_says_why():
