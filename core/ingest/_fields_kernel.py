@@ -88,12 +88,26 @@ def split_fields(buf, words, lo, hi, sep, want, nlines, count_all):
     return line_start, line_end, nfields, starts, ends
 
 
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+_ONES = np.uint64(0x0101010101010101)
+_NLS = np.uint64(0x0A0A0A0A0A0A0A0A)
+
+
 @njit(cache=True, nogil=True)
-def count_newlines(buf, lo, hi):
-    """Newlines in ``buf[lo:hi]`` (a loop LLVM vectorizes: no temporary array)."""
+def count_newlines(buf, words, lo, hi):
+    """Newlines in ``buf[lo:hi]``, eight bytes at a time (no temporary array)."""
     n = 0
-    for x in range(lo, hi):
+    x = lo
+    while x < hi and (x & 7) != 0:
         n += buf[x] == 10
+        x += 1
+    for w in range(x >> 3, hi >> 3):
+        v = words[w] ^ _NLS  # a newline byte is now zero
+        t = ((v & _LOW7) + _LOW7) | v  # high bit set in every non-zero byte, exactly
+        zero = (~t) >> np.uint64(7) & _ONES  # 1 in each byte that was a newline
+        n += (zero * _ONES) >> np.uint64(56)  # their sum, in the top byte
+    for y in range(max(x, (hi >> 3) << 3), hi):
+        n += buf[y] == 10
     return n
 
 

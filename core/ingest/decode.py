@@ -155,16 +155,15 @@ def uint_field(buf: np.ndarray, start: np.ndarray, end: np.ndarray, dash: int = 
     if len(length):  # only as wide as the longest field (byte counts rarely pass 8 digits)
         width = int(min(width, max(1, length.max())))
     g = gather(buf, start, width)
-    col = np.arange(width)
-    inside = col[None, :] < length[:, None]
-    d = g.astype(np.int64) - 48
-    ok = (((d >= 0) & (d <= 9)) | ~inside).all(axis=1) & (length >= 1) & (length <= width) & (start >= 0)
-    d = np.where(inside & ok[:, None], d, 0)
-    # Right-align: digit j of a field of length L has weight 10**(L-1-j).
-    exp = np.clip(length[:, None] - 1 - col[None, :], 0, 17)
-    val = (d * (10 ** exp)).sum(axis=1)
+    val = np.zeros(len(start), dtype=np.int64)
+    ok = (length >= 1) & (length <= width) & (start >= 0)
+    for j in range(width):  # Horner's rule, one column at a time
+        d = g[:, j].astype(np.int64) - 48
+        inside = j < length
+        ok &= ~inside | ((d >= 0) & (d <= 9))
+        val = np.where(inside, val * 10 + d, val)
     is_dash = (length == 1) & (g[:, 0] == 45)
-    return np.where(is_dash, dash, val), ok | is_dash
+    return np.where(is_dash, dash, np.where(ok, val, 0)), ok | is_dash
 
 
 def host_hash(buf: np.ndarray, start: np.ndarray, end: np.ndarray, port_mode: int = 0) -> np.ndarray:

@@ -48,11 +48,11 @@ def split(buf: np.ndarray, lo: int, hi: int, sep: int, want: list[int], count_al
     With ``count_all`` ``nfields`` counts every field of a line; else it is exact up to the last wanted
     field and a lower bound after it (the rest of the line is skipped quickly).
     """
-    nlines = int(count_newlines(buf, lo, hi))
     order = np.asarray(want, dtype=np.int64)
     if buf.ctypes.data % 8:  # the word view needs an aligned start (reader buffers are)
         buf = buf.copy()
     words = buf[: len(buf) // 8 * 8].view(np.uint64)
+    nlines = int(count_newlines(buf, words, lo, hi))
     s, e, nf, fs, fe = split_fields(buf, words, lo, hi, sep, order, nlines, count_all)
     return Lines(buf, s, e, nf, fs, fe)
 
