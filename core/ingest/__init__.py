@@ -183,7 +183,7 @@ def _plan(inputs: list[Input], max_bytes: int, forced: str | None, fields: dict,
                     src.close()
                     raise
             except InputError as exc:
-                if len(inputs) == 1:
+                if len(inputs) == 1 and not inp.folder:
                     raise
                 msg = str(exc)
                 bad.append(FileReport(name=inp.name, skipped=msg.removeprefix(f"{inp.name}: ")))

@@ -272,3 +272,9 @@ def test_append_to_a_dataset_stored_before_file_hashes_were_kept(tmp_path):
     assert rep.unique_hosts_total == 15
     assert any("32-bit keys" in a for a in rep.assumptions)
     assert store.info(new.id).files[0]["digest"] == f"dataset:{old.id}"
+
+
+def test_a_folder_whose_only_file_is_unreadable_says_so(tmp_path):
+    (tmp_path / "notes.md").write_text("# not a log\n")
+    with pytest.raises(InputError, match=r"holds no recognisable file \(.*notes\.md: unrecognised format"):
+        ingest(tmp_path)
