@@ -179,6 +179,8 @@ def _plan(inputs: list[Input], max_bytes: int, forced: str | None, fields: dict,
                 src = open_sources(inp.source, max_bytes=max_bytes)[0]
                 try:
                     fmt = forced or detect_format(src.head, inp.name, fields)
+                    if fmt not in SERIES_FORMATS:  # what a log needs (a JSON timestamp key) is checked now
+                        log_parser(fmt, src.head, {"fields": fields, "name": inp.name})
                 except BaseException:
                     src.close()
                     raise

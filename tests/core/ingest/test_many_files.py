@@ -278,3 +278,13 @@ def test_a_folder_whose_only_file_is_unreadable_says_so(tmp_path):
     (tmp_path / "notes.md").write_text("# not a log\n")
     with pytest.raises(InputError, match=r"holds no recognisable file \(.*notes\.md: unrecognised format"):
         ingest(tmp_path)
+
+
+def test_json_lines_without_a_timestamp_among_good_files_is_named_and_can_be_skipped(tmp_path):
+    (tmp_path / "a.log").write_text('h - - [01/Jul/1995:00:00:01 -0400] "GET / HTTP/1.0" 200 5\n')
+    (tmp_path / "app.json").write_text('{"msg": "started"}\n')
+    with pytest.raises(InputError, match=r"app\.json: JSON lines without a timestamp field.*--skip-bad"):
+        ingest(tmp_path)
+    r = ingest(tmp_path, skip_bad=True)
+    assert r.series.requests.sum() == 1
+    assert [f.name for f in r.report.files if f.skipped] == [str(tmp_path / "app.json")]
