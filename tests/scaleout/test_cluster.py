@@ -101,7 +101,8 @@ def test_a_worker_killed_mid_job_fails_it_visibly_and_a_rerun_completes_after_re
     out = data["response"]
     assert FAILED in _texts(out["forecast-job-note"]["children"])
     assert out["forecast-job-run"]["style"] == {"display": "inline-block"}  # the Run button is offered
-    assert "forecast-job-result" not in out  # the previous content stays; nothing half-done is shown
+    # Nothing half-done is shown, and the result area no longer says the result will appear.
+    assert out["forecast-job-result"]["children"] is None
     assert lost_after < 20, lost_after  # heartbeat stale after 10 s
 
     # Nothing was stored: the page still has no result to show and offers a job again.
