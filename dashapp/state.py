@@ -118,9 +118,6 @@ class Param:
         help: a line of help under the control.
         step: a slider's step (number inputs step by 1 for ``int``, freely for ``float``).
         marks: a slider's ``(value, label)`` marks.
-        input_max: False leaves ``hi`` off the number input: ``hi`` then only bounds the URL (a sanity limit),
-            so a larger typed value still reaches the URL and its warning instead of being blanked by the
-            browser's range check.
     """
 
     key: str
@@ -138,7 +135,6 @@ class Param:
     help: str = ""
     step: float | None = None
     marks: tuple[tuple[float, str], ...] = ()
-    input_max: bool = True
 
     def __post_init__(self):
         if self.kind not in _KIND_CONTROL:
@@ -263,9 +259,9 @@ RULE = (
 #: The servers and their price (``sim_model`` builds the simulation model from them).
 SERVERS = (
     Param("price", "float", 0.85, 0.0, 1000.0, label="Price per server-hour ($)"),
-    Param("capacity", "float", 20.0, 0.01, 1e6, label="Capacity (requests/min per server)", input_max=False),
-    Param("min", "int", 1, 1, 10_000, label="Min servers", input_max=False),
-    Param("max", "int", 100, 1, 100_000, label="Max servers", input_max=False),
+    Param("capacity", "float", 20.0, 0.01, 1e6, label="Capacity (requests/min per server)"),
+    Param("min", "int", 1, 1, 10_000, label="Min servers"),
+    Param("max", "int", 100, 1, 100_000, label="Max servers"),
     Param("boot", "float", 5.0, 0.0, 1440.0, label="Boot delay (minutes)"),
 )
 

@@ -135,7 +135,9 @@ def control(page: str, param: Param, value):
         return switch(id_, param.label, value)
     if kind == "number":
         step = param.step if param.step is not None else (1 if param.kind == "int" else "any")
-        widget = number(id_, value, param.lo, param.hi if param.input_max else None, step=step)
+        # No min/max on the input: the browser would blank a value outside them and the page would quietly
+        # fall back to the default; the server checks lo/hi and warns, as for a bad URL value.
+        widget = number(id_, value, step=step)
     elif kind == "slider":
         widget = dcc.Slider(id=id_, min=param.lo, max=param.hi, step=param.step, value=value, updatemode="mouseup",
                             marks=dict(param.marks) or None, tooltip={"placement": "bottom"})

@@ -187,3 +187,14 @@ def test_a_first_visit_to_forecast_forecasts_the_future_beside_the_last_week_bac
     assert "one-step" in web.text("#forecast-backtest")
     assert page.input_value("#forecast-origin") == ""  # no origin in the URL: the default rule
     assert web.errors == []
+
+
+def test_a_bad_value_typed_into_a_control_is_warned_about_not_replaced(web):
+    page = web.open("/what-if?granularity=15&start=1995-08-05&end=1995-08-12")
+    page.wait_for_selector("#what_if-table")
+    page.fill("#what_if-mult", "-3")
+    page.press("#what_if-mult", "Enter")
+    page.wait_for_url(re.compile(r"mult=-3"))  # the typed value reaches the URL instead of being blanked
+    page.wait_for_selector("#query-warnings", state="visible")
+    assert "mult='-3'" in web.text("#query-warnings")
+    assert web.errors == []
