@@ -24,7 +24,7 @@ from core.scaling.matrix import run_matrix
 from core.scaling.optimize import optimize
 from core.scaling.report import CostReport, cost_report
 from core.scaling.simulate import prepare
-from core.scaling.walkforward import Evaluation, evaluate, policy_model
+from core.scaling.walkforward import Evaluation, evaluate
 from core.scaling.whatif import LoadTransform, whatif
 from core.series import TrafficSeries
 from core.store import DatasetStore
@@ -214,13 +214,8 @@ def walkforward_result(rc: ResultCache, dataset_id: str, series: TrafficSeries, 
     key = rc.key("walkforward", dataset_id, {"minutes": series.interval_minutes, "model": model_key(model)})
     if cached_only:
         return rc.get(key)
-    def compute() -> Evaluation:
-        tuned, chosen_by = policy_model(series, model)  # the forecaster a deployment would run
-        ev = evaluate(series, tuned, progress=progress)
-        ev.forecaster_choice = chosen_by
-        return ev
-
-    return rc.get_or_compute(key, compute)[0]
+    # The predictive policies run the forecaster a deployment would run ("auto"), as `recommend` does.
+    return rc.get_or_compute(key, lambda: evaluate(series, model, forecaster="auto", progress=progress))[0]
 
 
 def whatif_result(rc: ResultCache, dataset_id: str, series: TrafficSeries, config: str, policy: str,

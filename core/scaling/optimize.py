@@ -18,7 +18,7 @@ from core.scaling.config import PRESETS, THRESHOLD_POLICIES, Policy, ScalingConf
 from core.scaling.forecasting import RollingForecaster
 from core.scaling.kernel import ScenarioParams, run_kernel
 from core.scaling.params import kernel_columns, rule_columns
-from core.scaling.simulate import SimulationModel, prepare, run_meta, run_scenarios
+from core.scaling.simulate import Prepared, SimulationModel, prepare, run_meta, run_scenarios
 from core.series import TrafficSeries
 
 __all__ = ["OptimizeResult", "SearchSpace", "knee_point", "optimize", "pareto_front"]
@@ -124,7 +124,7 @@ class OptimizeResult:
 def optimize(series: TrafficSeries, model: SimulationModel | None = None, *, budget: int = 10_000, start=None,
              end=None, space: SearchSpace | None = None, seed: int = 0, batch: int = 4096,
              forecaster: RollingForecaster | None = None, engine: str = "auto", progress=None,
-             policies=None) -> OptimizeResult:
+             policies=None, prep: Prepared | None = None) -> OptimizeResult:
     """Evaluate ``budget`` configurations (the presets first, then random ones) and return the front.
 
     Args:
@@ -137,6 +137,8 @@ def optimize(series: TrafficSeries, model: SimulationModel | None = None, *, bud
         batch: configurations per kernel pass.
         engine: kernel engine.
         progress: optional ``progress(done, total)`` over configurations.
+        prep: the window already prepared with ``model`` (``start``, ``end`` and ``forecaster`` are then
+            unused): a caller that simulates the same window does not compute its forecast twice.
 
     Returns:
         The Pareto front of cost vs overloaded periods (each with its parameters and
@@ -152,7 +154,8 @@ def optimize(series: TrafficSeries, model: SimulationModel | None = None, *, bud
         raise ValueError(f"budget must be >= {n_presets} (the presets are always evaluated), got {budget}")
     t0 = time.perf_counter()
     model = model or SimulationModel()
-    prep = prepare(series, model, start=start, end=end, forecaster=forecaster)
+    if prep is None:
+        prep = prepare(series, model, start=start, end=end, forecaster=forecaster)
     rng = np.random.default_rng(seed)
     pres = _presets(model.predictive.kernel_margin, space.policies)
     measured = model.predictive.headroom != "margin"

@@ -213,11 +213,11 @@ def _level(level: float) -> str:
     return f"{level:g}%"
 
 
-def _tuned(series: TrafficSeries, model: SimulationModel, fold: Fold, levels, budget: int,
+def _tuned(series: TrafficSeries, train: Prepared, levels, budget: int,
            seed: int) -> dict[str, tuple[ScalingConfig, Policy, SimulationModel]]:
-    """The optimizer's cheapest rule within each level of overloaded periods on the training window."""
-    front = optimize(series, model, budget=budget, start=fold.train_start, end=fold.test_start, seed=seed,
-                     policies=_FIXED_POLICIES).front
+    """The optimizer's cheapest rule within each level of overloaded periods on the training window ``train``."""
+    model = train.model
+    front = optimize(series, model, budget=budget, seed=seed, policies=_FIXED_POLICIES, prep=train).front
     out = {}
     for level in levels:
         ok = [f for f in front if f["overloaded_pct"] <= level]
@@ -246,7 +246,7 @@ def _fold(series: TrafficSeries, model: SimulationModel, fold: Fold, levels, bud
     train = prepare(series, model, start=fold.train_start, end=fold.test_start)
     cands = {f"{c}/{p.value}": Candidate(f"{c}/{p.value}", cfg, p, model)
              for c, cfg in PRESETS.items() for p in _FIXED_POLICIES}
-    for name, (cfg, pol, m) in _tuned(series, model, fold, levels, budget, seed).items():
+    for name, (cfg, pol, m) in _tuned(series, train, levels, budget, seed).items():
         cands[name] = Candidate(name, cfg, pol, m)
     for level in levels:
         n, _ = _static_size(train, level)
@@ -308,7 +308,8 @@ class Evaluation:
 
 def evaluate(series: TrafficSeries, model: SimulationModel | None = None, *, levels=TUNE_LEVELS,
              folds: int | None = None, test_start=None, test_days: float | None = None,
-             train_days: float | None = None, budget: int = 2000, seed: int = 0, progress=None) -> Evaluation:
+             train_days: float | None = None, budget: int = 2000, seed: int = 0, forecaster: str = "spec",
+             progress=None) -> Evaluation:
     """Tune the candidates on each fold's training window and simulate them on its test window.
 
     Args:
@@ -318,8 +319,19 @@ def evaluate(series: TrafficSeries, model: SimulationModel | None = None, *, lev
         folds, test_start, test_days, train_days: see :func:`make_folds`.
         budget: configurations the optimizer evaluates per fold (>= 9).
         seed: the optimizer's seed.
+        forecaster: ``"auto"``: the predictive policies run :func:`policy_model`'s forecaster (recorded in
+            ``forecaster_choice``); ``"spec"``: exactly ``model.predictive`` as given.
         progress: ``progress(done, total)`` per fold.
+
+    Raises:
+        InputError: folds < 1, data too short for one fold, or an unknown forecaster.
     """
+    if forecaster not in ("auto", "spec"):
+        raise InputError(f"forecaster must be 'auto' or 'spec', got {forecaster!r}")
+    chosen_by = None
+    if forecaster == "auto":
+        model, chosen_by = policy_model(series, model, folds=folds, test_start=test_start, test_days=test_days,
+                                        train_days=train_days)
     model = model or SimulationModel()
     fold_list, text = make_folds(series, folds=folds, test_start=test_start, test_days=test_days,
                                  train_days=train_days)
@@ -329,7 +341,7 @@ def evaluate(series: TrafficSeries, model: SimulationModel | None = None, *, lev
         results.append(_fold(series, model, f, levels, int(budget), seed))
         if progress is not None:
             progress(i + 1, len(fold_list))
-    return Evaluation(results, text, levels, model)
+    return Evaluation(results, text, levels, model, forecaster_choice=chosen_by)
 
 
 def _check_sla(sla_pct) -> float:
@@ -418,13 +430,7 @@ def walk_forward(series: TrafficSeries, model: SimulationModel | None = None, *,
         InputError: an SLA outside 0-100, folds < 1, data too short for one fold, or an unknown forecaster.
     """
     sla_pct = _check_sla(sla_pct)
-    if forecaster not in ("auto", "spec"):
-        raise InputError(f"forecaster must be 'auto' or 'spec', got {forecaster!r}")
-    chosen_by = None
-    if forecaster == "auto":
-        model, chosen_by = policy_model(series, model, folds=folds, test_start=test_start, test_days=test_days,
-                                        train_days=train_days)
     ev = evaluate(series, model, levels=(*TUNE_LEVELS, sla_pct), folds=folds, test_start=test_start,
-                  test_days=test_days, train_days=train_days, budget=budget, seed=seed, progress=progress)
-    ev.forecaster_choice = chosen_by
+                  test_days=test_days, train_days=train_days, budget=budget, seed=seed, forecaster=forecaster,
+                  progress=progress)
     return choose(ev, sla_pct)

@@ -310,11 +310,8 @@ def recommend_policy():
     model = model_from(fields)
     ident, _interval, load = _series_input(fields)
 
-    def compute() -> dict:
-        try:
-            rec = walk_forward(load(), model, sla_pct=sla, folds=folds, test_start=test_start, budget=budget)
-        except InputError as exc:
-            raise ApiError(400, str(exc)) from None
+    def compute() -> dict:  # core's InputError becomes a 400 through the blueprint's error handler
+        rec = walk_forward(load(), model, sla_pct=sla, folds=folds, test_start=test_start, budget=budget)
         return to_jsonable(rec.to_dict())
 
     params = {"sla": sla, "folds": folds, "budget": budget, "test_start": test_start, "model": model.to_dict()}
