@@ -1,4 +1,4 @@
-"""``simulate``, ``recommend``, ``matrix``, ``optimize`` and ``whatif``: thin calls into ``core.scaling``."""
+"""``simulate``, ``recommend``, ``plan``, ``matrix``, ``optimize`` and ``whatif``: thin calls into ``core.scaling``."""
 
 from __future__ import annotations
 
@@ -185,6 +185,39 @@ def _cmd_recommend(args) -> int:
     return 0
 
 
+def _cmd_plan(args) -> int:
+    from core.scaling.plan import plan
+
+    series = open_store(args).resolve(args.data)
+    if args.start or args.end:
+        series = series.window(args.start, args.end)
+    series = series.resample(args.granularity)
+
+    def progress(done, total):
+        if not args.json and sys.stderr.isatty():
+            sys.stderr.write(f"\rplanning {done}/{total}")
+
+    p = plan(series, _model(args), horizon=args.horizon, origin=args.origin, sla_pct=args.sla_pct,
+             paths=args.paths, seed=args.seed, folds=args.folds, budget=args.budget, forecaster=args.forecaster,
+             progress=progress)
+    if not args.json and sys.stderr.isatty():
+        sys.stderr.write("\n")
+    d = p.to_dict(arrays=args.fan)
+    lines = [f"plan {d['origin']} .. {d['end']} ({d['horizon']}, {args.paths} paths of {d['forecast']['model']})",
+             d["reason"], ""]
+    for pp in p.policies:
+        c = pp.cost
+        real = (f"  real ${pp.realized['cost']:,.0f}, {pp.realized['overloaded_pct']:.2f}%"
+                if pp.realized else "")
+        lines.append(f"{pp.role:15s} {pp.name:30s} ${c['p50']:>9,.0f} (p10-p90 ${c['p10']:,.0f}-${c['p90']:,.0f})  "
+                     f"P(miss SLA) {100 * pp.p_sla_miss:3.0f}%  overloaded {pp.overloaded_pct_expected:.2f}%  "
+                     f"peak {pp.peak_servers}{real}")
+    if d["backtest"] and "reason" in d["backtest"]:
+        lines.append(d["backtest"]["reason"])
+    emit(args, d, "\n".join(lines))
+    return 0
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("simulate", help="simulate one configuration x policy")
     add_data_args(p)
@@ -211,6 +244,24 @@ def register(subparsers) -> None:
                         "refitted weekly, with a 95%% error-quantile headroom; spec: --forecast-model and "
                         "--safety-margin as given")
     p.set_defaults(handler=_cmd_recommend)
+
+    p = subparsers.add_parser("plan", help="what the next 1 hour - 30 days cost under each policy, with cost and risk "
+                                           "bands (and, from a past --origin, what they really cost)")
+    add_data_args(p)
+    _model_args(p)
+    p.add_argument("--horizon", default="7d", help="how far ahead: 1h .. 30d (default 7d)")
+    p.add_argument("--origin", default=None,
+                   help="first planned period (default: the end of the data); a past origin adds the plan's backtest")
+    p.add_argument("--sla-pct", type=float, default=1.0, help="largest share of overloaded periods, %% (default 1)")
+    p.add_argument("--paths", type=int, default=200, help="sample paths of the forecast (10 .. 5000, default 200)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the paths and the optimizer (default 0)")
+    p.add_argument("--folds", type=int, default=None, help="walk-forward folds behind the recommendation (default 4)")
+    p.add_argument("--budget", type=int, default=2000, help="configurations the optimizer tries per fold")
+    p.add_argument("--forecaster", choices=("auto", "spec"), default="auto",
+                   help="auto: the predictive policy's model (and the plan's paths) chosen by a backtest; spec: "
+                        "--forecast-model as given")
+    p.add_argument("--fan", action="store_true", help="with --json: include the forecast fan (per-period quantiles)")
+    p.set_defaults(handler=_cmd_plan)
 
     p = subparsers.add_parser("matrix", help="3 configurations x 3 policies, baselines and winners")
     add_data_args(p)

@@ -430,13 +430,15 @@ class Forecaster:
         origin = length if origin is None else int(origin)
         mean = self.predict_paths(y, np.array([origin]), steps, level=None)["mean"][0]
         rng = np.random.default_rng(seed)
-        rho = self.calibrator_.step_correlation
-        z = rng.standard_normal((n, steps))
-        for j in range(1, steps):  # AR(1): unit variance at every step, correlation rho ** lag
-            z[:, j] = rho * z[:, j - 1] + np.sqrt(1 - rho**2) * z[:, j]
+        cal = self.calibrator_
+        z = _ar1(rng.standard_normal((n, steps)), cal.step_correlation)
+        if cal.day_share > 0:  # a level shared by each day of a path, persisting from day to day
+            spd = self.grid_.steps_per_day
+            days = _ar1(rng.standard_normal((n, -(-steps // spd))), cal.day_correlation)
+            z = np.sqrt(1 - cal.day_share) * z + np.sqrt(cal.day_share) * days[:, np.arange(steps) // spd]
         from scipy.special import ndtr  # the normal CDF
 
-        return self.calibrator_.quantile(mean, ndtr(z))
+        return cal.quantile(mean, ndtr(z))
 
     # -- helpers for subclasses ----------------------------------------------
     def _event_flags(self, pos) -> np.ndarray:
@@ -477,3 +479,10 @@ class Forecaster:
         self.fit_seconds_ = 0.0
         return self
 
+
+
+def _ar1(z: np.ndarray, rho: float) -> np.ndarray:
+    """Columns of independent standard normals made an AR(1) with unit variance and correlation ``rho ** lag``."""
+    for j in range(1, z.shape[1]):
+        z[:, j] = rho * z[:, j - 1] + np.sqrt(1 - rho**2) * z[:, j]
+    return z

@@ -47,10 +47,14 @@ class ConformalCalibrator:
     """Quantiles of scaled forecast errors per horizon band."""
 
     def __init__(self, edges: np.ndarray, quantiles: list[np.ndarray | None], counts: list[int], floor: float,
-                 step_correlation: float = 0.0):
+                 step_correlation: float = 0.0, day_share: float = 0.0, day_correlation: float = 0.0):
         self.edges = np.asarray(edges, dtype=np.int64)
         #: Correlation of the normal scores of errors at adjacent horizons of one path (sample paths' copula).
         self.step_correlation = float(step_correlation)
+        #: Share of the normal scores' variance that is common to a whole day of one path (a level error that
+        #: persists for the day), and the correlation of those day levels from one day to the next.
+        self.day_share = float(day_share)
+        self.day_correlation = float(day_correlation)
         self.quantiles = quantiles
         self.counts = counts
         self.floor = float(floor)
@@ -77,6 +81,7 @@ class ConformalCalibrator:
         n = len(y)
         per_band: list[list[np.ndarray]] = [[] for _ in edges]
         adjacent: list[np.ndarray] = []  # (score at j, score at j + 1) from one origin, for the copula
+        long_paths = None  # the longest tier's scores (origins x horizon), for the day-level factor
         covered = 0
         for origins, mean in parts:
             h = mean.shape[1]
@@ -93,6 +98,8 @@ class ConformalCalibrator:
             if h > 1:
                 both = valid[:, :-1] & valid[:, 1:]
                 adjacent.append(np.stack([score[:, :-1][both], score[:, 1:][both]]))
+            if h > grid.steps_per_day:
+                long_paths = np.where(valid, score, np.nan)
             band = np.searchsorted(edges, j + 1)  # horizon j+1 -> band index
             for b in np.unique(band[keep_j]):
                 sel = valid & (band == b)[None, :]
@@ -105,7 +112,11 @@ class ConformalCalibrator:
             s = s[np.isfinite(s)]
             counts.append(int(s.size))
             quantiles.append(np.quantile(s, _QGRID) if s.size >= _MIN_SCORES else None)
-        return cls(edges, quantiles, counts, floor, _rank_correlation(adjacent))
+        rho = _rank_correlation(adjacent)
+        share, day_rho = _day_factor(long_paths, grid.steps_per_day, rho)
+        # The adjacent-step correlation includes the shared day level; the rest is the step process's.
+        step_rho = float(np.clip((rho - share) / (1 - share), 0.0, 0.999)) if share < 1 else 0.0
+        return cls(edges, quantiles, counts, floor, step_rho, share, day_rho)
 
     def _tau(self, b: int, tau: float, upper: bool) -> float:
         n = self.counts[b]
@@ -149,6 +160,8 @@ class ConformalCalibrator:
             "counts": list(self.counts),
             "floor": self.floor,
             "step_correlation": self.step_correlation,
+            "day_share": self.day_share,
+            "day_correlation": self.day_correlation,
             "quantiles": [None if q is None else np.round(q, 6).tolist() for q in self.quantiles],
         }
 
@@ -156,7 +169,8 @@ class ConformalCalibrator:
     def from_dict(cls, d: dict) -> ConformalCalibrator:
         qs = [None if q is None else np.asarray(q, dtype=np.float64) for q in d["quantiles"]]
         return cls(np.asarray(d["edges"]), qs, [int(c) for c in d["counts"]], float(d["floor"]),
-                   float(d.get("step_correlation", 0.0)))
+                   float(d.get("step_correlation", 0.0)), float(d.get("day_share", 0.0)),
+                   float(d.get("day_correlation", 0.0)))
 
 
 def _rank_correlation(pairs: list[np.ndarray]) -> float:
@@ -169,3 +183,49 @@ def _rank_correlation(pairs: list[np.ndarray]) -> float:
         return 0.0
     z = norm.ppf(np.stack([rankdata(r) for r in ab]) / (ab.shape[1] + 1))
     return float(np.clip(np.corrcoef(z)[0, 1], 0.0, 0.999))
+
+
+def _normal_scores(x: np.ndarray) -> np.ndarray:
+    """Each finite value's normal score (its rank among them through the normal quantile function); NaN kept."""
+    from scipy.stats import norm, rankdata
+
+    out = np.full(x.shape, np.nan)
+    ok = np.isfinite(x)
+    if ok.any():
+        out[ok] = norm.ppf(rankdata(x[ok]) / (ok.sum() + 1))
+    return out
+
+
+def _day_factor(scores: np.ndarray | None, steps_per_day: int, rho: float) -> tuple[float, float]:
+    """``(share, correlation)`` of a day-level factor in the normal scores of multi-day error paths.
+
+    Errors of one forecast path share a level over a day (a busier or quieter day than forecast) and that
+    level persists from day to day (weekly level shifts). With per-step scores ``z = sqrt(s) D + sqrt(1 - s) e``
+    (``D`` the day's level, ``e`` the step noise, AR(1) with ``rho``), the variance of a day's mean score is
+    ``s + (1 - s) v`` where ``v`` is the variance of the mean of a day of ``e``; solving for ``s`` from the
+    observed day means. The day levels' correlation is that of consecutive day means of one path.
+    Returns ``(0, 0)`` when the calibration paths hold fewer than 10 whole days.
+    """
+    if scores is None or steps_per_day < 2:
+        return 0.0, 0.0
+    z = _normal_scores(scores)
+    days = z.shape[1] // steps_per_day
+    if days < 1:
+        return 0.0, 0.0
+    blocks = z[:, : days * steps_per_day].reshape(z.shape[0], days, steps_per_day)
+    count = np.isfinite(blocks).sum(axis=2)
+    total = np.nansum(blocks, axis=2)
+    means = np.where(count >= steps_per_day // 2, total / np.maximum(count, 1), np.nan)
+    m = means[np.isfinite(means)]
+    if m.size < 10:
+        return 0.0, 0.0
+    n = steps_per_day
+    r = min(max(rho, 0.0), 0.999)
+    # Variance of the mean of n AR(1) values with unit variance and lag-1 correlation r.
+    lags = np.arange(1, n)
+    v = (1 + 2 * np.sum((1 - lags / n) * r**lags)) / n
+    share = float(np.clip((np.var(m) - v) / (1 - v), 0.0, 0.95))
+    a, b = means[:, :-1].ravel(), means[:, 1:].ravel()
+    ok = np.isfinite(a) & np.isfinite(b)
+    corr = float(np.clip(np.corrcoef(a[ok], b[ok])[0, 1], 0.0, 0.99)) if ok.sum() >= 10 else 0.0
+    return share, corr if math.isfinite(corr) else 0.0

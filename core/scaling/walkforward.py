@@ -230,20 +230,15 @@ def _tuned(series: TrafficSeries, train: Prepared, levels, budget: int,
 
 
 def _simulate(prep: Prepared, cands: dict[str, Candidate], attr: str) -> None:
-    """Fill ``attr`` (in_sample / held_out) of every candidate on ``prep``, grouping by model."""
-    groups: dict[SimulationModel, list[str]] = {}
-    for name, c in cands.items():
-        groups.setdefault(c.model, []).append(name)
-    for model, names in groups.items():
-        p = prep if model == prep.model else replace(prep, model=model)
-        res = run_scenarios(p, [(cands[n].config, cands[n].policy) for n in names])
-        for n, r in zip(names, res, strict=True):
-            setattr(cands[n], attr, r.totals)
+    """Fill ``attr`` (in_sample / held_out) of every candidate on ``prep``."""
+    for n, r in simulate_candidates(prep, cands).items():
+        setattr(cands[n], attr, r.totals)
 
 
-def _fold(series: TrafficSeries, model: SimulationModel, fold: Fold, levels, budget: int,
-          seed: int) -> FoldResult:
-    train = prepare(series, model, start=fold.train_start, end=fold.test_start)
+def tune_candidates(series: TrafficSeries, train: Prepared, levels, budget: int = 2000,
+                    seed: int = 0) -> dict[str, Candidate]:
+    """Every candidate as tuned on the training window ``train`` (presets, tuned rules, static fleets)."""
+    model = train.model
     cands = {f"{c}/{p.value}": Candidate(f"{c}/{p.value}", cfg, p, model)
              for c, cfg in PRESETS.items() for p in _FIXED_POLICIES}
     for name, (cfg, pol, m) in _tuned(series, train, levels, budget, seed).items():
@@ -254,6 +249,26 @@ def _fold(series: TrafficSeries, model: SimulationModel, fold: Fold, levels, bud
                                                        initial_servers=n))
         name = f"static (<= {_level(level)} in training)"
         cands[name] = Candidate(name, replace(PRESETS["balanced"], name=f"static-{n}"), Policy.REACTIVE, static_model)
+    return cands
+
+
+def simulate_candidates(prep: Prepared, cands: dict[str, Candidate], *, timelines: bool = False) -> dict:
+    """``{name: ScenarioResult}`` of every candidate on ``prep``, one kernel pass per simulation model."""
+    groups: dict[SimulationModel, list[str]] = {}
+    for name, c in cands.items():
+        groups.setdefault(c.model, []).append(name)
+    out = {}
+    for model, names in groups.items():
+        p = prep if model == prep.model else replace(prep, model=model)
+        res = run_scenarios(p, [(cands[n].config, cands[n].policy) for n in names], timelines=timelines)
+        out.update(zip(names, res, strict=True))
+    return out
+
+
+def _fold(series: TrafficSeries, model: SimulationModel, fold: Fold, levels, budget: int,
+          seed: int) -> FoldResult:
+    train = prepare(series, model, start=fold.train_start, end=fold.test_start)
+    cands = tune_candidates(series, train, levels, budget, seed)
     _simulate(train, cands, "in_sample")
     test = prepare(series, model, start=fold.test_start, end=fold.test_end)
     _simulate(test, cands, "held_out")

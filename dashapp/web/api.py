@@ -22,6 +22,8 @@ from core.jsonable import to_jsonable
 from core.registry import PROTOCOLS, TARGETS, accepted_model_names, policy_names
 from core.scaling import parse_policy
 from core.scaling.action import MAX_POINTS, recommend_action
+from core.scaling.plan import MAX_PATHS, MIN_PATHS
+from core.scaling.plan import plan as build_plan
 from core.scaling.policy_config import from_policy_dict
 from core.scaling.report import cost_report as build_cost_report
 from core.scaling.simulate import prepare
@@ -316,6 +318,42 @@ def recommend_policy():
 
     params = {"sla": sla, "folds": folds, "budget": budget, "test_start": test_start, "model": model.to_dict()}
     value, hit = _cached("recommend", ident, params, compute)
+    return jsonify({**value, "cached": hit})
+
+
+_PLAN_FIELDS = ("dataset_id", "granularity", "start", "end", "horizon", "origin", "sla_pct", "paths", "seed",
+                "folds", "budget", "fan", *MODEL_FIELDS)
+
+
+@bp.post("/plan")
+def capacity_plan():
+    """A capacity plan (``core.scaling.plan``), as ``python -m core plan --json``."""
+    fields = Fields(read_json(request), _PLAN_FIELDS)
+    if not fields.has("dataset_id"):
+        raise ApiError(400, "dataset_id is required (GET /api/datasets lists them, or 'default')", "dataset_id")
+    horizon = fields.string("horizon", "7d", max_len=20)
+    origin = fields.string("origin", None, max_len=40)
+    sla = fields.number("sla_pct", 1.0, lo=0, hi=100)
+    paths = fields.number("paths", 200, lo=MIN_PATHS, hi=MAX_PATHS, integer=True)
+    seed = fields.number("seed", 0, lo=0, hi=2**31 - 1, integer=True)
+    folds = fields.number("folds", None, lo=1, hi=52, integer=True)
+    budget = fields.number("budget", 2000, lo=9, hi=20_000, integer=True)
+    fan = fields.raw("fan", False)
+    if not isinstance(fan, bool):
+        raise ApiError(400, f"fan must be true or false, got {fan!r}", "fan")
+    model = model_from(fields)
+    ident, _interval, load = _series_input(fields)
+
+    def compute() -> dict:  # core's InputError becomes a 400 through the blueprint's error handler
+        p = build_plan(load(), model, horizon=horizon, origin=origin, sla_pct=sla, paths=paths, seed=seed,
+                       folds=folds, budget=budget)
+        return to_jsonable(p.to_dict())
+
+    params = {"horizon": horizon, "origin": origin, "sla": sla, "paths": paths, "seed": seed, "folds": folds,
+              "budget": budget, "model": model.to_dict()}
+    value, hit = _cached("plan", ident, params, compute)
+    if not fan:
+        value = {**value, "forecast": {k: v for k, v in value["forecast"].items() if k != "fan"}}
     return jsonify({**value, "cached": hit})
 
 

@@ -141,6 +141,36 @@ def _schemas() -> dict:
             "recommended": {"oneOf": [_ref("PolicyConfig"), {"type": "null"}]}, "reason": {"type": "string"},
             "folds": {"type": "array", "items": {"type": "object"}}, "forecaster": {"type": "object"},
             "candidates": {"type": "object"}, "cached": {"type": "boolean"}}},
+        "PlanRequest": {"type": "object", "additionalProperties": False, "required": ["dataset_id"], "properties": {
+            "dataset_id": _SERIES_PROPS["dataset_id"], "granularity": _SERIES_PROPS["granularity"],
+            "start": _SERIES_PROPS["start"], "end": _SERIES_PROPS["end"],
+            "horizon": {"type": "string", "default": "7d", "description": "How far ahead: 1h .. 30d."},
+            "origin": {"type": "string", "description": "First planned period (default: the end of the data); a "
+                                                        "past origin adds the plan's backtest on the real traffic."},
+            "sla_pct": {"type": "number", "minimum": 0, "maximum": 100, "default": 1},
+            "paths": {"type": "integer", "minimum": 10, "maximum": 5000, "default": 200},
+            "seed": {"type": "integer", "minimum": 0, "default": 0},
+            "folds": {"type": "integer", "minimum": 1, "description": "Walk-forward folds behind the choice."},
+            "budget": {"type": "integer", "minimum": 9, "default": 2000},
+            "fan": {"type": "boolean", "default": False, "description": "Include the per-period forecast quantiles."},
+            **_MODEL_PROPS}},
+        "Plan": {"type": "object", "properties": {
+            "origin": {"type": "string"}, "end": {"type": "string"}, "horizon": {"type": "string"},
+            "recommended": {"type": "string"}, "reason": {"type": "string"},
+            "policies": {"type": "array", "items": {"type": "object", "properties": {
+                "name": {"type": "string"}, "role": {"type": "string"}, "policy": _POLICY,
+                "config": {"type": "object"},
+                "cost": {"type": "object", "description": "p10, p50, p90 and mean, in $."},
+                "p_sla_miss": {"type": "number"}, "overloaded_pct_expected": {"type": "number"},
+                "peak_servers": {"type": "integer"},
+                "schedule": {"type": "array", "items": {"type": "object", "properties": {
+                    "hour": {"type": "string"}, "servers_p50": {"type": "integer"},
+                    "servers_p90": {"type": "integer"}}}},
+                "realized": {"type": ["object", "null"]}}}},
+            "forecast": {"type": "object"}, "walk_forward": {"type": "object"},
+            "backtest": {"type": ["object", "null"], "description": "With a past origin: realized_cost and "
+                                                                    "realized_overloaded_pct per policy."},
+            "cached": {"type": "boolean"}}},
         "CostReport": {"type": "object", "properties": {
             "scenario": {"type": "object"}, "baselines": {"type": "object"}, "savings": {"type": "object"},
             "sla": {"type": "object"}, "cost_vs_oracle": {"type": ["number", "null"]}, "meta": {"type": "object"}}},
@@ -217,6 +247,14 @@ def openapi_document(max_upload_bytes: int = 500 * 1024 * 1024) -> dict:
                                                                {"dataset_id": "default", "sla_pct": 1})},
             "responses": {ok: {"description": "The recommendation, its reason and the folds.",
                                "content": _json(_ref("Recommendation"))}, **_errors(400, 404, 413)}}},
+        "/api/plan": {"post": {
+            "operationId": "capacityPlan",
+            "summary": "What the next 1 hour - 30 days cost under each policy: cost p10/p50/p90, risk of missing the "
+                       "SLA, hourly server schedule (and, from a past origin, what it really cost).",
+            "requestBody": {"required": True, "content": _json(_ref("PlanRequest"),
+                                                               {"dataset_id": "default", "horizon": "7d"})},
+            "responses": {ok: {"description": "The plan.", "content": _json(_ref("Plan"))},
+                          **_errors(400, 404, 413)}}},
         "/health": {"get": {"operationId": "health", "summary": "200 when the app can serve.",
                             "responses": {ok: {"description": "Healthy.", "content": _json({"type": "object"})}}}},
         "/upload": {

@@ -61,3 +61,42 @@ def test_without_intervals_there_is_nothing_to_sample():
 def test_step_correlation_survives_serialization(fitted):
     cal = ConformalCalibrator.from_dict(fitted.calibrator_.to_dict())
     assert cal.step_correlation == fitted.calibrator_.step_correlation
+
+
+def _day_levels(days: int, seed: int):
+    """``make_series`` whose every day is busier or quieter by a level that persists from day to day."""
+    s = make_series(days=days, step="15min", seed=seed)
+    rng = np.random.default_rng(seed + 100)
+    level = np.zeros(days)
+    for d in range(1, days):
+        level[d] = 0.8 * level[d - 1] + 0.6 * rng.standard_normal() * 0.25
+    factor = np.exp(np.repeat(level, 96))[: len(s)]
+    frame = s.frame.copy()
+    frame["requests"] = rng.poisson(frame["requests"].to_numpy() * factor).astype(float)
+    return type(s)(frame=frame, interval=s.interval)
+
+
+def test_a_day_level_in_the_errors_is_measured_and_widens_multi_day_totals(fitted):
+    shifted = make_model("fourier_arma", **FAST["fourier_arma"]).fit(_day_levels(35, seed=2))
+    plain = make_model("fourier_arma", **FAST["fourier_arma"]).fit(make_series(days=35, step="15min", seed=2))
+    assert shifted.calibrator_.day_share > plain.calibrator_.day_share + 0.1
+    assert shifted.calibrator_.day_correlation > 0
+    # The same marginals, but totals over several days spread as the days' levels do.
+    a = shifted.sample_paths("4d", n=1000, seed=0)
+    cal = shifted.calibrator_
+    share = cal.day_share
+    cal.day_share = 0.0
+    try:
+        b = shifted.sample_paths("4d", n=1000, seed=0)
+    finally:
+        cal.day_share = share
+    assert a.sum(axis=1).std() > 1.5 * b.sum(axis=1).std()
+    fc = shifted.predict("4d", level=80)
+    below = (a < fc["lo-80"]).mean(axis=0) * 100
+    assert abs(below.mean() - 10) <= 2  # the marginals are still the intervals'
+
+
+def test_day_factor_survives_serialization(fitted):
+    c = fitted.calibrator_
+    cal = ConformalCalibrator.from_dict(c.to_dict())
+    assert (cal.day_share, cal.day_correlation) == (c.day_share, c.day_correlation)

@@ -104,7 +104,46 @@ def test_recommend_then_simulate_the_recommendation(csv_path, tmp_path):
     assert again["overloaded_pct"] == pytest.approx(final["overloaded_pct"])
 
 
+@pytest.fixture(scope="module")
+def long_csv(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("plan_cli")
+    idx = pd.date_range("2024-01-01", periods=96 * 20, freq="15min")
+    rng = np.random.default_rng(1)
+    v = rng.poisson(600 * (1 + 0.6 * np.sin(np.arange(len(idx)) / 96 * 2 * np.pi)))
+    path = d / "traffic.csv"
+    pd.DataFrame({"timestamp": idx.strftime("%Y-%m-%d %H:%M:%S"), "requests": v}).to_csv(path, index=False)
+    return path
+
+
+PLAN = ["plan", "--granularity", "15min", "--paths", "10", "--folds", "2", "--budget", "60", "--forecaster", "spec",
+        "--forecast-model", "seasonal_naive"]
+
+
+def test_plan_from_a_past_origin_prints_the_bands_and_the_backtest(long_csv, tmp_path):
+    p = run([*PLAN, "--data", str(long_csv), "--horizon", "2d", "--origin", "2024-01-19", "--json"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    d = json.loads(p.stdout)
+    assert d["origin"].startswith("2024-01-19T00:00")
+    assert d["horizon"] == "2 days"
+    names = [x["name"] for x in d["policies"]]
+    assert d["recommended"] == names[0]
+    for x in d["policies"]:
+        assert x["cost"]["p10"] <= x["cost"]["p50"] <= x["cost"]["p90"]
+        assert len(x["schedule"]) == 48
+        assert {"policy", "config"} <= set(x)
+    assert set(d["backtest"]["realized_cost"]) == set(names)
+    assert "fan" not in d["forecast"]
+    text = run([*PLAN, "--data", str(long_csv), "--horizon", "1d"], tmp_path)
+    assert text.returncode == 0, text.stderr
+    assert "recommended" in text.stdout
+    assert "P(miss SLA)" in text.stdout
+
+
 @pytest.mark.parametrize("args", [
+    ["plan", "--horizon", "0"],
+    ["plan", "--horizon", "40d"],
+    ["plan", "--paths", "3"],
+    ["plan", "--origin", "2024-01-03"],
     ["recommend", "--sla-pct", "150"],
     ["recommend", "--folds", "0"],
     ["recommend", "--test-start", "2023-01-01"],

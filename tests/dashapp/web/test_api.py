@@ -447,3 +447,33 @@ def test_cost_report_refuses_a_bad_policy_config(live_server):
     bad = {"policy": "balanced", "config": {"x": 1}}
     r = call(live_server, "POST", "/api/cost-report", json={"dataset_id": "default", "policy_config": bad})
     assert_error(r, 400, "unknown key")
+
+
+def test_plan_from_a_past_origin_and_its_cache(live_server):
+    body = {"dataset_id": "default", "granularity": "15min", "horizon": "2d", "origin": "1995-08-29",
+            "paths": 10, "folds": 2, "budget": 60}
+    r = call(live_server, "POST", "/api/plan", json=body)
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert d["origin"].startswith("1995-08-29T00:00")
+    assert d["recommended"] == d["policies"][0]["name"]
+    for p in d["policies"]:
+        assert p["cost"]["p10"] <= p["cost"]["p50"] <= p["cost"]["p90"]
+        assert len(p["schedule"]) == 48
+    assert set(d["backtest"]["realized_cost"]) == {p["name"] for p in d["policies"]}
+    assert "fan" not in d["forecast"]
+    again = call(live_server, "POST", "/api/plan", json={**body, "fan": True}).json()
+    assert again["cached"] is True
+    assert len(again["forecast"]["fan"]["p50"]) == 2 * 96
+
+
+@pytest.mark.parametrize(("body", "fragment"), [
+    ({"dataset_id": "default", "horizon": "0"}, "horizon"),
+    ({"dataset_id": "default", "horizon": "45d"}, "30 days"),
+    ({"dataset_id": "default", "paths": 5}, "paths"),
+    ({"dataset_id": "default", "origin": "1995-07-03"}, "14 days"),
+    ({"dataset_id": "default", "fan": "yes"}, "fan"),
+    ({"horizon": "1d"}, "dataset_id is required"),
+])
+def test_plan_bad_input(live_server, body, fragment):
+    assert_error(call(live_server, "POST", "/api/plan", json=body), 400, fragment)
