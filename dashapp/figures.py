@@ -486,3 +486,62 @@ def whatif_columns(baseline: pd.DataFrame, scenario: pd.DataFrame) -> dict[str, 
             "demand_scen": scenario["demand"].to_numpy(np.float64),
             "servers_base": baseline["servers"].to_numpy(np.float64),
             "servers_scen": scenario["servers"].to_numpy(np.float64)}
+
+
+_POLICY_COLORS = ("#d62728", "#2ca02c", "#7f7f7f", "#9467bd")
+
+
+def plan_fan_figure(history: tuple, fan: dict, actual: tuple | None = None, n_out: int = 3000) -> go.Figure:
+    """The last weeks of history, the plan's forecast fan (p5-p95, p10-p90, median, model mean) and, for a plan
+    at a past origin, the traffic that came."""
+    hx, hy = local_index(history[0]), np.asarray(history[1], dtype=np.float64)
+    fx = local_index(pd.DatetimeIndex(pd.to_datetime(fan["timestamps"])))
+    xs, ys = downsample(hx, hy, n_out)
+    traces = [_line(xs, ys, "history", line=dict(color="#1f77b4", width=1))]
+    for lo, hi, color in (("p5", "p95", "rgba(255,127,14,0.18)"), ("p10", "p90", "rgba(255,127,14,0.35)")):
+        traces.append(_line(fx, np.asarray(fan[hi], dtype=np.float64), f"{hi}", line=dict(width=0),
+                            showlegend=False, hoverinfo="skip"))
+        traces.append(_line(fx, np.asarray(fan[lo], dtype=np.float64), f"{lo}-{hi} of the paths", line=dict(width=0),
+                            fill="tonexty", fillcolor=color))
+    traces.append(_line(fx, np.asarray(fan["p50"], dtype=np.float64), "median path",
+                        line=dict(color="#ff7f0e", width=2)))
+    if actual is not None and len(actual[0]):
+        ax = local_index(actual[0])
+        xs, ys = downsample(ax, np.asarray(actual[1], dtype=np.float64), n_out)
+        traces.append(_line(xs, ys, "actual (came after the plan)", line=dict(color="#444", width=1)))
+    shapes = [dict(type="line", xref="x", yref="paper", x0=fx[0], x1=fx[0], y0=0, y1=1,
+                   line=dict(color="#444", width=1, dash="dash"))] if len(fx) else []
+    return _build(traces, height=380, shapes=shapes, xaxis=dict(title=dict(text=time_title(fan["timestamps"]))),
+                  yaxis=dict(title=dict(text="requests per period")))
+
+
+def plan_schedule_figure(policies: list[dict]) -> go.Figure:
+    """Each planned policy's hourly server schedule: the p50 of each hour's peak (solid) and its p90 (dotted)."""
+    traces = []
+    for i, p in enumerate(policies):
+        color = _POLICY_COLORS[i % len(_POLICY_COLORS)]
+        x = local_index(pd.DatetimeIndex(pd.to_datetime([r["hour"] for r in p["schedule"]], utc=False)))
+        for key, dash in (("servers_p50", "solid"), ("servers_p90", "dot")):
+            traces.append(dict(type="scatter", x=x, y=[r[key] for r in p["schedule"]], mode="lines",
+                               line=dict(color=color, width=2 if dash == "solid" else 1, dash=dash, shape="hv"),
+                               name=f"{p['role']}: {key[-3:]}"))
+    return _build(traces, height=320, xaxis=dict(title=dict(text="hour")),
+                  yaxis=dict(title=dict(text="servers (peak of the hour)"), rangemode="tozero"))
+
+
+def plan_cost_figure(policies: list[dict]) -> go.Figure:
+    """Cost p10-p90 per policy (bar from p10 to p90, median marked) and, after a past origin, the real cost."""
+    names = [f"{p['role']}<br>{p['name']}" for p in policies]
+    traces = [dict(type="bar", orientation="h", y=names, x=[p["cost"]["p90"] - p["cost"]["p10"] for p in policies],
+                   base=[p["cost"]["p10"] for p in policies], marker=dict(color="rgba(255,127,14,0.35)"),
+                   name="cost p10-p90", hovertemplate="%{base:$,.0f} - %{x:$,.0f}<extra></extra>"),
+              dict(type="scatter", mode="markers", y=names, x=[p["cost"]["p50"] for p in policies],
+                   marker=dict(color="#ff7f0e", size=12, symbol="line-ns-open", line=dict(width=3)),
+                   name="median")]
+    if any(p.get("realized") for p in policies):
+        traces.append(dict(type="scatter", mode="markers", y=names,
+                           x=[(p.get("realized") or {}).get("cost") for p in policies],
+                           marker=dict(color="#444", size=10, symbol="diamond"), name="real cost"))
+    return _build(traces, height=120 + 60 * len(policies), hovermode="closest",
+                  xaxis=dict(title=dict(text="cost over the horizon ($)")),
+                  yaxis=dict(automargin=True), margin=dict(l=10, r=10, t=30, b=40))

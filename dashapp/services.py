@@ -22,6 +22,7 @@ from core.forecast.result import ForecastResult, forecast_at
 from core.scaling import Policy, SimulationModel
 from core.scaling.matrix import run_matrix
 from core.scaling.optimize import optimize
+from core.scaling.plan import CapacityPlan, plan
 from core.scaling.report import CostReport, cost_report
 from core.scaling.simulate import prepare
 from core.scaling.walkforward import Evaluation, evaluate
@@ -216,6 +217,19 @@ def walkforward_result(rc: ResultCache, dataset_id: str, series: TrafficSeries, 
         return rc.get(key)
     # The predictive policies run the forecaster a deployment would run ("auto"), as `recommend` does.
     return rc.get_or_compute(key, lambda: evaluate(series, model, forecaster="auto", progress=progress))[0]
+
+
+def plan_result(rc: ResultCache, dataset_id: str, series: TrafficSeries, model: SimulationModel, *, horizon: str,
+                origin, sla_pct: float, paths: int, progress=None, cached_only: bool = False) -> CapacityPlan | None:
+    """Core's capacity :func:`~core.scaling.plan.plan` (the whole series: the walk-forward and the paths need its
+    history). With ``cached_only`` returns None instead of computing."""
+    params = {"minutes": series.interval_minutes, "model": model_key(model), "horizon": horizon,
+              "origin": None if origin is None else str(origin), "sla": sla_pct, "paths": paths}
+    key = rc.key("plan", dataset_id, params)
+    if cached_only:
+        return rc.get(key)
+    return rc.get_or_compute(key, lambda: plan(series, model, horizon=horizon, origin=origin, sla_pct=sla_pct,
+                                               paths=paths, progress=progress))[0]
 
 
 def whatif_result(rc: ResultCache, dataset_id: str, series: TrafficSeries, config: str, policy: str,

@@ -1,6 +1,6 @@
 """Download routes: ``GET /export/<page>/<csv|json|html>?<the page's own query string>``.
 
-Pages: ``data``, ``history``, ``forecast``, ``scenarios``, ``what-if`` (:mod:`dashapp.web.page_exports`, or
+Pages: ``data``, ``history``, ``forecast``, ``scenarios``, ``what-if``, ``plan`` (:mod:`dashapp.web.page_exports`, or
 the page module's own ``export_bundle(query) -> ExportBundle``); every page links to ``/export/<page>/<fmt>`` +
 its URL's query string (``components.export_bar``), so the download shows exactly what the page shows (same
 parsing, same cached results). The Data page's exporter is built in: the stored series itself (at a
@@ -109,8 +109,8 @@ def export(page: str, fmt: str):
         raise ApiError(404, f"unknown export format {fmt[:20]!r}; use csv, json or html")
     exporter = _exporter(page) if _PAGE_RE.match(page) else None
     if exporter is None:
-        raise ApiError(404, f"no exports for page {page[:30]!r}; use data, history, forecast, scenarios "
-                            "or what-if")
+        raise ApiError(404, f"no exports for page {page[:30]!r}; use data, history, forecast, scenarios, "
+                            "what-if or plan")
     bundle = exporter(_query())
     if fmt == "csv":
         body = csv_bytes(bundle.frame, index_label=bundle.frame.index.name or "timestamp")

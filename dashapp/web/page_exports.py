@@ -153,8 +153,32 @@ def what_if_bundle(query: dict) -> ExportBundle:
                         figures={"Baseline vs scenario": whatif_figure(base, scen).figure}, notes=_notes(ctx, parsed))
 
 
+def plan_bundle(query: dict) -> ExportBundle:
+    ctx, rc, parsed = _context("plan", query)
+    module = page_module("plan")
+    with rc:
+        plan = module.plan_of(ctx, rc)
+    d = plan.to_dict()
+    fan = d["forecast"]["fan"]
+    frame = pd.DataFrame({k: v for k, v in fan.items() if k != "timestamps"},
+                         index=pd.DatetimeIndex(pd.to_datetime(fan["timestamps"]), name="timestamp"))
+    for p in plan.policies:  # each policy's hourly schedule beside the fan, at the hour's first period
+        sched = pd.DataFrame(p.schedule).set_index("hour")
+        sched.index = pd.DatetimeIndex(pd.to_datetime(sched.index))
+        for col in ("servers_p50", "servers_p90"):
+            frame[f"{p.role.replace(' ', '_')}_{col}"] = sched[col].reindex(frame.index)
+    figs = module.figures(ctx, plan)
+    summary = {**_head(ctx, parsed), **{k: v for k, v in d.items() if k != "forecast"},
+               "forecast": {k: v for k, v in d["forecast"].items() if k != "fan"}}
+    return ExportBundle(title=f"Plan: {ctx.dataset.name}, {plan.horizon} from {plan.origin:%Y-%m-%d %H:%M}",
+                        filename=f"plan-{ctx.dataset.id}", frame=frame, summary=summary,
+                        figures={"Forecast fan": figs["fan"], "Cost over the horizon": figs["costs"],
+                                 "Server schedule": figs["schedule"]},
+                        notes=[plan.reason, d["forecast"]["how"], *_notes(ctx, parsed)])
+
+
 #: Page (URL name or module name) -> exporter.
 PAGE_EXPORTERS: dict[str, Callable[[dict], ExportBundle]] = {
     "history": history_bundle, "forecast": forecast_bundle, "scenarios": scenarios_bundle,
-    "what_if": what_if_bundle, "what-if": what_if_bundle,
+    "what_if": what_if_bundle, "what-if": what_if_bundle, "plan": plan_bundle,
 }

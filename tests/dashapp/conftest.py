@@ -40,4 +40,5 @@ def ctx(dash_app):
 @pytest.fixture
 def pages(dash_app):
     """The page modules as Dash loaded them: ``pages["history"].layout(...)``."""
-    return {name: sys.modules[f"pages.{name}"] for name in ("data", "history", "forecast", "scenarios", "what_if")}
+    names = ("data", "history", "forecast", "scenarios", "what_if", "plan")
+    return {name: sys.modules[f"pages.{name}"] for name in names}

@@ -251,6 +251,7 @@ def test_scenarios_lead_with_the_held_out_recommendation(ctx, pages):
     ("forecast", {"granularity": "5", "horizon": "6h"}, "forecast"),
     ("scenarios", {"granularity": "15", "budget": "30"}, "scenarios"),
     ("what_if", {"granularity": "15", "mult": "1.5"}, "what-if"),
+    ("plan", {"horizon": "1d", "paths": "10"}, "plan"),
 ])
 def test_every_page_links_its_downloads_and_a_copy_link_to_its_own_query(ctx, pages, page_settings, page, query,
                                                                           name):
@@ -348,3 +349,39 @@ def test_forecast_defaults_to_the_future_with_the_last_week_backtested_beside_it
     mean = next(t for t in find(children, "forecast-graph").figure.data if t.name.startswith("forecast"))
     assert pd.Timestamp(mean.x[0]) == pd.Timestamp("1995-08-21")
     assert "scored 1995-08-21T00:00" in text(children)
+
+
+PLAN_Q = {"horizon": "1d", "origin": "1995-08-30", "paths": "10"}
+
+
+def test_plan_job_renders_the_fan_the_costs_and_the_schedule(ctx, pages):
+    first = pages["plan"].layout(**PLAN_Q)
+    params = find(first, ids.job_ids("plan")["params"]).data
+    assert params is not None  # not computed yet: the page offers the job
+    seen, progress = _progress_recorder()
+    pages["plan"].compute(progress, params)
+    assert seen[-1] == 100
+    layout = pages["plan"].layout(**PLAN_Q)
+    assert find(layout, ids.job_ids("plan")["params"]).data is None
+    reason = text(find(layout, ids.PLAN_REASON))
+    assert "Over the next 1 day it costs" in reason
+    assert "The plan made on 08-30 predicted" in reason  # a past origin: set against the real day
+    rows = find(layout, ids.PLAN_POLICIES).children[1].children
+    assert text(rows[0].children[0]) == "recommended"
+    assert all("$" in text(r.children[7]) for r in rows)  # each policy's real cost
+    fan = find(layout, ids.PLAN_FAN).figure
+    names = [t.name for t in fan.data]
+    assert "median path" in names
+    assert "actual (came after the plan)" in names
+    schedule = find(layout, ids.PLAN_SCHEDULE).figure
+    assert len(schedule.data) == 2 * len(rows)
+    assert len(schedule.data[0].x) == 24
+
+
+@pytest.mark.parametrize(("query", "fragment"), [
+    ({"origin": "1995-07-05"}, "less than 14 days of history"),
+    ({"horizon": "3"}, "at least 1 hour"),
+])
+def test_plan_bad_values_fall_back_with_a_warning(ctx, pages, query, fragment):
+    layout = pages["plan"].layout(**{"paths": "10", **query})
+    assert any(fragment in w for w in _warnings(layout)), _warnings(layout)
