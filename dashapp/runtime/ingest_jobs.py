@@ -237,9 +237,11 @@ def _ingest(table: JobTable, store: DatasetStore, upload_id: str, parts: list[tu
 
 
 def _web_message(message: str) -> str:
-    """An ingest error as the upload shows it: the fix an uploader has, not the CLI's ``--skip-bad``."""
-    return message.replace("remove it or pass --skip-bad to ingest the other files",
-                           "upload the other files without it")
+    """An ingest error as the upload shows it: the fix an uploader has, not the CLI's."""
+    for cli, web in (("remove it or pass --skip-bad to ingest the other files", "upload the other files without it"),
+                     ("`python -m core datasets` lists them", "it was deleted meanwhile; the Data page lists them")):
+        message = message.replace(cli, web)
+    return message
 
 
 def _finish(table: JobTable, store: DatasetStore, upload_id: str, dataset_id: str, duplicate: bool,
