@@ -3,27 +3,34 @@
  *
  * DOM contract
  * ------------
- * Put an empty element with id "upload-widget" anywhere in a page (Dash: html.Div(id="upload-widget", ...)).
- * The script finds it whenever it appears (Dash renders pages later; a MutationObserver watches) and fills
- * it with a file input, an "Upload" button and one row per upload: name, a <progress> bar and a status line.
+ * Put an empty element with id "upload-widget" (or any element with the attribute data-upload-widget) anywhere
+ * in a page (Dash: html.Div(id="upload-widget", ...)). The script finds it whenever it appears (Dash renders
+ * pages later; a MutationObserver watches) and fills it with a file input (several files may be picked), a
+ * button and one row per upload: name, a <progress> bar and a status line.
  * Optional data attributes on the element (in Dash: **{"data-upload-url": "/upload"} etc.):
- *   data-upload-url      the upload route (default "/upload")
+ *   data-upload-url      the upload route (default "/upload"; may carry a query, e.g. "/upload?append=<id>"),
+ *                        read when a file is sent, so a page may change it
  *   data-dataset-href    a link for a finished upload; "{id}" is replaced by the dataset id (default "/?dataset={id}")
  *   data-target-input    id of an <input> (e.g. a hidden dcc.Input) whose value is set to the new dataset id,
  *                        with an "input" event, so a Dash callback can react (refresh lists, write the URL)
+ *   data-button-label    the button's text (default "Upload")
+ *   data-hint            the help line under the input (the size limit is added to it)
  * While working, the element carries data-state="uploading" | "ingesting" | "done" | "failed"; when an upload
  * ends it gets data-dataset-id (on success) and dispatches a bubbling CustomEvent "upload-done" or
  * "upload-failed" with the job (the JSON of GET /upload/<id>) as event.detail.
- * Row elements have the classes upload-row, upload-name, upload-progress, upload-status and upload-report,
- * and the row carries data-upload-id and data-state, so tests and CSS can address them.
+ * Row elements have the classes upload-row, upload-name, upload-progress, upload-status, upload-report,
+ * upload-note and upload-files (the per-file table, one tr.upload-file-row per file), and the row carries
+ * data-upload-id and data-state, so tests and CSS can address them.
  *
  * Protocol
  * --------
- * GET /upload gives the size limit (files over it are refused here before sending; the server enforces it
- * anyway). The file is sent as the raw body of POST /upload?name=<file name> with XMLHttpRequest, whose
- * upload progress events drive the bar (0-50%: sending). The 202 answer holds status_url; the widget polls it
- * every 500 ms while the server ingests (50-100%), then shows the ingest report: lines parsed and rejected
- * (with the first examples), gaps found, and a link to the dataset.
+ * GET /upload gives the size limit per file (files over it are refused here, by name, before sending; the
+ * server enforces it anyway). One file is sent as the raw body of POST /upload?name=<file name>; several
+ * picked together as one multipart/form-data body (a "file" field each), which the server ingests into ONE
+ * dataset. XMLHttpRequest's upload progress events drive the bar (0-50%: sending). The 202 answer holds
+ * status_url; the widget polls it every 500 ms while the server ingests (50-100%), then shows the ingest
+ * report: lines parsed and rejected (with the first examples), gaps found, a line per file when there are
+ * several (format, time range, lines parsed and rejected, duplicates counted once), and a link to the dataset.
  */
 (function () {
   "use strict";
@@ -54,13 +61,37 @@
     input.dispatchEvent(new Event("input", { bubbles: true }));
   }
 
+  function minute(t) { return (t || "").slice(0, 16).replace("T", " "); }
+  function span(start, end) { return minute(start) + " .. " + minute(end); }
+
+  function filesTable(files) {
+    var tbl = el("table", { "class": "table table-sm upload-files mb-1" });
+    var head = el("tr");
+    ["file", "format", "time range", "lines parsed", "rejected", "note"].forEach(function (h) {
+      head.appendChild(el("th", {}, h));
+    });
+    tbl.appendChild(head);
+    files.forEach(function (f) {
+      var tr = el("tr", { "class": "upload-file-row" });
+      var fmt = (f.format || "") + (f.compression && f.compression !== "none" ? " (" + f.compression + ")" : "");
+      [f.name, fmt, f.start ? span(f.start, f.end) : "", String(f.lines_parsed || 0), String(f.lines_rejected || 0),
+        f.skipped ? (f.skipped.indexOf("duplicate") === 0 || f.skipped.indexOf("already") === 0 ?
+          "counted once: " + f.skipped : "left out: " + f.skipped) : ""].forEach(function (t) {
+        tr.appendChild(el("td", {}, t));
+      });
+      tbl.appendChild(tr);
+    });
+    return tbl;
+  }
+
   function reportNode(job, hrefTemplate) {
     var box = el("div", { "class": "upload-report small" });
     var r = job.report || {};
     var lines = [];
-    if (job.duplicate) { lines.push("Already stored: this content is an existing dataset."); }
+    if (job.note) { box.appendChild(el("div", { "class": "upload-note alert alert-info py-1 mb-1" }, job.note)); }
+    else if (job.duplicate) { lines.push("Already stored: this content is an existing dataset."); }
     lines.push("Format " + (r.format || "?") + (r.compression && r.compression !== "none" ? " (" + r.compression + ")" : "") +
-      ", " + (r.start || "").slice(0, 16) + " .. " + (r.end || "").slice(0, 16) + ", " + (r.periods || 0) + " periods");
+      ", " + span(r.start, r.end) + ", " + (r.periods || 0) + " periods");
     lines.push("Lines: " + (r.lines_total || 0) + " read, " + (r.lines_parsed || 0) + " parsed, " +
       (r.lines_rejected || 0) + " rejected");
     (r.gaps || []).forEach(function (g) {
@@ -68,10 +99,11 @@
     });
     (r.assumptions || []).concat(r.warnings || []).forEach(function (t) { lines.push(t); });
     lines.forEach(function (t) { box.appendChild(el("div", {}, t)); });
+    if ((r.files || []).length > 1) { box.appendChild(filesTable(r.files)); }
     if ((r.rejected_examples || []).length) {
       var list = el("ul", { "class": "upload-rejected" });
       r.rejected_examples.forEach(function (x) {
-        list.appendChild(el("li", {}, "line " + x.line + ": " + x.reason + ": " + x.text));
+        list.appendChild(el("li", {}, (x.file ? x.file + ", " : "") + "line " + x.line + ": " + x.reason + ": " + x.text));
       });
       box.appendChild(el("div", {}, "Rejected examples:"));
       box.appendChild(list);
@@ -87,14 +119,17 @@
   function mount(root) {
     if (root.getAttribute("data-upload-ready")) { return; }
     root.setAttribute("data-upload-ready", "1");
-    var url = root.getAttribute("data-upload-url") || "/upload";
+    function url() { return root.getAttribute("data-upload-url") || "/upload"; }
+    function withQuery(base, query) { return base + (base.indexOf("?") < 0 ? "?" : "&") + query; }
     var href = root.getAttribute("data-dataset-href") || "/?dataset={id}";
     var target = root.getAttribute("data-target-input");
+    var hintText = root.getAttribute("data-hint") || "Access logs, CSV or TXT; gzip/bz2 accepted.";
     var limit = null;
 
     var input = el("input", { type: "file", "class": "form-control upload-file", multiple: "multiple" });
-    var button = el("button", { type: "button", "class": "btn btn-primary mt-2 upload-button" }, "Upload");
-    var hint = el("div", { "class": "form-text upload-hint" }, "Apache logs, CSV or TXT; gzip/bz2 accepted.");
+    var button = el("button", { type: "button", "class": "btn btn-primary mt-2 upload-button" },
+      root.getAttribute("data-button-label") || "Upload");
+    var hint = el("div", { "class": "form-text upload-hint" }, hintText);
     var rows = el("div", { "class": "upload-rows mt-2" });
     root.appendChild(input);
     root.appendChild(button);
@@ -102,11 +137,11 @@
     root.appendChild(rows);
 
     var info = new XMLHttpRequest();
-    info.open("GET", url);
+    info.open("GET", url().split("?")[0]);
     info.onload = function () {
       try {
         limit = JSON.parse(info.responseText).max_bytes;
-        hint.textContent = "Apache logs, CSV or TXT up to " + mb(limit) + "; gzip/bz2 accepted.";
+        hint.textContent = hintText + " Up to " + mb(limit) + " per file.";
       } catch (e) { /* keep the generic hint */ }
     };
     info.send();
@@ -136,7 +171,7 @@
         bar.value = 50 + 50 * (job.progress || 0);
         if (job.state === "done") {
           bar.value = 100;
-          status.textContent = job.duplicate ? "Done (already stored)" : "Done";
+          status.textContent = job.note ? "Done (nothing added)" : job.duplicate ? "Done (already stored)" : "Done";
           row.appendChild(reportNode(job, href));
           finish(row, job, true);
         } else if (job.state === "failed") {
@@ -151,24 +186,37 @@
       xhr.send();
     }
 
-    function send(file) {
+    function send(files) {
       var row = el("div", { "class": "upload-row mb-2", "data-state": "uploading" });
-      row.appendChild(el("div", { "class": "upload-name fw-semibold" }, file.name + " (" + mb(file.size) + ")"));
+      var size = files.reduce(function (n, f) { return n + f.size; }, 0);
+      var label = files.length === 1 ? files[0].name :
+        files.length + " files: " + files.map(function (f) { return f.name; }).join(", ");
+      row.appendChild(el("div", { "class": "upload-name fw-semibold" }, label + " (" + mb(size) + ")"));
       var bar = el("progress", { "class": "upload-progress w-100", max: "100", value: "0" });
       var status = el("div", { "class": "upload-status small" }, "Sending…");
       row.appendChild(bar);
       row.appendChild(status);
       rows.insertBefore(row, rows.firstChild);
       root.setAttribute("data-state", "uploading");
-      if (limit !== null && file.size > limit) {
-        status.textContent = "Refused: " + mb(file.size) + " exceeds the limit of " + mb(limit) +
-          "; compress it with gzip or split it.";
+      var over = limit === null ? [] : files.filter(function (f) { return f.size > limit; });
+      if (over.length) {
+        status.textContent = "Refused: " + over.map(function (f) { return f.name + " (" + mb(f.size) + ")"; }).join(", ") +
+          (over.length === 1 ? " exceeds" : " exceed") + " the limit of " + mb(limit) +
+          " per file; compress it with gzip or split it. Nothing was sent.";
         finish(row, { error: status.textContent }, false);
         return;
       }
       var xhr = new XMLHttpRequest();
-      xhr.open("POST", url + "?name=" + encodeURIComponent(file.name));
-      xhr.setRequestHeader("Content-Type", "application/octet-stream");
+      var body;
+      if (files.length === 1) {
+        xhr.open("POST", withQuery(url(), "name=" + encodeURIComponent(files[0].name)));
+        xhr.setRequestHeader("Content-Type", "application/octet-stream");
+        body = files[0];  // the browser streams the File: nothing is read into memory or base64-encoded
+      } else {
+        xhr.open("POST", url());
+        body = new FormData();  // one multipart body, the files streamed from disk by the browser
+        files.forEach(function (f) { body.append("file", f, f.name); });
+      }
       xhr.upload.onprogress = function (e) {
         if (e.lengthComputable) {
           bar.value = 50 * e.loaded / e.total;
@@ -192,18 +240,18 @@
         status.textContent = "Failed: " + errorText(xhr);
         finish(row, { error: errorText(xhr) }, false);
       };
-      xhr.send(file);  // the browser streams the File: nothing is read into memory or base64-encoded
+      xhr.send(body);
     }
 
     button.addEventListener("click", function () {
-      Array.prototype.forEach.call(input.files || [], send);
+      var files = Array.prototype.slice.call(input.files || []);
+      if (files.length) { send(files); }  // the files picked together make one dataset
       input.value = "";
     });
   }
 
   function scan() {
-    var root = document.getElementById("upload-widget");
-    if (root) { mount(root); }
+    Array.prototype.forEach.call(document.querySelectorAll("#upload-widget, [data-upload-widget]"), mount);
   }
 
   if (document.readyState === "loading") {

@@ -28,6 +28,7 @@ import pandas as pd
 
 from core.errors import InputError
 from core.ingest import IngestReport, IngestResult, LogBase, ingest
+from core.ingest.formats import SERIES_FORMATS
 from core.series import Gap, TrafficSeries
 
 __all__ = ["DatasetStore", "DatasetInfo", "DEFAULT_ID", "validate_id"]
@@ -69,6 +70,11 @@ class DatasetInfo:
     columns: tuple[str, ...] = ()
     #: (name, sha256 of the decompressed content, format) of each file the dataset was read from.
     files: tuple[dict, ...] = ()
+
+    @property
+    def appendable(self) -> bool:
+        """Whether files can be appended to it (``DatasetStore.append``): a log dataset, at 1 minute per period."""
+        return self.interval_seconds == 60 and not self.synthetic and self.format not in SERIES_FORMATS
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)

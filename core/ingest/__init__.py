@@ -134,7 +134,11 @@ def ingest(
     try:
         kinds = {fmt for _, fmt, _ in plan}
         if kinds & set(SERIES_FORMATS):
-            if len(plan) > 1 or base is not None:
+            if base is not None:
+                names = ", ".join(i.name for i, fmt, _ in plan if fmt in SERIES_FORMATS)
+                raise InputError(f"{names}: a CSV/TXT series cannot be added to a log dataset, only access logs "
+                                 "can; remove it, or ingest it alone as a new dataset")
+            if len(plan) > 1:
                 names = ", ".join(f"{i.name} ({fmt})" for i, fmt, _ in plan)
                 raise InputError(f"CSV/TXT series are ingested one file at a time, not with other files: {names}")
             inp, fmt, src = plan[0]

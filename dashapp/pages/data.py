@@ -1,4 +1,7 @@
-"""Data: the datasets in the store, the selected one's ingest report, upload and delete.
+"""Data: the datasets in the store, the selected one's ingest report, upload, "Add files" and delete.
+
+An upload of several files makes one dataset; "Add files" makes a new dataset of the selected log dataset
+plus the files (the route is ``POST /upload?append=<id>``; the old dataset stays).
 
 The selected dataset is the ``dataset`` query parameter (the built-in default
 on a first visit); the navbar carries it to the other pages.
@@ -9,7 +12,8 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from core.store import DatasetStore
+from core.ingest import ACCEPTED_FORMATS
+from core.store import DatasetInfo, DatasetStore
 from dashapp import ids
 from dashapp import state as st
 from dashapp.components.export_bar import export_bar
@@ -69,6 +73,10 @@ def report_view(store: DatasetStore, dataset_id: str) -> html.Div:
     ]
     pairs = [x for k, v in facts for x in (html.Dt(k, className="col-sm-3"), html.Dd(v, className="col-sm-9"))]
     parts = [html.H5(f"Ingest report: {info.name}"), html.Dl(pairs, className="row small mb-2")]
+    if len(r.files) > 1:
+        parts += [html.H6(f"Files ({len(r.files)})"),
+                  table(["file", "format", "time range", "lines parsed", "rejected", "note"], file_rows(r.files),
+                        id_=ids.DATA_FILES)]
     if r.rejected_examples:
         parts += [html.H6("Rejected lines (first examples)"),
                   table(["line", "reason", "text"], [[e.line, e.reason, html.Code(e.text[:200])]
@@ -83,6 +91,20 @@ def report_view(store: DatasetStore, dataset_id: str) -> html.Div:
     return html.Div(parts, id=ids.DATA_REPORT)
 
 
+def file_rows(files) -> list[list]:
+    """One row per input file of a report: name, format, time range, lines parsed and rejected, why left out."""
+    rows = []
+    for f in files:
+        note = ""
+        if f.skipped:
+            once = f.skipped.startswith(("duplicate", "already"))
+            note = f"counted once: {f.skipped}" if once else f"left out: {f.skipped}"
+        fmt = f.format + (f" ({f.compression})" if f.compression and f.compression != "none" else "")
+        span = f"{f.start[:16].replace('T', ' ')} .. {f.end[:16].replace('T', ' ')}" if f.start else ""
+        rows.append([f.name, fmt, span, fmt_num(f.lines_parsed), fmt_num(f.lines_rejected), note])
+    return rows
+
+
 def upload_card() -> dbc.Card:
     """The streaming upload widget (assets/upload.js fills ``#upload-widget``; the route is dashapp/web/upload.py).
 
@@ -91,11 +113,38 @@ def upload_card() -> dbc.Card:
     """
     return dbc.Card(dbc.CardBody([
         html.H6("Upload"),
-        html.P("Apache Common/Combined logs, CSV or TXT (optionally gzip/bz2).", className="small text-muted"),
+        html.P(f"Accepted: {ACCEPTED_FORMATS}. Files picked together (several servers, rotated or daily logs) "
+               "make one dataset; a file given twice is counted once.", className="small text-muted"),
         html.Div(id=ids.DATA_UPLOAD, **{"data-upload-url": "/upload", "data-dataset-href": "/?dataset={id}",
-                                        "data-target-input": ids.DATA_UPLOADED}),
+                                        "data-target-input": ids.DATA_UPLOADED,
+                                        "data-hint": "One file or several into one dataset."}),
         dcc.Input(id=ids.DATA_UPLOADED, type="text", value="", style={"display": "none"}),
     ]), className="mb-3")
+
+
+def add_files_card(info: DatasetInfo) -> dbc.Card:
+    """"Add files" to the selected log dataset: a new dataset of it plus the files (``POST /upload?append=<id>``).
+
+    The new id goes into the same hidden input as an upload's (the datasets table refreshes); a series
+    dataset (CSV/TXT, the synthetic demo) gets a note instead, since only logs can be appended to.
+    """
+    if not info.appendable:
+        body = [html.H6("Add files"),
+                html.P(f"{info.name} is a {info.format} series: files can be added to access-log datasets only.",
+                       className="small text-muted mb-0")]
+    else:
+        body = [
+            html.H6("Add files"),
+            html.P(f"New log files for {info.name}: a new dataset of it plus the files (this one stays). A file "
+                   "already part of it is skipped.", className="small text-muted"),
+            html.Div(id=ids.DATA_ADD_FILES, **{"data-upload-widget": "1",
+                                               "data-upload-url": f"/upload?append={info.id}",
+                                               "data-dataset-href": "/?dataset={id}",
+                                               "data-target-input": ids.DATA_UPLOADED,
+                                               "data-button-label": "Add files",
+                                               "data-hint": "Access logs only."}),
+        ]
+    return dbc.Card(dbc.CardBody(body), className="mb-3")
 
 
 def dataset_table(store: DatasetStore, selected: str) -> list:
@@ -122,6 +171,7 @@ def layout(**query):
             dbc.Col([listing, report_view(store, selected)], md=9),
             dbc.Col([
                 upload_card(),
+                add_files_card(store.info(selected)),
                 dbc.Card(dbc.CardBody([
                     html.H6("Delete the selected dataset"),
                     dbc.Button("Delete", id=ids.DATA_DELETE, color="danger", outline=True, size="sm"),

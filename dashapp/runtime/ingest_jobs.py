@@ -1,16 +1,19 @@
 """Ingesting uploads in the background, and the job table that tracks them across workers and hosts.
 
-The upload route (``dashapp.web.upload``) receives the body into ``<data_dir>/.uploads/<id>.part`` and
-hands it over here (a thread of the receiving worker, or a Celery worker with ``TRAFFIC_BACKEND=redis``:
+The upload route (``dashapp.web.upload``) receives the body into ``<data_dir>/.uploads/<id>.part`` (and
+``<id>.<k>.part`` for the other files of a multi-file upload: ``part_path``) and hands it over here (a thread
+of the receiving worker, or a Celery worker with ``TRAFFIC_BACKEND=redis``:
 ``dashapp.runtime.backends.start_ingest``). The job table (diskcache under ``cache_dir/uploads``, or
 Redis) holds state, progress, the ingest report and the dataset id. A job whose process died (pid gone,
 or no heartbeat for ``STALE_S``) reads as failed; the store writes datasets atomically, so nothing
-half-written is ever listed.
+half-written is ever listed. The files of one upload make one dataset; with ``append_to`` in the job, a new
+dataset of that one plus the files (``DatasetStore.append``).
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import io
 import logging
 import os
@@ -22,10 +25,12 @@ from pathlib import Path
 import diskcache
 
 from core.errors import InputError
+from core.ingest import NothingToAppend
 from core.store import DatasetStore
 from dashapp.runtime.periodic import repeating
 
-__all__ = ["DISK_FULL", "HEARTBEAT_S", "HOST", "JobTable", "STALE_S", "disk_full_message", "ingest_job", "jobs_table"]
+__all__ = ["DISK_FULL", "HEARTBEAT_S", "HOST", "JobTable", "STALE_S", "disk_full_message", "ingest_job", "jobs_table",
+           "part_path", "parts_digest"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,19 @@ _tables_lock = threading.Lock()
 def disk_full_message(what: str = "the upload") -> str:
     return (f"the server's data disk is full: {what} was not stored and nothing existing was changed; "
             "ask the operator to free space (or raise the quota) and upload again")
+
+
+def part_path(folder: Path, upload_id: str, k: int) -> Path:
+    """Where file ``k`` of an upload is received: ``<id>.part`` for the first (the only one, usually)."""
+    return folder / (f"{upload_id}.part" if k == 0 else f"{upload_id}.{k}.part")
+
+
+def parts_digest(digests: list[str], append_to: str | None = None) -> str:
+    """The key of identical uploads: one file's SHA-256, else one over the set of files (and the dataset added to)."""
+    if len(digests) == 1 and append_to is None:
+        return digests[0]
+    blob = "\n".join(sorted(set(digests))) + f"\nappend:{append_to or ''}"
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 class JobTable:
@@ -131,8 +149,13 @@ class _Tracked(io.RawIOBase):
 
 
 def ingest_job(settings, upload_id: str, part: Path, name: str, digest: str, limit: int) -> None:
+    """Ingest upload ``upload_id`` (its files from ``part``'s folder; the job record lists them) into the store."""
     table = jobs_table(settings)
     store = DatasetStore(settings.data_dir)
+    job = table.get(upload_id) or {}
+    files = job.get("files") or [{"name": name}]
+    parts = [(part_path(part.parent, upload_id, k) if k else part, f.get("name") or name)
+             for k, f in enumerate(files)]
 
     def beat() -> None:
         try:
@@ -141,14 +164,16 @@ def ingest_job(settings, upload_id: str, part: Path, name: str, digest: str, lim
             log.warning("upload %s: heartbeat failed", upload_id, exc_info=True)
 
     with repeating(HEARTBEAT_S, beat, name=f"beat-{upload_id}"):
-        _ingest(table, store, upload_id, part, name, digest, limit)
+        _ingest(table, store, upload_id, parts, name, digest, limit, job.get("append_to"))
 
 
-def _ingest(table: JobTable, store: DatasetStore, upload_id: str, part: Path, name: str, digest: str,
-            limit: int) -> None:
-    """Ingest an uploaded file into the store (once per content), recording the job's state as it goes."""
+def _ingest(table: JobTable, store: DatasetStore, upload_id: str, parts: list[tuple[Path, str]], name: str,
+            digest: str, limit: int, append_to: str | None = None) -> None:
+    """Ingest the uploaded files into the store as one dataset (once per content), or append them to
+    ``append_to``, recording the job's state as it goes."""
     lock = f"lock:raw:{digest}"
     have_lock = False
+    srcs: list[_Tracked] = []
     try:
         table.update(upload_id, state="running", heartbeat=time.time())
         # Identical bytes uploaded at the same time ingest once: the others wait for its dataset.
@@ -162,7 +187,8 @@ def _ingest(table: JobTable, store: DatasetStore, upload_id: str, part: Path, na
                 break
             time.sleep(0.2)
             table.update(upload_id, heartbeat=time.time())
-        src = _Tracked(part, name)
+        srcs = [_Tracked(path, shown) for path, shown in parts]
+        total = max(sum(s.size for s in srcs), 1)
         last = [0.0]
 
         def progress(_done, _total):
@@ -170,18 +196,29 @@ def _ingest(table: JobTable, store: DatasetStore, upload_id: str, part: Path, na
             if now - last[0] >= 0.25:
                 last[0] = now
                 table.cache.touch(lock, expire=STALE_S * 4)
-                table.update(upload_id, progress=round(min(src.tell() / max(src.size, 1), 0.99), 4),
-                             heartbeat=time.time())
+                # Closed files were read to the end; the open ones as far as their position.
+                done = sum(s.size if s.closed else s.tell() for s in srcs)
+                table.update(upload_id, progress=round(min(done / total, 0.99), 4), heartbeat=time.time())
 
         before = set(os.listdir(store.root))  # the same content stored earlier (maybe compressed differently)
+        source = srcs[0] if len(srcs) == 1 else srcs
         try:
-            info = store.put(src, name=name, max_bytes=limit, progress=progress)
+            if append_to is not None:
+                info = store.append(append_to, source, max_bytes=limit, progress=progress)
+            else:
+                info = store.put(source, name=name if len(srcs) == 1 else None, max_bytes=limit, progress=progress)
+        except NothingToAppend as exc:
+            # Not a failure: every file is part of the dataset already; it stays the answer.
+            _finish(table, store, upload_id, append_to, duplicate=True,
+                    note=f"{exc}; dataset {append_to} is unchanged and no new dataset was made")
+            return
         finally:
-            src.close()
+            for s in srcs:
+                s.close()
         table.cache.set(f"raw:{digest}", info.id, expire=JOB_TTL_S)
         _finish(table, store, upload_id, info.id, duplicate=info.id in before)
     except InputError as exc:
-        table.update(upload_id, state="failed", error=str(exc), progress=1.0)
+        table.update(upload_id, state="failed", error=_web_message(str(exc)), progress=1.0)
     except Exception as exc:  # noqa: BLE001 - a job must end visibly failed, whatever broke
         if isinstance(exc, OSError) and exc.errno in DISK_FULL:
             log.warning("upload %s: the data disk is full", upload_id)
@@ -191,15 +228,25 @@ def _ingest(table: JobTable, store: DatasetStore, upload_id: str, part: Path, na
             error = f"internal error while ingesting ({type(exc).__name__}); the server log has details"
         table.update(upload_id, state="failed", progress=1.0, error=error)
     finally:
+        for s in srcs:
+            s.close()
         if have_lock and table.cache.get(lock) == upload_id:
             table.cache.delete(lock)
-        part.unlink(missing_ok=True)
+        for path, _ in parts:
+            path.unlink(missing_ok=True)
 
 
-def _finish(table: JobTable, store: DatasetStore, upload_id: str, dataset_id: str, duplicate: bool) -> None:
+def _web_message(message: str) -> str:
+    """An ingest error as the upload shows it: the fix an uploader has, not the CLI's."""
+    for cli, web in (("remove it or pass --skip-bad to ingest the other files", "upload the other files without it"),
+                     ("`python -m core datasets` lists them", "it was deleted meanwhile; the Data page lists them")):
+        message = message.replace(cli, web)
+    return message
+
+
+def _finish(table: JobTable, store: DatasetStore, upload_id: str, dataset_id: str, duplicate: bool,
+            note: str | None = None) -> None:
     info = store.info(dataset_id)
     report = store.report(dataset_id).to_dict()
     table.update(upload_id, state="done", progress=1.0, dataset_id=dataset_id, duplicate=duplicate,
-                 dataset=info.to_dict(), report=report)
-
-
+                 dataset=info.to_dict(), report=report, note=note)
