@@ -186,6 +186,10 @@ def _schemas() -> dict:
             "progress": {"type": "number", "minimum": 0, "maximum": 1},
             "dataset_id": {"type": ["string", "null"]}, "duplicate": {"type": "boolean"},
             "report": {"type": ["object", "null"]}, "error": {"type": ["string", "null"]},
+            "files": {"type": "array", "items": {"type": "object"},
+                      "description": "The files of a multi-file upload: name and bytes of each."},
+            "append_to": {"type": ["string", "null"], "description": "The dataset the files were added to."},
+            "note": {"type": ["string", "null"], "description": "E.g. every file was already in the dataset."},
             "status_url": {"type": "string"}}},
     }
 
@@ -263,13 +267,17 @@ def openapi_document(max_upload_bytes: int = 500 * 1024 * 1024) -> dict:
                                        "content": _json({"type": "object"})}}},
             "post": {
                 "operationId": "upload",
-                "summary": "Stream a log, CSV or TXT file (gzip/bz2 accepted); ingested in the background.",
-                "parameters": [_query("name", "Display name (sanitized; never used in a path).")],
+                "summary": "Stream a log, CSV or TXT file (gzip/bz2 accepted), or several log files as multipart "
+                           "parts (one dataset); ingested in the background.",
+                "parameters": [_query("name", "Display name (sanitized; never used in a path)."),
+                               _query("append", "A stored log dataset's id: the files are added to it as a new "
+                                                "dataset (the old one stays).")],
                 "requestBody": {"required": True, "content": {
                     "application/octet-stream": {"schema": {"type": "string", "format": "binary",
                                                             "maxLength": max_upload_bytes}},
                     "multipart/form-data": {"schema": {"type": "object", "properties": {
-                        "file": {"type": "string", "format": "binary"}}}}}},
+                        "file": {"type": "array", "items": {"type": "string", "format": "binary"},
+                                 "description": "One part per file (at most 20), each within the upload limit."}}}}}},
                 "responses": {"202": {"description": "Accepted; poll `status_url`.",
                                       "content": _json(_ref("UploadJob"))}, **_errors(400, 413)}}},
         "/upload/{upload_id}": {"get": {

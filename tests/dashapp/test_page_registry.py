@@ -44,7 +44,7 @@ def test_each_page_shows_exactly_the_controls_its_url_writer_listens_to(dash_app
 def test_the_navbar_lists_the_registered_pages_in_their_order(dash_app):
     assert nav_pages() == [("data", "Data", "/"), ("history", "History", "/history"),
                            ("forecast", "Forecast", "/forecast"), ("scenarios", "Scenarios", "/scenarios"),
-                           ("what_if", "What-if", "/what-if")]
+                           ("what_if", "What-if", "/what-if"), ("plan", "Plan", "/plan")]
     nav = next(c for c in walk(find(dash_app.layout, ids.NAV)) if type(c).__name__ == "Nav")
     links = [item.children for item in nav.children]
     assert [(a.id, a.children, a.href) for a in links] == [(ids.nav_link(p), label, path)
