@@ -102,10 +102,21 @@ def candidate_policies(rec) -> dict:
 
 
 def preset_policy(name: str, model: SimulationModel | None = None) -> dict | None:
-    """The policy object of a preset ``"config/policy"`` name (``balanced/target_tracking``), else None."""
-    config, _, policy = str(name).strip().lower().partition("/")
-    if config not in PRESETS or policy not in {p.value for p in Policy}:
+    """The policy object of a preset ``"config/policy"`` name (``balanced/target_tracking``); None for a name
+    without ``/`` (a recommendation's candidate).
+
+    Raises:
+        InputError: a ``config/policy`` name whose configuration or policy is unknown.
+    """
+    if "/" not in str(name):
         return None
+    config, _, policy = str(name).strip().lower().partition("/")
+    policies = [p.value for p in Policy]
+    if config not in PRESETS or policy not in policies:
+        raise InputError(
+            f"unknown preset policy {name!r}; give CONFIG/POLICY with CONFIG one of {', '.join(PRESETS)} and "
+            f"POLICY one of {', '.join(policies)}, e.g. balanced/target_tracking"
+        )
     return {"name": f"{config}/{policy}", **to_policy_dict(PRESETS[config], policy, model or SimulationModel())}
 
 
