@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 
 from core.errors import InputError
@@ -159,6 +160,11 @@ def select_policy(
     )
 
 
+def _file_stem(name: str) -> str:
+    """``name`` safe in a file name and a Content-Disposition header."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:100] or "policy"
+
+
 # -- the export ----------------------------------------------------------------------------------
 
 
@@ -224,7 +230,7 @@ def export_policy(
     if fmt_key == "aws":
         objects, rows = aws(rule, name, resource_label, schedule)
         text = json.dumps(objects, indent=2) + "\n"
-        return PolicyExport("aws", source, objects, text, rows, f"{name}-aws.json")
+        return PolicyExport("aws", source, objects, text, rows, f"{_file_stem(name)}-aws.json")
     k8s_name(name, "name")
     k8s_name(namespace, "namespace")
     if fmt_key == "hpa":
@@ -250,4 +256,6 @@ def export_policy(
         f"No equivalent: {', '.join(none) or 'nothing'}.",
         'Each setting\'s mapping: --json ("mapping") and docs/deploy.md.',
     ]
-    return PolicyExport(fmt_key, source, objects, yaml_text(objects, header), rows, f"{name}-{fmt_key}.yaml")
+    return PolicyExport(
+        fmt_key, source, objects, yaml_text(objects, header), rows, f"{_file_stem(name)}-{fmt_key}.yaml"
+    )
