@@ -26,8 +26,18 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 # -- YAML ----------------------------------------------------------------------------------------
 
-_PLAIN = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./-]*$")
+_PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./-]*")
 _YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n"}
+
+
+#: Characters a YAML double-quoted scalar must escape beyond JSON's: those outside YAML's printable set and
+#: YAML 1.1's extra line breaks (NEL, LS, PS), which a reader would fold; and the BOM.
+_UNSAFE = re.compile("[^\t\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+
+
+def _quote(s: str) -> str:
+    """``s`` as a double-quoted scalar: a JSON string (a YAML double-quoted scalar) with YAML's extra escapes."""
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(s, ensure_ascii=False))
 
 
 def _scalar(v) -> str:
@@ -40,10 +50,11 @@ def _scalar(v) -> str:
     if isinstance(v, float):
         if not math.isfinite(v):
             raise ValueError(f"cannot write {v} to YAML")
-        text = repr(v)
-        return text if "e" not in text and "." in text else f"{v:.12f}".rstrip("0").rstrip(".") + ".0" * (v == int(v))
+        mantissa, e, exponent = repr(v).partition("e")
+        # YAML 1.1 (PyYAML) reads a float only with a dot in the mantissa: 1e-05 -> 1.0e-05.
+        return (mantissa if "." in mantissa else mantissa + ".0") + e + exponent
     s = str(v)
-    return s if _PLAIN.match(s) and s.lower() not in _YAML_WORDS else json.dumps(s)
+    return s if _PLAIN.fullmatch(s) and s.lower() not in _YAML_WORDS else _quote(s)
 
 
 def _yaml_lines(obj, depth: int) -> list[str]:
@@ -81,10 +92,11 @@ def yaml_text(objects: list[dict], header: list[str] = ()) -> str:
     Only dicts, lists, strings, numbers, booleans and None; strings that YAML would read as something else
     are double-quoted (a JSON string is a YAML double-quoted scalar).
     """
-    lines = [f"# {h}" for h in header]
+    # A comment is one line of printable text: line breaks (also NEL, LS, PS) become spaces.
+    lines = [f"# {_UNSAFE.sub('?', ' '.join(str(h).split()))}" for h in header]
     for obj in objects:
         lines.append("---")
-        lines += _yaml_lines(obj, 0)
+        lines += _yaml_lines(obj, 0) or [_flow(obj)]
     return "\n".join(lines) + "\n"
 
 

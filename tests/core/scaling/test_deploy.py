@@ -8,11 +8,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.errors import InputError
 from core.registry import DEPLOY_FORMATS, policy_names, preset_names
 from core.scaling.config import PRESETS, PredictiveSpec
 from core.scaling.deploy import export_policy, preset_policy, select_policy
+from core.scaling.deploy_k8s import yaml_text
 from core.scaling.policy_config import to_policy_dict
 from core.scaling.simulate import SimulationModel
 
@@ -345,3 +348,24 @@ def test_policy_names_resolve_to_presets_or_candidates():
     assert select_policy("a", cands) == ({"name": "a"}, None)
     with pytest.raises(InputError, match="candidate of the recommendation: a, b"):
         select_policy("c", cands)
+
+
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+)
+_TREES = st.recursive(
+    _SCALARS, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(), kids, max_size=4), max_leaves=20
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.dictionaries(st.text(), _TREES, max_size=5), min_size=1, max_size=3), st.lists(st.text(), max_size=3)
+)
+def test_yaml_text_reads_back_as_written(objects, header):
+    # The writer behind the hpa and keda files: any JSON-like object, any header text, read back by PyYAML.
+    assert list(yaml.safe_load_all(yaml_text(objects, header))) == objects
