@@ -35,11 +35,10 @@ def _schedule(text: str | None) -> list | None:
     return obj
 
 
-def _policy(args) -> dict:
+def _policy(args, model) -> dict:
     """The policy object: ``--policy-json``, a preset ``--policy``, or from the walk-forward recommendation."""
     from core.scaling.deploy import candidate_policies, preset_policy, select_policy
 
-    model = _model(args)
     if args.policy_json:
         return _policy_json(args.policy_json, "--policy-json")
     if args.policy and (preset := preset_policy(args.policy, model)) is not None:
@@ -68,13 +67,15 @@ def _cmd_export(args) -> int:
 
     minutes = parse_granularity(args.granularity).total_seconds() / 60.0
     schedule = _schedule(args.schedule)
+    model = _model(args)  # with --policy-json, what its config leaves out (as simulate --config-json)
     exp = export_policy(
-        _policy(args),
+        _policy(args, model),
         args.format,
         name=args.name,
         namespace=args.namespace,
         interval_minutes=minutes,
         schedule=schedule,
+        base=model,
     )
     if args.out:
         Path(args.out).write_text(exp.text)

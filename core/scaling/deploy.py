@@ -180,6 +180,7 @@ def export_policy(
     prometheus: str = DEFAULT_PROMETHEUS,
     query: str | None = None,
     resource_label: str = DEFAULT_RESOURCE_LABEL,
+    base: SimulationModel | None = None,
 ) -> PolicyExport:
     """The policy object as ``fmt``'s configuration, with the mapping of every setting.
 
@@ -198,6 +199,8 @@ def export_policy(
         query: KEDA's PromQL query of the total request rate per second (default: ``http_requests_total`` of the
             service ``name``).
         resource_label: the ALB target group's resource label (aws).
+        base: the model whose values the policy's missing config keys keep (default: the defaults), as
+            ``simulate --config-json`` over the model overrides.
 
     Returns:
         The :class:`PolicyExport`.
@@ -210,7 +213,7 @@ def export_policy(
     if fmt_key not in FORMATS:
         raise InputError(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}")
     try:
-        config, pol, model = from_policy_dict(policy)
+        config, pol, model = from_policy_dict(policy, base)
     except ValueError as exc:
         raise InputError(f"policy: {exc}") from None
     try:

@@ -156,7 +156,19 @@ def _behavior(rule: Rule, rows: list[dict], where: str, tolerance: bool) -> dict
                 "the HPA's default rate limit (4 pods or 100% per 15 s)",
             ),
         ]
-        if tolerance:
+        default = cfg.target_tolerance == _HPA_DEFAULT_TOLERANCE
+        if default:
+            # Left out: the cluster-wide default is the same, and older API servers refuse the field.
+            rows.append(
+                row(
+                    "target_tolerance",
+                    cfg.target_tolerance,
+                    "--horizontal-pod-autoscaler-tolerance (cluster-wide, default 0.1)",
+                    "exact",
+                    "the controller's default tolerance is the policy's",
+                )
+            )
+        elif tolerance:
             tol = fmt_num(cfg.target_tolerance)
             up["tolerance"] = down["tolerance"] = tol
             rows.append(
@@ -164,9 +176,10 @@ def _behavior(rule: Rule, rows: list[dict], where: str, tolerance: bool) -> dict
                     "target_tolerance",
                     cfg.target_tolerance,
                     f"{where}.scaleUp/scaleDown.tolerance = {tol}",
-                    "exact" if cfg.target_tolerance == _HPA_DEFAULT_TOLERANCE else "approximated",
-                    "a beta field (feature gate HPAConfigurableTolerance); without it the cluster-wide "
-                    "--horizontal-pod-autoscaler-tolerance applies (default 0.1)",
+                    "approximated",
+                    "a field of Kubernetes 1.33+ behind the feature gate HPAConfigurableTolerance; an older API "
+                    "server refuses it (remove it there: the cluster-wide --horizontal-pod-autoscaler-tolerance, "
+                    "default 0.1, then applies)",
                 )
             )
         else:
@@ -174,10 +187,10 @@ def _behavior(rule: Rule, rows: list[dict], where: str, tolerance: bool) -> dict
                 row(
                     "target_tolerance",
                     cfg.target_tolerance,
-                    "cluster-wide tolerance",
-                    "exact" if cfg.target_tolerance == _HPA_DEFAULT_TOLERANCE else "none",
-                    "KEDA's behavior has no tolerance field: the controller's "
-                    "--horizontal-pod-autoscaler-tolerance (default 0.1) applies to every HPA",
+                    "--horizontal-pod-autoscaler-tolerance (cluster-wide, default 0.1)",
+                    "none",
+                    "KEDA's behavior has no tolerance field: the controller's cluster-wide tolerance applies to "
+                    "every HPA",
                 )
             )
         return {"scaleUp": up, "scaleDown": down}

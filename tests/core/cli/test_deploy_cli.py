@@ -117,6 +117,22 @@ def test_policy_json_file_to_out_and_json(tmp_path):
     assert {m["carries_over"] for m in d["mapping"]} <= {"exact", "approximated", "none"}
 
 
+def test_policy_json_keys_left_out_take_the_model_overrides(tmp_path):
+    # As simulate --config-json: what the policy's config does not give comes from --max-servers etc.
+    r = run(
+        "--format",
+        "hpa",
+        "--policy-json",
+        '{"policy": "target_tracking", "config": {"min_servers": 2}}',
+        "--max-servers",
+        "7",
+        tmp_path=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    (obj,) = list(yaml.safe_load_all(r.stdout))
+    assert (obj["spec"]["minReplicas"], obj["spec"]["maxReplicas"]) == (2, 7)
+
+
 def test_default_is_the_walk_forward_recommendation(csv_path, tmp_path):
     common = ["--data", str(csv_path), "--granularity", "15min", "--folds", "2", "--budget", "30"]
     r = run("--format", "keda", *common, "--json", tmp_path=tmp_path)

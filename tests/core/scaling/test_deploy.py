@@ -230,7 +230,16 @@ def test_target_tracking_scales_in_by_its_stabilization_window():
         b = obj["spec"]["behavior"]
         assert b["scaleUp"]["stabilizationWindowSeconds"] == 0
         assert b["scaleDown"]["stabilizationWindowSeconds"] == PRESETS[config].scale_in_stabilization_minutes * 60
-        assert b["scaleUp"]["tolerance"] == "0.1"
+        assert "tolerance" not in b["scaleUp"]  # the cluster's default, 0.1, is the policy's
+    # Another tolerance is the HPA's per-object field (Kubernetes 1.33+); KEDA's behavior has none.
+    cfg = replace(PRESETS["balanced"], target_tolerance=0.05)
+    exp = export_policy(to_policy_dict(cfg, "target_tracking", MODEL), "hpa", interval_minutes=5)
+    b = exp.objects[0]["spec"]["behavior"]
+    assert b["scaleUp"]["tolerance"] == b["scaleDown"]["tolerance"] == "0.05"
+    assert rows(exp, "target_tolerance")[0]["carries_over"] == "approximated"
+    _hpa_model(exp.objects[0])
+    exp = export_policy(to_policy_dict(cfg, "target_tracking", MODEL), "keda", interval_minutes=5)
+    assert rows(exp, "target_tolerance")[0]["carries_over"] == "none"
 
 
 def test_step_scaling_alarms_carry_the_thresholds():
