@@ -11,15 +11,17 @@ from core.forecast.backtest import PROTOCOLS
 from core.forecast.base import accepted_model_names, model_aliases, model_label, model_names
 from core.ingest.formats import FORMAT_NAMES as INGEST_FORMATS
 from core.scaling.config import PRESETS, Policy
+from core.scaling.deploy import FORMATS as DEPLOY_FORMATS
 
-__all__ = ["EXPORT_FORMATS", "GRANULARITY_MINUTES", "INGEST_FORMATS", "PROTOCOLS", "TARGETS", "accepted_model_names",
-           "model_aliases", "model_label", "model_names", "policy_names", "preset_names"]
+__all__ = ["DEPLOY_FORMATS", "EXPORT_FORMATS", "GRANULARITY_MINUTES", "INGEST_FORMATS", "PROTOCOLS", "TARGETS",
+           "accepted_model_names", "model_aliases", "model_label", "model_names", "policy_names", "preset_names"]
 
 #: The period lengths the app offers (any whole multiple of the data's period works in the CLI and API).
 GRANULARITY_MINUTES = (1, 5, 15)
 #: What can be forecast.
 TARGETS = ("requests", "bytes")
-#: What a page or result can be downloaded as.
+#: What a page or result can be downloaded as (a scaling policy's autoscaler formats: ``DEPLOY_FORMATS``,
+#: from ``core.scaling.deploy``).
 EXPORT_FORMATS = ("csv", "json", "html")
 
 

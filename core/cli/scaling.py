@@ -68,8 +68,8 @@ def _line(name: str, t: dict) -> str:
             f"  p95 {p95:>7s}  actions {t['scaling_actions']:5d}  peak {t['peak_servers']}")
 
 
-def _policy_json(text: str) -> dict:
-    """``--config-json``: a JSON object, or a file holding one."""
+def _policy_json(text: str, option: str = "--config-json") -> dict:
+    """``option`` (``--config-json``): a JSON object, or a file holding one."""
     import json
     from pathlib import Path
 
@@ -80,16 +80,16 @@ def _policy_json(text: str) -> dict:
         try:
             raw = Path(text).read_text()
         except OSError as exc:
-            raise InputError(f"--config-json: {text!r} is neither a JSON object nor a readable file ({exc.strerror})"
+            raise InputError(f"{option}: {text!r} is neither a JSON object nor a readable file ({exc.strerror})"
                              ) from None
     try:
         obj = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise InputError(f"--config-json: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        raise InputError(f"{option}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if isinstance(obj, dict) and "recommended" in obj:  # the whole output of `recommend --json`
         obj = obj["recommended"]
         if obj is None:
-            raise InputError("--config-json: that recommendation has no recommended policy (none met the SLA)")
+            raise InputError(f"{option}: that recommendation has no recommended policy (none met the SLA)")
     return obj
 
 

@@ -19,9 +19,10 @@ from core.forecast.cache import ModelCache
 from core.forecast.result import forecast_at
 from core.forecast.split import MIN_HISTORY, default_test_start
 from core.jsonable import to_jsonable
-from core.registry import PROTOCOLS, TARGETS, accepted_model_names, policy_names
-from core.scaling import parse_policy
+from core.registry import DEPLOY_FORMATS, PROTOCOLS, TARGETS, accepted_model_names, policy_names
+from core.scaling import SimulationModel, parse_policy
 from core.scaling.action import MAX_POINTS, recommend_action
+from core.scaling.deploy import candidate_policies, export_policy, preset_policy, select_policy
 from core.scaling.plan import MAX_PATHS, MIN_PATHS
 from core.scaling.plan import plan as build_plan
 from core.scaling.policy_config import from_policy_dict
@@ -355,6 +356,49 @@ def capacity_plan():
     if not fan:
         value = {**value, "forecast": {k: v for k, v in value["forecast"].items() if k != "fan"}}
     return jsonify({**value, "cached": hit})
+_EXPORT_POLICY_FIELDS = ("dataset", "format", "granularity", "policy", "sla_pct", "name", "namespace")
+
+
+@bp.get("/export-policy")
+def export_policy_file():
+    """A scaling policy as autoscaler configuration (``core.scaling.deploy``), as ``python -m core export-policy``:
+    a preset ``policy=CONFIG/POLICY``, else the walk-forward recommendation on ``dataset`` (or its candidate)."""
+    fields = Fields(request.args.to_dict(), _EXPORT_POLICY_FIELDS, query=True)
+    if not fields.has("format"):
+        raise ApiError(400, f"format is required: one of {', '.join(DEPLOY_FORMATS)}", "format")
+    fmt = fields.string("format", choices=DEPLOY_FORMATS)
+    name = fields.string("policy", None, max_len=100)
+    sla = fields.number("sla_pct", 1.0, lo=0, hi=100)
+    try:
+        interval = parse_granularity(fields.string("granularity", "5min", max_len=20))
+    except ValueError as exc:
+        raise ApiError(400, f"granularity: {exc}", "granularity") from None
+    policy, warning = (preset_policy(name), None) if name else (None, None)  # InputError: a 400 with the fix
+    if policy is None:
+        if not fields.has("dataset"):
+            raise ApiError(400, "dataset is required for the recommended policy or a candidate (GET /api/datasets "
+                                "lists them), or give policy=CONFIG/POLICY, e.g. balanced/target_tracking", "dataset")
+        store = _store()
+        ds_id = dataset_id_of(store, fields.raw("dataset"))
+
+        def compute() -> dict:
+            try:
+                series = dataset_series(store, ds_id).resample(interval)
+            except ValueError as exc:
+                raise ApiError(400, f"granularity: {exc}", "granularity") from None
+            return to_jsonable(candidate_policies(walk_forward(series, SimulationModel(), sla_pct=sla)))
+
+        cands, _hit = _cached("export-policy", {"dataset": ds_id}, {"granularity_s": interval.total_seconds(),
+                                                                    "sla": sla}, compute)
+        policy, warning = select_policy(name, cands)
+    exp = export_policy(policy, fmt, name=fields.string("name", "web", max_len=63),
+                        namespace=fields.string("namespace", "default", max_len=63),
+                        interval_minutes=interval.total_seconds() / 60)
+    resp = current_app.response_class(exp.text, mimetype=exp.media_type)
+    resp.headers["Content-Disposition"] = f'attachment; filename="{exp.filename}"'
+    if warning:
+        resp.headers["X-Policy-Warning"] = warning
+    return resp
 
 
 @bp.route("/", defaults={"rest": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

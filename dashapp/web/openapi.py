@@ -8,7 +8,15 @@ and validates it with ``openapi-spec-validator``.
 from __future__ import annotations
 
 import core
-from core.registry import EXPORT_FORMATS, PROTOCOLS, TARGETS, accepted_model_names, policy_names, preset_names
+from core.registry import (
+    DEPLOY_FORMATS,
+    EXPORT_FORMATS,
+    PROTOCOLS,
+    TARGETS,
+    accepted_model_names,
+    policy_names,
+    preset_names,
+)
 
 __all__ = ["openapi_document"]
 
@@ -259,6 +267,28 @@ def openapi_document(max_upload_bytes: int = 500 * 1024 * 1024) -> dict:
                                                                {"dataset_id": "default", "horizon": "7d"})},
             "responses": {ok: {"description": "The plan.", "content": _json(_ref("Plan"))},
                           **_errors(400, 404, 413)}}},
+        "/api/export-policy": {"get": {
+            "operationId": "exportPolicy",
+            "summary": "A scaling policy as a Kubernetes HPA, a KEDA ScaledObject (YAML) or AWS Auto Scaling requests "
+                       "(JSON).",
+            "description": "A preset `policy=CONFIG/POLICY`, else the walk-forward recommendation on `dataset` (or "
+                           "its candidate named by `policy`); when none met the SLA the safest candidate is exported "
+                           "and `X-Policy-Warning` says so. Each setting's mapping: docs/deploy.md.",
+            "parameters": [
+                _query("format", "Autoscaler.", {"type": "string", "enum": list(DEPLOY_FORMATS)}, required=True),
+                _query("dataset", "Dataset id or `default` (for the recommendation or a candidate)."),
+                _query("policy", "A preset as CONFIG/POLICY (e.g. `balanced/target_tracking`) or a candidate name; "
+                                 "default: the recommended policy."),
+                _query("granularity", "The period the policy is tuned at, default 5min."),
+                _query("sla_pct", "Largest share of overloaded periods, % (default 1).",
+                       {"type": "number", "minimum": 0, "maximum": 100}),
+                _query("name", "Deployment or Auto Scaling group to scale (default web)."),
+                _query("namespace", "Kubernetes namespace (default default)."),
+            ],
+            "responses": {ok: {"description": "The file, as an attachment.", "content": {
+                "application/yaml": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}},
+                **_errors(400, 404)}}},
         "/health": {"get": {"operationId": "health", "summary": "200 when the app can serve.",
                             "responses": {ok: {"description": "Healthy.", "content": _json({"type": "object"})}}}},
         "/upload": {
