@@ -255,6 +255,7 @@ def openapi_document(max_upload_bytes: int = 500 * 1024 * 1024) -> dict:
                 "text/csv": {"schema": {"type": "string"}}, "application/json": {"schema": {"type": "object"}},
                 "text/html": {"schema": {"type": "string"}}}}, **_errors(400, 404, 413)}}},
     }
+    paths.update(_compat_paths())
     return {
         "openapi": "3.1.0",
         "info": {"title": "Traffic capacity workbench API", "version": core.__version__,
@@ -262,4 +263,59 @@ def openapi_document(max_upload_bytes: int = 500 * 1024 * 1024) -> dict:
                                 "as the Dash pages. Errors are JSON `{status, error, message}`; see docs/api.md."},
         "paths": paths,
         "components": {"schemas": _schemas()},
+    }
+
+
+def _compat_paths() -> dict:
+    """The original dashboard's calls (:mod:`dashapp.web.compat`) and the interactive page (``/api/docs``)."""
+    ok = "200"
+    dataset = _query("dataset_id", "Dataset id or `default` (the default when absent).")
+    series = [dataset, _query("granularity", "Period, default 5min."),
+              _query("start", "First period used (ISO 8601)."), _query("end", "End of the window (exclusive).")]
+    model = [_query(name, prop.get("description", name.replace("_", " ")) + f" Default {prop['default']:g}.",
+                    {"type": prop["type"]}) for name, prop in _MODEL_PROPS.items()]
+    return {
+        "/forecast": {"post": {
+            "operationId": "forecastOriginal",
+            "summary": "The original API's forecast: fields as query parameters, the default dataset.",
+            "description": "As `POST /api/forecast`, with the fields in the query string (or form fields; a JSON "
+                           "body may add e.g. a `series`). A bare number as `horizon` is a number of steps.",
+            "parameters": [*series,
+                           _query("model", "Model (default seasonal_naive).",
+                                  {"type": "string", "enum": list(accepted_model_names())}),
+                           _query("horizon", "Steps, or a duration like `7d` (default 1d, at most 30 days).",
+                                  {"type": "string", "example": "30"}),
+                           _query("level", "Interval levels in percent, comma-separated (default 80,95).",
+                                  {"type": "string", "example": "80,95"}),
+                           _query("target", "requests (default) or bytes.", {"type": "string", "enum": list(TARGETS)})],
+            "requestBody": {"required": False, "content": _json(_ref("ForecastRequest"))},
+            "responses": {ok: {"description": "As `POST /api/forecast`.", "content": _json(_ref("Forecast"))},
+                          **_errors(400, 404, 413)}}},
+        "/metrics": {"get": {
+            "operationId": "metricsOriginal",
+            "summary": "The original API's metrics: backtest metrics (with R²) of the default dataset.",
+            "description": "As `GET /api/metrics`, with `dataset_id` optional.",
+            "parameters": [dataset,
+                           _query("models", "Comma-separated models (default seasonal_naive,sarima,lightgbm)."),
+                           _query("protocol", "one-step (default), day-ahead or one-shot.",
+                                  {"type": "string", "enum": list(PROTOCOLS)}),
+                           _query("granularity", "Period, default 5min."),
+                           _query("train_end", "Last training period."), _query("test_end", "Last test period."),
+                           _query("target", "requests (default) or bytes.", {"type": "string", "enum": list(TARGETS)})],
+            "responses": {ok: {"description": "As `GET /api/metrics`.", "content": _json(_ref("Backtest"))},
+                          **_errors(400, 404)}}},
+        "/cost-report": {"get": {
+            "operationId": "costReportOriginal",
+            "summary": "The original API's cost report: a configuration on the default dataset, as a GET.",
+            "description": "As `POST /api/cost-report`, with the fields as query parameters (`config` a preset name).",
+            "parameters": [*series,
+                           _query("config", "A preset (default balanced).", {"type": "string",
+                                                                             "enum": list(preset_names())}),
+                           _query("policy", "Policy (default balanced).", _POLICY), *model],
+            "responses": {ok: {"description": "As `POST /api/cost-report`.", "content": _json(_ref("CostReport"))},
+                          **_errors(400, 404)}}},
+        "/api/docs": {"get": {
+            "operationId": "apiDocs", "summary": "This document as an interactive page (Swagger UI, served locally).",
+            "responses": {ok: {"description": "An HTML page.",
+                               "content": {"text/html": {"schema": {"type": "string"}}}}}}},
     }
