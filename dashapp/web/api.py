@@ -28,6 +28,7 @@ from core.scaling.simulate import prepare
 from core.scaling.walkforward import walk_forward
 from core.series import parse_granularity
 from core.store import DatasetStore
+from dashapp.runtime.auth import request_problem
 from dashapp.runtime.backends import results
 from dashapp.web.api_params import (
     MODEL_FIELDS,
@@ -95,6 +96,20 @@ def datasets():
     default = store.default_id()
     out = [{**d.to_dict(), "default": d.id == default} for d in store.list()]
     return jsonify(datasets=out)
+
+
+@bp.delete("/datasets/<dataset_id>")
+def delete_dataset(dataset_id: str):
+    """Delete a stored dataset by its id (with ``TRAFFIC_ADMINS`` set, only they may: dashapp/runtime/auth.py)."""
+    denied = request_problem("delete")
+    if denied:
+        raise ApiError(403, denied)
+    if dataset_id == "default":
+        raise ApiError(400, "name the dataset to delete by its id (GET /api/datasets lists them), not 'default'",
+                       "dataset_id")
+    store = _store()
+    store.delete(dataset_id_of(store, dataset_id))
+    return jsonify(deleted=dataset_id)
 
 
 def _series_input(fields: Fields, granularity_default: str | None = "5min", window: bool = True):

@@ -26,6 +26,7 @@ def _json(schema: dict, example=None) -> dict:
 
 def _errors(*codes: int) -> dict:
     text = {400: "Bad input: malformed JSON, a wrong type, an out-of-range value or an unknown field.",
+            403: "Not permitted: the message names the permission needed (TRAFFIC_UPLOADERS / TRAFFIC_ADMINS).",
             404: "Unknown dataset or upload.", 405: "Method not allowed.", 413: "Body or array too large.",
             500: "Unexpected server error (a bug: the server log has details)."}
     return {str(c): {"description": text[c], "content": _json(_ref("Error"))} for c in codes}
@@ -233,7 +234,7 @@ def openapi_document(max_upload_bytes: int = 500 * 1024 * 1024) -> dict:
                     "multipart/form-data": {"schema": {"type": "object", "properties": {
                         "file": {"type": "string", "format": "binary"}}}}}},
                 "responses": {"202": {"description": "Accepted; poll `status_url`.",
-                                      "content": _json(_ref("UploadJob"))}, **_errors(400, 413)}}},
+                                      "content": _json(_ref("UploadJob"))}, **_errors(400, 403, 413)}}},
         "/upload/{upload_id}": {"get": {
             "operationId": "uploadStatus", "summary": "State, progress, ingest report and dataset id of an upload.",
             "parameters": [{"name": "upload_id", "in": "path", "required": True, "schema": {"type": "string"}}],
@@ -256,6 +257,12 @@ def openapi_document(max_upload_bytes: int = 500 * 1024 * 1024) -> dict:
                 "text/html": {"schema": {"type": "string"}}}}, **_errors(400, 404, 413)}}},
     }
     paths.update(_compat_paths())
+    paths["/api/datasets/{dataset_id}"] = {"delete": {
+        "operationId": "deleteDataset",
+        "summary": "Delete a stored dataset by its id (only users in TRAFFIC_ADMINS, when it is set).",
+        "parameters": [{"name": "dataset_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {ok: {"description": "Deleted.", "content": _json({"type": "object", "properties": {
+            "deleted": {"type": "string"}}})}, **_errors(400, 403, 404)}}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Traffic capacity workbench API", "version": core.__version__,
