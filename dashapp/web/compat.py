@@ -14,6 +14,7 @@ number or a comma-separated list (``80,95``; empty for none). GET on ``/forecast
 
 from __future__ import annotations
 
+import logging
 import re
 
 from flask import Blueprint, Flask, request
@@ -28,6 +29,7 @@ __all__ = ["COMPAT_ROUTES", "init_compat"]
 #: ``(method, path)`` of each route here, for the error handlers and the security headers.
 COMPAT_ROUTES = (("POST", "/forecast"), ("GET", "/metrics"), ("GET", "/cost-report"))
 
+log = logging.getLogger(__name__)
 bp = Blueprint("compat", __name__)
 _INT = re.compile(r"^\s*\d+\s*$")
 _NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
@@ -42,6 +44,18 @@ def _api_error(exc: ApiError):
 @bp.errorhandler(ValueError)
 def _input_error(exc: ValueError):
     return json_error(400, str(exc))
+
+
+@bp.errorhandler(500)
+def _bug(exc):
+    # As the /api routes: JSON, never Flask's HTML page; the traceback goes to the server log.
+    log.error(
+        "unhandled error on %s %s",
+        request.method,
+        request.path,
+        exc_info=getattr(exc, "original_exception", None) or exc,
+    )
+    return json_error(500, "unexpected server error; the server log has the details")
 
 
 @bp.after_request

@@ -146,3 +146,15 @@ def test_api_docs_serves_swagger_ui_from_the_app_itself(live_server):
     assert types == {"text/css", "text/javascript"}
     assert call(live_server, "GET", "/api/docs/static/swagger-ui/nope.js").status_code == 404
     assert call(live_server, "GET", "/api/docs/static/../compat.py").status_code == 404
+
+
+def test_a_bug_is_a_json_500_not_an_html_page(dash_app, monkeypatch):
+    from dashapp.web import compat
+
+    def broken(query):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(compat, "metrics_answer", broken)
+    r = dash_app.server.test_client().get("/metrics")
+    assert r.status_code == 500
+    assert r.get_json()["message"] == "unexpected server error; the server log has the details"
