@@ -16,6 +16,8 @@ from dashapp.runtime.backends import make_background_manager
 from dashapp.runtime.settings import Settings
 from dashapp.state import page_name
 from dashapp.web.api import init_api
+from dashapp.web.apidocs import init_api_docs
+from dashapp.web.compat import init_compat
 from dashapp.web.compress import init_compression
 from dashapp.web.errors import init_page_not_found, register_error_handlers
 from dashapp.web.export_routes import init_exports
@@ -72,6 +74,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
 
     init_json(server)  # every jsonify (API, uploads, errors, health) rounds float noise away, in one place
     init_api(server, settings)
+    init_compat(server)  # the original dashboard's POST /forecast, GET /metrics, GET /cost-report
+    init_api_docs(server)  # GET /api/docs: Swagger UI, vendored
     init_exports(server)
     register_error_handlers(server)
     init_page_not_found(app)  # Dash serves its index for any path: a path that is no page answers 404

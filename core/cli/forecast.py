@@ -98,6 +98,7 @@ def _backtest(args) -> int:
         lines.append(f"Poisson floor (RMSE no honest forecast can beat): {report.poisson_floor:.1f}")
     for m, r in report.results.items():
         lines.append(f"{m:15s} RMSE {r['rmse']:8.2f}  MAE {r['mae']:8.2f}  MASE {r['mase'] or float('nan'):.3f}  "
+                     f"R² {float('nan') if r['r2'] is None else r['r2']:.3f}  "
                      f"cov80 {r['coverage_80']:.1f}%  cov95 {r['coverage_95']:.1f}%  "
                      f"CRPS {r['crps'] or float('nan'):8.2f}  fit {r['fit_seconds']:.1f}s")
     emit(args, obj, "\n".join(lines))

@@ -117,7 +117,11 @@ def crps_from_quantiles(truth, quantiles: dict) -> float:
 
 
 def metrics(truth, mean, lo=None, hi=None, scale: float | None = None, quantiles: dict | None = None) -> dict:
-    """RMSE, MSE, MAE, MAPE (zero truth excluded), sMAPE, MASE, interval coverage and probabilistic scores.
+    """RMSE, MSE, MAE, MAPE (zero truth excluded), sMAPE, MASE, R², interval coverage and probabilistic scores.
+
+    ``r2`` is the coefficient of determination over the scored periods, ``1 - SSE / SST`` with SST
+    around the mean of the truth (1 is perfect, 0 no better than that mean, negative worse); None
+    when the truth does not vary.
 
     ``lo``/``hi`` map a level (80, 95) to bound arrays: the bounds of an L% interval are the
     ``(1 -/+ L/100) / 2`` quantiles, so ``pinball_80`` is the mean of the pinball losses of ``lo[80]``
@@ -132,7 +136,7 @@ def metrics(truth, mean, lo=None, hi=None, scale: float | None = None, quantiles
     e = y - f
     out = {"n": int(ok.sum())}
     if not y.size:
-        return out | {k: None for k in ("rmse", "mse", "mae", "mape", "smape", "mase", "crps",
+        return out | {k: None for k in ("rmse", "mse", "mae", "mape", "smape", "mase", "r2", "crps",
                                         *(f"pinball_{lev}" for lev in _LEVELS))}
     out["mse"] = float(np.mean(e**2))
     out["rmse"] = float(np.sqrt(out["mse"]))
@@ -143,6 +147,8 @@ def metrics(truth, mean, lo=None, hi=None, scale: float | None = None, quantiles
     den = np.abs(y) + np.abs(f)
     out["smape"] = float(np.mean(np.where(den > 0, 2 * np.abs(e) / np.where(den > 0, den, 1), 0.0)) * 100)
     out["mase"] = float(out["mae"] / scale) if scale and np.isfinite(scale) and scale > 0 else None
+    sst = float(np.sum((y - y.mean()) ** 2))
+    out["r2"] = 1.0 - float(np.sum(e**2)) / sst if sst > 0 else None
     for lev in _LEVELS:
         if lo is not None and lev in lo:
             lo_v, hi_v = np.asarray(lo[lev])[ok], np.asarray(hi[lev])[ok]

@@ -18,6 +18,7 @@ from dashapp import ids
 from dashapp import state as st
 from dashapp.components.export_bar import export_bar
 from dashapp.components.layout import fmt_num, page_url, safe_layout, table, warnings_alert
+from dashapp.runtime.auth import request_problem
 from dashapp.runtime.settings import current_settings
 
 PAGE = "data"
@@ -147,6 +148,15 @@ def add_files_card(info: DatasetInfo) -> dbc.Card:
     return dbc.Card(dbc.CardBody(body), className="mb-3")
 
 
+def denied_card(title: str, message: str, id_: str) -> dbc.Card:
+    """In place of a control this user may not use: what it needs (``dashapp.runtime.auth``). The hidden input
+    of the upload widget stays, so the page's callbacks find every component they name."""
+    return dbc.Card(dbc.CardBody([
+        html.H6(title), dbc.Alert(message, id=id_, color="secondary", className="small py-2 mb-0"),
+        dcc.Input(id=ids.DATA_UPLOADED, type="text", value="", style={"display": "none"}),
+    ]), className="mb-3")
+
+
 def dataset_table(store: DatasetStore, selected: str) -> list:
     """The datasets table's head and body (``dataset_rows``)."""
     head = html.Thead(html.Tr([html.Th(h) for h in ("Name", "Format", "Time range", "Interval", "Size", "Kind")]))
@@ -160,6 +170,8 @@ def layout(**query):
     selected = st.resolve_dataset(store, parsed)
     listing = dbc.Table(dataset_table(store, selected), id=ids.DATA_TABLE, striped=True, hover=True, size="sm",
                         responsive=True)
+    # With TRAFFIC_UPLOADERS / TRAFFIC_ADMINS set, others see why instead of controls that would be refused.
+    upload_denied, delete_denied = request_problem("upload"), request_problem("delete")
     return html.Div([
         # The downloads export the selected dataset (``deleted`` only names a message on this page).
         html.Div([html.H3("Datasets", className="mb-1"), export_bar(PAGE, st.to_search(PAGE, {"dataset": selected}))],
@@ -170,11 +182,14 @@ def layout(**query):
         dbc.Row([
             dbc.Col([listing, report_view(store, selected)], md=9),
             dbc.Col([
-                upload_card(),
-                add_files_card(store.info(selected)),
+                upload_card() if not upload_denied else denied_card("Upload", upload_denied, ids.DATA_UPLOAD_DENIED),
+                *([add_files_card(store.info(selected))] if not upload_denied else []),
                 dbc.Card(dbc.CardBody([
                     html.H6("Delete the selected dataset"),
-                    dbc.Button("Delete", id=ids.DATA_DELETE, color="danger", outline=True, size="sm"),
+                    dbc.Button("Delete", id=ids.DATA_DELETE, color="danger", outline=True, size="sm",
+                               disabled=bool(delete_denied)),
+                    *([html.P(delete_denied, id=ids.DATA_DELETE_DENIED, className="small text-muted mt-2 mb-0")]
+                      if delete_denied else []),
                     dcc.ConfirmDialog(id=ids.DATA_DELETE_CONFIRM,
                                       message="Delete this dataset and its report? This cannot be undone."),
                     html.Div(id=ids.DATA_DELETE_RESULT, className="small mt-2"),
@@ -208,6 +223,9 @@ def _confirm(n):
 def delete_selected(store: DatasetStore, ctx: dict | None):
     """Delete the page's selected dataset (the store validates the id); returns ``(search, message)``."""
     dataset_id = str((ctx or {}).get("dataset", ""))
+    denied = request_problem("delete")  # the layout disables the button; a hand-made callback is refused too
+    if denied:
+        return dash.no_update, dbc.Alert(f"Not deleted: {denied}", color="danger", className="py-1")
     try:
         store.delete(dataset_id)
     except Exception as exc:  # noqa: BLE001 - report any failure in the page

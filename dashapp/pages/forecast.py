@@ -117,7 +117,7 @@ def forecast_results(ctx: Context, rc: ResultCache, progress=None, cached_only: 
 
 
 _METRICS = (("rmse", "RMSE", 1), ("mae", "MAE", 1), ("mape", "MAPE %", 1), ("smape", "sMAPE %", 1),
-            ("mase", "MASE", 3), ("coverage_80", "cover 80 %", 1), ("coverage_95", "cover 95 %", 1))
+            ("mase", "MASE", 3), ("r2", "R²", 3), ("coverage_80", "cover 80 %", 1), ("coverage_95", "cover 95 %", 1))
 
 
 def backtest_rows(backtest: dict) -> list[list]:

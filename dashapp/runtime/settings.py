@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BACKENDS", "Settings", "current_settings"]
+__all__ = ["BACKENDS", "Settings", "current_settings", "parse_users"]
 
 #: Values of ``TRAFFIC_BACKEND``.
 BACKENDS = ("disk", "redis")
+#: A header name for ``TRAFFIC_AUTH_HEADER`` (RFC 9110 token characters that proxies pass through).
+HEADER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,99}$")
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,10 @@ class Settings:
             and a Redis result cache at ``redis_url``; several hosts), from
             ``TRAFFIC_BACKEND``. See docs/scale-out.md.
         redis_url: ``REDIS_URL``, required with the Redis backend.
+        auth_header: the request header in which an authenticating proxy names the signed-in user
+            (``TRAFFIC_AUTH_HEADER``, e.g. ``X-Forwarded-User``; off when unset). See dashapp/runtime/auth.py.
+        uploaders: who may upload (``TRAFFIC_UPLOADERS``; None: anyone, as without it).
+        admins: who may delete datasets, and upload (``TRAFFIC_ADMINS``; None: anyone).
     """
 
     data_dir: Path
@@ -41,6 +49,9 @@ class Settings:
     secret_key: str
     backend: str = "disk"
     redis_url: str | None = None
+    auth_header: str | None = None
+    uploaders: frozenset[str] | None = None
+    admins: frozenset[str] | None = None
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
@@ -69,7 +80,31 @@ class Settings:
 
             secret = redis_secret(redis_url)
         secret = secret or _local_secret(cache_dir)
-        return cls(data_dir, cache_dir, models_dir, max_upload_mb, secret, backend, redis_url)
+        return cls(data_dir, cache_dir, models_dir, max_upload_mb, secret, backend, redis_url,
+                   *_permissions(overrides, env))
+
+
+def _permissions(overrides: dict, env) -> tuple[str | None, frozenset[str] | None, frozenset[str] | None]:
+    """``(auth_header, uploaders, admins)`` from the overrides or the environment (see dashapp/runtime/auth.py)."""
+    header = overrides.get("auth_header") or env.get("TRAFFIC_AUTH_HEADER", "").strip() or None
+    if header is not None and not HEADER_RE.match(header):
+        raise ValueError(f"TRAFFIC_AUTH_HEADER must be a header name like X-Forwarded-User, got {header[:60]!r}")
+    lists = [parse_users(overrides.get(key) if overrides.get(key) is not None else env.get(var))
+             for key, var in (("uploaders", "TRAFFIC_UPLOADERS"), ("admins", "TRAFFIC_ADMINS"))]
+    if header is None and any(x is not None for x in lists):
+        raise ValueError("TRAFFIC_UPLOADERS and TRAFFIC_ADMINS name users of TRAFFIC_AUTH_HEADER, which is unset: "
+                         "set it to the header your authenticating proxy sets (e.g. X-Forwarded-User), or unset them")
+    return header, lists[0], lists[1]
+
+
+def parse_users(raw: str | Iterable[str] | None) -> frozenset[str] | None:
+    """A user list (``TRAFFIC_UPLOADERS``, ``TRAFFIC_ADMINS``): None when unset or empty (nobody is restricted),
+    else the names, separated by commas or spaces."""
+    if raw is None:
+        return None
+    items = raw.replace(",", " ").split() if isinstance(raw, str) else [str(x).strip() for x in raw]
+    names = frozenset(x for x in items if x)
+    return names or None
 
 
 def _local_secret(cache_dir: Path) -> str:

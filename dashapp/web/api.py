@@ -31,6 +31,7 @@ from core.scaling.simulate import prepare
 from core.scaling.walkforward import walk_forward
 from core.series import parse_granularity
 from core.store import DatasetStore
+from dashapp.runtime.auth import request_problem
 from dashapp.runtime.backends import results
 from dashapp.web.api_params import (
     MODEL_FIELDS,
@@ -46,7 +47,7 @@ from dashapp.web.api_params import (
 from dashapp.web.errors import json_error, unmatched_route
 from dashapp.web.openapi import openapi_document
 
-__all__ = ["init_api"]
+__all__ = ["cost_report_answer", "forecast_answer", "init_api", "metrics_answer"]
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -100,6 +101,20 @@ def datasets():
     return jsonify(datasets=out)
 
 
+@bp.delete("/datasets/<dataset_id>")
+def delete_dataset(dataset_id: str):
+    """Delete a stored dataset by its id (with ``TRAFFIC_ADMINS`` set, only they may: dashapp/runtime/auth.py)."""
+    denied = request_problem("delete")
+    if denied:
+        raise ApiError(403, denied)
+    if dataset_id == "default":
+        raise ApiError(400, "name the dataset to delete by its id (GET /api/datasets lists them), not 'default'",
+                       "dataset_id")
+    store = _store()
+    store.delete(dataset_id_of(store, dataset_id))
+    return jsonify(deleted=dataset_id)
+
+
 def _series_input(fields: Fields, granularity_default: str | None = "5min", window: bool = True):
     """``(cache identity, interval, load)`` for ``dataset_id`` or ``series`` + ``interval_minutes``.
 
@@ -150,7 +165,12 @@ _FORECAST_FIELDS = ("dataset_id", "series", "interval_minutes", "granularity", "
 
 @bp.post("/forecast")
 def forecast():
-    fields = Fields(read_json(request), _FORECAST_FIELDS)
+    return forecast_answer(read_json(request))
+
+
+def forecast_answer(body: dict):
+    """``POST /api/forecast`` of a parsed body (also the original ``POST /forecast``: :mod:`dashapp.web.compat`)."""
+    fields = Fields(body, _FORECAST_FIELDS)
     names = accepted_model_names()
     model = fields.string("model", "seasonal_naive", choices=names)
     target = fields.string("target", "requests", choices=TARGETS)
@@ -224,7 +244,12 @@ _METRIC_FIELDS = ("dataset_id", "models", "protocol", "granularity", "train_end"
 
 @bp.get("/metrics")
 def metrics():
-    fields = Fields(request.args.to_dict(), _METRIC_FIELDS, query=True)
+    return metrics_answer(request.args.to_dict())
+
+
+def metrics_answer(query: dict):
+    """``GET /api/metrics`` of a parsed query (also the original ``GET /metrics``: :mod:`dashapp.web.compat`)."""
+    fields = Fields(query, _METRIC_FIELDS, query=True)
     if not fields.has("dataset_id"):
         raise ApiError(400, "dataset_id is required, e.g. /api/metrics?dataset_id=default", "dataset_id")
     store = _store()
@@ -277,7 +302,13 @@ _COST_FIELDS = ("dataset_id", "series", "interval_minutes", "granularity", "star
 
 @bp.post("/cost-report")
 def cost_report():
-    fields = Fields(read_json(request), _COST_FIELDS)
+    return cost_report_answer(read_json(request))
+
+
+def cost_report_answer(body: dict, query: bool = False):
+    """``POST /api/cost-report`` of a parsed body, or (``query``) of a query string's values: the original
+    ``GET /cost-report`` (:mod:`dashapp.web.compat`)."""
+    fields = Fields(body, _COST_FIELDS, query=query)
     cfg = scaling_config(fields.raw("config"))
     policy = parse_policy(fields.string("policy", "balanced", choices=_POLICIES))
     model = model_from(fields)

@@ -1,4 +1,4 @@
-"""gzip for the app's static files (Dash/Plotly bundles, ``assets/``), compressed once per worker.
+"""gzip for the app's static files (Dash/Plotly bundles, ``assets/``, Swagger UI), compressed once per worker.
 
 A new visitor downloads ~5 MB of JavaScript (plotly.js alone is ~4.6 MB); gzip
 makes that ~1.5 MB. Dash's ``compress=True`` needs flask-compress, which is not
@@ -23,7 +23,7 @@ from flask import Flask, Response, request
 
 __all__ = ["init_compression", "STATIC_PREFIXES"]
 
-STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/")
+STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/", "/api/docs/static/")  # the last: Swagger UI (apidocs)
 _TYPES = ("javascript", "css", "json", "svg", "text/plain", "map")
 _MIN_BYTES = 1024
 _LEVEL = 6

@@ -34,6 +34,7 @@ def _json(schema: dict, example=None) -> dict:
 
 def _errors(*codes: int) -> dict:
     text = {400: "Bad input: malformed JSON, a wrong type, an out-of-range value or an unknown field.",
+            403: "Not permitted: the message names the permission needed (TRAFFIC_UPLOADERS / TRAFFIC_ADMINS).",
             404: "Unknown dataset or upload.", 405: "Method not allowed.", 413: "Body or array too large.",
             500: "Unexpected server error (a bug: the server log has details)."}
     return {str(c): {"description": text[c], "content": _json(_ref("Error"))} for c in codes}
@@ -309,7 +310,7 @@ def openapi_document(max_upload_bytes: int = 500 * 1024 * 1024) -> dict:
                         "file": {"type": "array", "items": {"type": "string", "format": "binary"},
                                  "description": "One part per file (at most 20), each within the upload limit."}}}}}},
                 "responses": {"202": {"description": "Accepted; poll `status_url`.",
-                                      "content": _json(_ref("UploadJob"))}, **_errors(400, 413)}}},
+                                      "content": _json(_ref("UploadJob"))}, **_errors(400, 403, 413)}}},
         "/upload/{upload_id}": {"get": {
             "operationId": "uploadStatus", "summary": "State, progress, ingest report and dataset id of an upload.",
             "parameters": [{"name": "upload_id", "in": "path", "required": True, "schema": {"type": "string"}}],
@@ -331,6 +332,13 @@ def openapi_document(max_upload_bytes: int = 500 * 1024 * 1024) -> dict:
                 "text/csv": {"schema": {"type": "string"}}, "application/json": {"schema": {"type": "object"}},
                 "text/html": {"schema": {"type": "string"}}}}, **_errors(400, 404, 413)}}},
     }
+    paths.update(_compat_paths())
+    paths["/api/datasets/{dataset_id}"] = {"delete": {
+        "operationId": "deleteDataset",
+        "summary": "Delete a stored dataset by its id (only users in TRAFFIC_ADMINS, when it is set).",
+        "parameters": [{"name": "dataset_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {ok: {"description": "Deleted.", "content": _json({"type": "object", "properties": {
+            "deleted": {"type": "string"}}})}, **_errors(400, 403, 404)}}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Traffic capacity workbench API", "version": core.__version__,
@@ -338,4 +346,59 @@ def openapi_document(max_upload_bytes: int = 500 * 1024 * 1024) -> dict:
                                 "as the Dash pages. Errors are JSON `{status, error, message}`; see docs/api.md."},
         "paths": paths,
         "components": {"schemas": _schemas()},
+    }
+
+
+def _compat_paths() -> dict:
+    """The original dashboard's calls (:mod:`dashapp.web.compat`) and the interactive page (``/api/docs``)."""
+    ok = "200"
+    dataset = _query("dataset_id", "Dataset id or `default` (the default when absent).")
+    series = [dataset, _query("granularity", "Period, default 5min."),
+              _query("start", "First period used (ISO 8601)."), _query("end", "End of the window (exclusive).")]
+    model = [_query(name, prop.get("description", name.replace("_", " ")) + f" Default {prop['default']:g}.",
+                    {"type": prop["type"]}) for name, prop in _MODEL_PROPS.items()]
+    return {
+        "/forecast": {"post": {
+            "operationId": "forecastOriginal",
+            "summary": "The original API's forecast: fields as query parameters, the default dataset.",
+            "description": "As `POST /api/forecast`, with the fields in the query string (or form fields; a JSON "
+                           "body may add e.g. a `series`). A bare number as `horizon` is a number of steps.",
+            "parameters": [*series,
+                           _query("model", "Model (default seasonal_naive).",
+                                  {"type": "string", "enum": list(accepted_model_names())}),
+                           _query("horizon", "Steps, or a duration like `7d` (default 1d, at most 30 days).",
+                                  {"type": "string", "example": "30"}),
+                           _query("level", "Interval levels in percent, comma-separated (default 80,95).",
+                                  {"type": "string", "example": "80,95"}),
+                           _query("target", "requests (default) or bytes.", {"type": "string", "enum": list(TARGETS)})],
+            "requestBody": {"required": False, "content": _json(_ref("ForecastRequest"))},
+            "responses": {ok: {"description": "As `POST /api/forecast`.", "content": _json(_ref("Forecast"))},
+                          **_errors(400, 404, 413)}}},
+        "/metrics": {"get": {
+            "operationId": "metricsOriginal",
+            "summary": "The original API's metrics: backtest metrics (with R²) of the default dataset.",
+            "description": "As `GET /api/metrics`, with `dataset_id` optional.",
+            "parameters": [dataset,
+                           _query("models", "Comma-separated models (default seasonal_naive,sarima,lightgbm)."),
+                           _query("protocol", "one-step (default), day-ahead or one-shot.",
+                                  {"type": "string", "enum": list(PROTOCOLS)}),
+                           _query("granularity", "Period, default 5min."),
+                           _query("train_end", "Last training period."), _query("test_end", "Last test period."),
+                           _query("target", "requests (default) or bytes.", {"type": "string", "enum": list(TARGETS)})],
+            "responses": {ok: {"description": "As `GET /api/metrics`.", "content": _json(_ref("Backtest"))},
+                          **_errors(400, 404)}}},
+        "/cost-report": {"get": {
+            "operationId": "costReportOriginal",
+            "summary": "The original API's cost report: a configuration on the default dataset, as a GET.",
+            "description": "As `POST /api/cost-report`, with the fields as query parameters (`config` a preset name).",
+            "parameters": [*series,
+                           _query("config", "A preset (default balanced).", {"type": "string",
+                                                                             "enum": list(preset_names())}),
+                           _query("policy", "Policy (default balanced).", _POLICY), *model],
+            "responses": {ok: {"description": "As `POST /api/cost-report`.", "content": _json(_ref("CostReport"))},
+                          **_errors(400, 404)}}},
+        "/api/docs": {"get": {
+            "operationId": "apiDocs", "summary": "This document as an interactive page (Swagger UI, served locally).",
+            "responses": {ok: {"description": "An HTML page.",
+                               "content": {"text/html": {"schema": {"type": "string"}}}}}}},
     }

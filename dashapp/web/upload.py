@@ -41,6 +41,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from core.errors import InputError
 from core.ingest import ACCEPTED_FORMATS
 from core.store import DatasetStore, validate_id
+from dashapp.runtime.auth import request_problem
 from dashapp.runtime.backends import start_ingest
 from dashapp.runtime.ingest_jobs import DISK_FULL, HOST, disk_full_message, jobs_table, part_path, parts_digest
 from dashapp.web.errors import json_error, unmatched_route
@@ -226,6 +227,11 @@ def limits():
 
 @bp.post("/upload")
 def upload():
+    denied = request_problem("upload")  # TRAFFIC_UPLOADERS (dashapp/runtime/auth.py); checked before any body byte
+    if denied:
+        resp = _error(403, denied)
+        resp.headers["Connection"] = "close"  # the body is never read
+        return resp
     settings = current_app.config["TRAFFIC_SETTINGS"]
     limit = _limit(settings)
     length = request.content_length

@@ -27,8 +27,15 @@ def test_metrics_by_hand():
     assert m["mape_excluded_zero_truth"] == 1
     assert m["smape"] == pytest.approx((2 * 2 / 22 + 2 * 1 / 1 + 2 * 4 / 36) / 3 * 100)
     assert m["mase"] == pytest.approx(7 / 6)
+    assert m["r2"] == pytest.approx(1 - 21 / 200)  # SSE 4 + 1 + 16; SST around the mean 10: 0 + 100 + 100
     assert m["coverage_80"] == pytest.approx(200 / 3)  # 20 is outside [17, 19]
     assert m["coverage_95"] == pytest.approx(100.0)
+
+
+def test_r2_is_none_when_the_truth_is_flat_and_negative_when_worse_than_its_mean():
+    assert metrics(np.array([5.0, 5.0, 5.0]), np.array([4.0, 5.0, 6.0]))["r2"] is None
+    assert metrics(np.array([1.0, 3.0]), np.array([3.0, 1.0]))["r2"] == pytest.approx(1 - 8 / 2)
+    assert metrics(np.array([np.nan]), np.array([1.0]))["r2"] is None
 
 
 def test_pinball_loss_by_hand():

@@ -81,7 +81,7 @@ def test_backtest_json(csv_path, tmp_path):
     obj = json.loads(r.stdout)
     assert set(obj["results"]) == {"seasonal_naive", "sarima"}
     for res in obj["results"].values():
-        for key in ("rmse", "mse", "mae", "mape", "smape", "mase", "coverage_80", "coverage_95",
+        for key in ("rmse", "mse", "mae", "mape", "smape", "mase", "r2", "coverage_80", "coverage_95",
                     "crps", "pinball_80", "pinball_95", "fit_seconds", "predict_seconds"):
             assert key in res
         assert 0 < res["crps"] < res["mae"]  # a calibrated spread beats its own mean's absolute error

@@ -380,7 +380,8 @@ def _server_routes(tmp_path) -> set[tuple[str, str]]:
     app = create_app(settings)
     out = set()
     for rule in app.server.url_map.iter_rules():
-        if rule.endpoint.startswith(("api.", "upload.", "export.")) and not rule.endpoint.endswith("_unmatched"):
+        if rule.endpoint.startswith(("api.", "upload.", "export.", "compat.")) and not rule.endpoint.endswith(
+                "_unmatched") or rule.endpoint == "apidocs.docs":
             path = rule.rule.replace("<", "{").replace(">", "}")
             path = path.replace("{path:", "{").replace("{string:", "{")
             for m in rule.methods - {"HEAD", "OPTIONS"}:
