@@ -47,10 +47,11 @@ def post_worker_init(worker):
         from dashapp.runtime.settings import Settings
 
         if Settings.from_env().backend == "disk":
-            # Uploads are ingested on a thread of this worker: load the compiled log parser now (~0.5 s,
-            # ~50 MB once). With Redis, Celery workers ingest and this worker never needs it.
-            from core.ingest.apache import warm_up
+            # Uploads are ingested on a thread of this worker: load the compiled log parsers now (CLF, load
+            # balancer, W3C, JSON lines; ~0.5 s, ~50 MB once). With Redis, Celery workers ingest and this
+            # worker never needs them.
+            from core.ingest.formats import warm_up
 
             warm_up()
-    except Exception:  # noqa: BLE001 - the first upload then loads it
+    except Exception:  # noqa: BLE001 - the first upload then loads them
         worker.log.exception("warming up the log parser failed")

@@ -114,3 +114,8 @@ PLAN_FAN = "plan-fan"
 PLAN_SCHEDULE = "plan-schedule"
 PLAN_COSTS = "plan-costs"
 PLAN_BACKTEST = "plan-backtest"
+
+
+def plan_deploy(fmt: str) -> str:
+    """The Plan page's download of its recommended policy as ``fmt`` (hpa, keda, aws)."""
+    return f"plan-deploy-{fmt}"

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from core.errors import InputError
 from core.ingest.apache import looks_like_apache, parse_range
 
-__all__ = ["LogFormat", "LOG_FORMATS", "SERIES_FORMATS", "FORMAT_NAMES", "detect_log_format", "log_parser"]
+__all__ = ["LogFormat", "LOG_FORMATS", "SERIES_FORMATS", "FORMAT_NAMES", "detect_log_format", "log_parser", "warm_up"]
 
 
 @dataclass(frozen=True)
@@ -78,3 +80,29 @@ def log_parser(fmt: str, head: bytes, options: dict) -> tuple[Callable, bool]:
     if fmt not in LOG_FORMATS:
         raise InputError(f"unknown log format {fmt!r}; choose one of {', '.join(FORMAT_NAMES)}")
     return LOG_FORMATS[fmt].parser(head, options)
+
+
+#: One known line (with its header where the format has one) per log format, for :func:`warm_up`.
+_SAMPLES = {
+    "apache": b'h - - [01/Jul/1995:00:00:01 -0400] "GET / HTTP/1.0" 200 5\n',
+    "alb": (b'http 2018-07-02T22:23:00.186641Z app/lb/50dc6c495c0c9188 192.168.131.39:2817 10.0.0.1:80 0.000 0.001 '
+            b'0.000 200 200 34 366 "GET http://www.example.com:80/ HTTP/1.1" "curl/7.46.0" - - '
+            b'arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/t/73e2d6bc24d8a067 '
+            b'"Root=1-58337262-36d228ad5d99923122bbe354" "-" "-" 0 2018-07-02T22:22:48.364000Z "forward" "-" "-" '
+            b'"10.0.0.1:80" "200" "-" "-"\n'),
+    "w3c": (b"#Fields: date time s-ip cs-method cs-uri-stem c-ip sc-status sc-bytes\n"
+            b"2024-05-14 00:00:01 10.0.0.1 GET / 192.0.2.1 200 512\n"),
+    "jsonl": b'{"time": "2024-05-14T00:00:01+00:00", "status": 200, "bytes": 512, "remote_addr": "192.0.2.1"}\n',
+}
+
+
+def warm_up() -> dict[str, int]:
+    """Parse one known line of each parser family (CLF, load balancer, W3C, JSON lines): numba loads the
+    compiled kernels from its disk cache on first use, so a server calls this once per worker before it
+    serves and its first upload, whatever its format, does not pay it. Returns lines parsed per format."""
+    out = {}
+    for fmt, sample in _SAMPLES.items():
+        parse, _ = log_parser(fmt, sample, {})
+        chunk = parse(np.frombuffer(sample, dtype=np.uint8), 0, len(sample), 1)
+        out[fmt] = int(chunk.minute.size)
+    return out

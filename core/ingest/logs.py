@@ -30,6 +30,9 @@ __all__ = ["LogAggregator", "MAX_SPAN_MINUTES", "offset_str"]
 #: Longest time span a log may cover (10 years at 1 minute); beyond it a
 #: stray timestamp would allocate a huge grid.
 MAX_SPAN_MINUTES = 10 * 366 * 1440
+#: Minutes since the epoch a timestamp may hold (pandas' nanosecond range, a margin inside 1677 .. 2262).
+MIN_MINUTE = int(pd.Timestamp("1678-01-01", tz="UTC").value // 60_000_000_000)
+MAX_MINUTE = int(pd.Timestamp("2261-12-31", tz="UTC").value // 60_000_000_000)
 
 
 def sorted_unique(a: np.ndarray, kind: str = "quicksort") -> np.ndarray:
@@ -69,6 +72,11 @@ def _fold(pc: ParsedChunk) -> _Partial:
     if len(m) == 0:
         return part
     lo, hi = int(m.min()), int(m.max())
+    if lo < MIN_MINUTE or hi > MAX_MINUTE:
+        bad = lo if lo < MIN_MINUTE else hi
+        year = 1970 + bad // (1440 * 365.2425)
+        raise InputError(f"a log timestamp in the year {year:.0f} is outside 1678 .. 2261, the range this tool "
+                         "stores; check for corrupt dates (or drop those lines) and ingest again")
     if hi - lo > MAX_SPAN_MINUTES:
         raise InputError(
             f"the log's timestamps span more than 10 years ({_fmt(lo)} .. {_fmt(hi)}); "

@@ -145,14 +145,20 @@ def render(ctx: Context, plan) -> list:
                  ("Peak servers", f"{chosen.peak_servers_p50} (p90 {chosen.peak_servers})", "")],
                 value_class="fs-6"),
         table(head, policy_rows(plan), id_=ids.PLAN_POLICIES),
+        html.Div([html.Span(f"Deploy {chosen.name} (as re-tuned before the origin) to your autoscaler:",
+                            className="small text-muted me-1"),
+                  *[html.A(label, href=f"/export/plan/{fmt}{ctx.parsed.search()}", download="",
+                           id=ids.plan_deploy(fmt), className="btn btn-outline-primary btn-sm")
+                    for fmt, label in (("hpa", "Kubernetes HPA"), ("keda", "KEDA ScaledObject"),
+                                       ("aws", "AWS Auto Scaling (+ scheduled actions)"))]],
+                 className="d-flex flex-wrap gap-1 align-items-center mb-2"),
         *([html.P(bt["reason"], className="small text-muted", id=ids.PLAN_BACKTEST)] if "reason" in bt else []),
         html.H5("Forecast fan"),
         dcc.Graph(id=ids.PLAN_FAN, figure=figs["fan"], config={"displaylogo": False}),
         html.H5("Cost over the horizon"),
         dcc.Graph(id=ids.PLAN_COSTS, figure=figs["costs"], config={"displaylogo": False}),
         html.H5("Server schedule (peak of each hour; solid p50, dotted p90)"),
-        html.P("The p90 line can become scheduled scaling actions for known peaks (Export policy: AWS).",
-               className="small text-muted mb-1"),
+        html.P("The p90 line can become scheduled scaling actions for known peaks.", className="small text-muted mb-1"),
         dcc.Graph(id=ids.PLAN_SCHEDULE, figure=figs["schedule"], config={"displaylogo": False}),
     ]
 

@@ -180,6 +180,7 @@ def _ingest(table: JobTable, store: DatasetStore, upload_id: str, parts: list[tu
         while True:
             known = table.cache.get(f"raw:{digest}")
             if known and store.exists(known):
+                _drop(parts)
                 _finish(table, store, upload_id, known, duplicate=True)
                 return
             if table.cache.add(lock, upload_id, expire=STALE_S * 4):
@@ -209,6 +210,7 @@ def _ingest(table: JobTable, store: DatasetStore, upload_id: str, parts: list[tu
                 info = store.put(source, name=name if len(srcs) == 1 else None, max_bytes=limit, progress=progress)
         except NothingToAppend as exc:
             # Not a failure: every file is part of the dataset already; it stays the answer.
+            _drop(parts, srcs)
             _finish(table, store, upload_id, append_to, duplicate=True,
                     note=f"{exc}; dataset {append_to} is unchanged and no new dataset was made")
             return
@@ -216,10 +218,13 @@ def _ingest(table: JobTable, store: DatasetStore, upload_id: str, parts: list[tu
             for s in srcs:
                 s.close()
         table.cache.set(f"raw:{digest}", info.id, expire=JOB_TTL_S)
+        _drop(parts, srcs)  # before "done": a client that sees it done finds nothing of the upload left
         _finish(table, store, upload_id, info.id, duplicate=info.id in before)
     except InputError as exc:
+        _drop(parts, srcs)
         table.update(upload_id, state="failed", error=_web_message(str(exc)), progress=1.0)
     except Exception as exc:  # noqa: BLE001 - a job must end visibly failed, whatever broke
+        _drop(parts, srcs)
         if isinstance(exc, OSError) and exc.errno in DISK_FULL:
             log.warning("upload %s: the data disk is full", upload_id)
             error = disk_full_message("the dataset")
@@ -228,12 +233,17 @@ def _ingest(table: JobTable, store: DatasetStore, upload_id: str, parts: list[tu
             error = f"internal error while ingesting ({type(exc).__name__}); the server log has details"
         table.update(upload_id, state="failed", progress=1.0, error=error)
     finally:
-        for s in srcs:
-            s.close()
         if have_lock and table.cache.get(lock) == upload_id:
             table.cache.delete(lock)
-        for path, _ in parts:
-            path.unlink(missing_ok=True)
+        _drop(parts, srcs)
+
+
+def _drop(parts, srcs=()) -> None:
+    """Close the received files and delete them (again: harmless)."""
+    for s in srcs:
+        s.close()
+    for path, _ in parts:
+        path.unlink(missing_ok=True)
 
 
 def _web_message(message: str) -> str:

@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 from flask import Blueprint, Flask, Response, current_app, request
 
 from core.events import builtin_events, events_in_range
-from core.registry import EXPORT_FORMATS
+from core.registry import DEPLOY_FORMATS, EXPORT_FORMATS
 from core.store import DatasetStore
 from dashapp.figures import label_gaps, time_title
 from dashapp.web.api_params import ApiError, Fields, dataset_id_of
@@ -105,8 +105,17 @@ def _query() -> dict:
 
 @bp.get("/<page>/<fmt>")
 def export(page: str, fmt: str):
+    from dashapp.web.page_exports import POLICY_EXPORTERS
+
+    if fmt in DEPLOY_FORMATS and page in POLICY_EXPORTERS:  # the page's chosen policy, for the team's autoscaler
+        exp = POLICY_EXPORTERS[page](_query(), fmt)
+        resp = Response(exp.text, mimetype=exp.media_type)
+        resp.headers["Content-Disposition"] = f'attachment; filename="{exp.filename}"'
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        return resp
     if fmt not in FORMATS:
-        raise ApiError(404, f"unknown export format {fmt[:20]!r}; use csv, json or html")
+        raise ApiError(404, f"unknown export format {fmt[:20]!r}; use csv, json or html (and on the plan page "
+                            "hpa, keda or aws)")
     exporter = _exporter(page) if _PAGE_RE.match(page) else None
     if exporter is None:
         raise ApiError(404, f"no exports for page {page[:30]!r}; use data, history, forecast, scenarios, "

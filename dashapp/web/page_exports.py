@@ -33,7 +33,7 @@ from dashapp.runtime.backends import results
 from dashapp.runtime.settings import current_settings
 from dashapp.web.exports import ExportBundle
 
-__all__ = ["PAGE_EXPORTERS", "page_module"]
+__all__ = ["PAGE_EXPORTERS", "POLICY_EXPORTERS", "page_module"]
 
 
 def page_module(name: str):
@@ -176,6 +176,22 @@ def plan_bundle(query: dict) -> ExportBundle:
                                  "Server schedule": figs["schedule"]},
                         notes=[plan.reason, d["forecast"]["how"], *_notes(ctx, parsed)])
 
+
+def plan_policy_export(query: dict, fmt: str):
+    """The plan's recommended policy (re-tuned at the plan's origin) as autoscaler configuration, its p90 hourly
+    schedule as scheduled actions (aws) or cron triggers (keda): ``core.scaling.deploy.export_policy``."""
+    from core.scaling.deploy import export_policy
+
+    ctx, rc, parsed = _context("plan", query)
+    with rc:
+        plan = page_module("plan").plan_of(ctx, rc)
+    chosen = plan.policy(plan.recommended)
+    return export_policy({"name": chosen.name, **chosen.policy}, fmt, interval_minutes=ctx.minutes,
+                         schedule=chosen.schedule)
+
+
+#: Page -> exporter of its chosen policy as autoscaler configuration (``/export/<page>/<hpa|keda|aws>``).
+POLICY_EXPORTERS = {"plan": plan_policy_export}
 
 #: Page (URL name or module name) -> exporter.
 PAGE_EXPORTERS: dict[str, Callable[[dict], ExportBundle]] = {

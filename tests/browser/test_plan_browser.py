@@ -38,4 +38,15 @@ def test_a_bookmarked_plan_renders_the_fan_and_the_schedule_and_downloads(web):
     assert summary["recommended"] == summary["policies"][0]["name"]
     assert summary["backtest"]["realized_cost"]
     assert b"Server schedule" in files["html"]
+    # The recommended policy, as the team's autoscaler takes it, with the plan's schedule.
+    for fmt in ("hpa", "keda", "aws"):
+        with page.expect_download() as info:
+            page.click(f"#plan-deploy-{fmt}")
+        files[fmt] = open(info.value.path(), "rb").read().decode()
+    assert "kind: HorizontalPodAutoscaler" in files["hpa"]
+    assert "kind: ScaledObject" in files["keda"]
+    aws = json.loads(files["aws"])
+    text = json.dumps(aws)
+    assert "PutScheduledUpdateGroupAction" in text
+    assert "ALBRequestCountPerTarget" in text or "StepScaling" in text
     assert web.errors == []

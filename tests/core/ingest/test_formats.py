@@ -244,3 +244,11 @@ def test_fuzz_any_bytes_read_as_any_format(fmt, data):
     except InputError:
         return
     assert r.report.lines_parsed >= 1
+
+
+def test_warm_up_parses_one_line_of_each_parser_family():
+    from core.ingest.formats import _SAMPLES, detect_log_format, warm_up
+
+    assert warm_up() == {fmt: 1 for fmt in _SAMPLES}
+    # each sample is recognised as its own format: the warm-up runs the parser an upload of it would run
+    assert {fmt: detect_log_format(s) for fmt, s in _SAMPLES.items()} == {fmt: fmt for fmt in _SAMPLES}

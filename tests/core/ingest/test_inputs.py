@@ -234,3 +234,13 @@ def test_fuzz_csv_cells(cells, header):
         ingest(io.BytesIO(f"{header}\n{body}\n".encode()), name="fuzz.csv")
     except InputError:
         pass
+
+
+def test_a_timestamp_outside_the_storable_years_is_refused_by_name(tmp_path):
+    from core.errors import InputError
+    from core.ingest import ingest
+
+    path = tmp_path / "old.log"
+    path.write_bytes(b'h - - [01/Jan/1000:00:00:00 -0400] "GET / HTTP/1.0" 200 5\n')
+    with pytest.raises(InputError, match="year 1000 is outside 1678 .. 2261"):
+        ingest(path)
