@@ -39,6 +39,9 @@ __all__ = [
     "gap_label",
     "label_gaps",
     "time_title",
+    "RATE_UNITS",
+    "Rate",
+    "PER_PERIOD",
 ]
 
 #: Points per re-aggregated trace: about one per pixel of a full-width chart (plotly-resampler's default).
@@ -155,6 +158,57 @@ def time_title(index) -> str:
         sign = "-" if minutes < 0 else "+"
         return f"time (UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d})"
     return f"time ({tz})"
+
+
+#: Units of the rate charts' y axes and hover (the pages' ``unit`` parameter): per second (``rps``, what ops
+#: dashboards show, the same at every granularity) or per period, as counted.
+RATE_UNITS = ("rps", "period")
+#: What each metric counts, short, for hover labels (``error_rate`` is a percentage: no unit to change).
+_SHORT = {"requests": "req", "bytes": "B"}
+
+
+@dataclass(frozen=True)
+class Rate:
+    """How a chart shows counts per period: per second (``rps``: the counts / the period's seconds) or as
+    counted (``period``)."""
+
+    unit: str = "period"
+    period_seconds: float = 60.0
+
+    def __post_init__(self):
+        if self.unit not in RATE_UNITS:
+            raise ValueError(f"unit must be one of {', '.join(RATE_UNITS)}, got {self.unit!r}")
+        if not self.period_seconds > 0:
+            raise ValueError(f"period_seconds must be > 0, got {self.period_seconds!r}")
+
+    @classmethod
+    def of(cls, unit: str, interval) -> Rate:
+        """The rate of ``unit`` for periods of ``interval`` (a ``Timedelta`` or seconds)."""
+        seconds = interval.total_seconds() if hasattr(interval, "total_seconds") else float(interval)
+        return cls(unit, seconds)
+
+    @property
+    def factor(self) -> float:
+        return 1.0 / self.period_seconds if self.unit == "rps" else 1.0
+
+    def __call__(self, values) -> np.ndarray:
+        """``values`` (counts per period) in this unit."""
+        return np.asarray(values, dtype=np.float64) * self.factor
+
+    def title(self, quantity: str = "requests") -> str:
+        """The y axis' title: ``requests per second`` or ``requests per period``."""
+        return f"{quantity} per {'second' if self.unit == 'rps' else 'period'}"
+
+    def hover(self, name: str, quantity: str = "requests") -> str:
+        """A trace's hover template naming the unit: ``demand: 12.34 req/s``."""
+        short = _SHORT.get(quantity, quantity)
+        if self.unit == "rps":
+            return f"{name}: %{{y:,.2f}} {short}/s<extra></extra>"
+        return f"{name}: %{{y:,.1f}} {short}/period<extra></extra>"
+
+
+#: Counts as counted (the figure builders' default: callers that know the unit pass theirs).
+PER_PERIOD = Rate()
 
 
 def gap_label(gap: dict, events=()) -> str:
@@ -304,15 +358,23 @@ def _anomaly_trace(x: pd.DatetimeIndex, y: np.ndarray, anomalies) -> dict | None
                 marker=dict(symbol="triangle-up", size=9, color="#d62728"), hovertext=text, hoverinfo="text+x")
 
 
+def metric_rate(rate: Rate, metric: str) -> Rate:
+    """``rate`` for a metric that counts (requests, bytes); per period (unchanged) for a percentage."""
+    return rate if metric in _SHORT else PER_PERIOD
+
+
 def traffic_figure(index, values, metric: str = "requests", gaps=(), events=(), anomalies=(), x_range=None,
-                   title: str | None = None) -> ResampledFigure:
+                   title: str | None = None, rate: Rate = PER_PERIOD) -> ResampledFigure:
     """Traffic over time: gaps shaded, events annotated, anomalies marked; the line and the marks re-aggregate
-    on zoom (trace 0 shows column ``value``, trace 1 the ``anomalies`` marks)."""
+    on zoom (trace 0 shows column ``value``, trace 1 the ``anomalies`` marks). ``values`` are per period;
+    ``rate`` is the unit shown (requests and bytes; an error rate stays a percentage)."""
     x = local_index(index)
-    y = np.asarray(values, dtype=np.float64)
+    rate = metric_rate(rate, metric)
+    y = rate(values)
     xs, ys = downsample(x, y, x_range=x_range)
-    traces = [_line(plot_x(xs), ys, METRIC_LABELS.get(metric, metric), line=dict(width=1, color="#1f77b4"),
-                    connectgaps=False)]
+    name = rate.title(metric) if metric in _SHORT else METRIC_LABELS.get(metric, metric)
+    traces = [_line(plot_x(xs), ys, name, line=dict(width=1, color="#1f77b4"), connectgaps=False,
+                    **({"hovertemplate": rate.hover(name, metric)} if metric in _SHORT else {}))]
     an = _marks_trace(Marks.anomalies(x, y, anomalies), x_range)
     if an is not None:
         traces.append(an)
@@ -320,16 +382,17 @@ def traffic_figure(index, values, metric: str = "requests", gaps=(), events=(), 
     lo, hi = (x[0], x[-1]) if len(x) else (None, None)
     shapes, anns, strip = _band_layout(_gap_bands(gaps) + _event_bands(events), lo, hi, _plot_px(height))
     fig = _build(traces, title=title, height=height, uirevision="traffic", shapes=shapes, annotations=anns,
-                 yaxis=dict(title=dict(text=METRIC_LABELS.get(metric, metric)), domain=[0.0, 1.0 - strip]),
+                 yaxis=dict(title=dict(text=name), domain=[0.0, 1.0 - strip]),
                  xaxis=dict(type="date", title=dict(text=time_title(index))))
     return ResampledFigure(fig, {0: "value", **({1: "anomalies"} if an is not None else {})})
 
 
-def simulation_figure(timeline: pd.DataFrame, gaps=(), x_range=None) -> ResampledFigure:
-    """Two rows sharing the time axis: demand, capacity, excess demand (overloaded) and dropped requests above,
-    the servers running below (capacity is servers x capacity per server: on one axis they would coincide)."""
+def simulation_figure(timeline: pd.DataFrame, gaps=(), x_range=None, rate: Rate = PER_PERIOD) -> ResampledFigure:
+    """Two rows sharing the time axis: demand, capacity, excess demand (overloaded) and dropped requests above
+    (in ``rate``'s unit), the servers running below (capacity is servers x capacity per server: on one axis they
+    would coincide)."""
     x = local_index(timeline.index)
-    cols = sim_columns(timeline)
+    cols = sim_columns(timeline, rate)
     spec = [("demand", "demand", dict(color="#1f77b4", width=1), None, 1),
             ("capacity", "capacity", dict(color="#2ca02c", width=1, shape="hv"), None, 1),
             ("excess", "overloaded (demand above capacity)", dict(color="#d62728", width=0.5), "tozeroy", 1),
@@ -338,8 +401,9 @@ def simulation_figure(timeline: pd.DataFrame, gaps=(), x_range=None) -> Resample
     traces, index = [], {}
     for i, (col, name, line, fill, row) in enumerate(spec):
         xs, ys = downsample(x, cols[col], x_range=x_range)
+        hover = rate.hover(name) if row == 1 else f"{name}: %{{y:,.0f}}<extra></extra>"
         traces.append(_line(plot_x(xs), ys, name, line=line, **({"fill": fill} if fill else {}),
-                            xaxis="x" if row == 1 else "x2", yaxis="y" if row == 1 else "y2"))
+                            xaxis="x" if row == 1 else "x2", yaxis="y" if row == 1 else "y2", hovertemplate=hover))
         index[i] = col
     height = 420
     lo, hi = (x[0], x[-1]) if len(x) else (None, None)
@@ -349,46 +413,52 @@ def simulation_figure(timeline: pd.DataFrame, gaps=(), x_range=None) -> Resample
                  shapes=shapes, annotations=anns,
                  xaxis=dict(type="date", anchor="y", domain=[0.0, 1.0], matches="x2", showticklabels=False),
                  xaxis2=dict(type="date", anchor="y2", domain=[0.0, 1.0], title=dict(text=time_title(timeline.index))),
-                 yaxis=dict(title=dict(text="requests per period"), anchor="x", domain=[0.36, 1.0 - strip]),
+                 yaxis=dict(title=dict(text=rate.title()), anchor="x", domain=[0.36, 1.0 - strip]),
                  yaxis2=dict(title=dict(text="servers"), anchor="x2", domain=[0.0, 0.28], rangemode="tozero"))
     return ResampledFigure(fig, index)
 
 
-def sim_columns(timeline: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The simulation chart's columns, full resolution."""
+def sim_columns(timeline: pd.DataFrame, rate: Rate = PER_PERIOD) -> dict[str, np.ndarray]:
+    """The simulation chart's columns, full resolution: requests in ``rate``'s unit, servers as they are."""
     demand = timeline["demand"].to_numpy(dtype=np.float64)
     cap = timeline["capacity"].to_numpy(dtype=np.float64)
     excluded = timeline["excluded"].to_numpy(dtype=bool) if "excluded" in timeline else np.zeros(len(demand), bool)
     excess = np.where(excluded, 0.0, np.maximum(np.nan_to_num(demand) - cap, 0.0))
-    return {"demand": demand, "capacity": cap, "excess": excess,
-            "dropped": timeline["dropped"].to_numpy(dtype=np.float64) if "dropped" in timeline else np.zeros(len(cap)),
+    dropped = timeline["dropped"].to_numpy(dtype=np.float64) if "dropped" in timeline else np.zeros(len(cap))
+    return {"demand": rate(demand), "capacity": rate(cap), "excess": rate(excess), "dropped": rate(dropped),
             "servers": timeline["servers"].to_numpy(dtype=np.float64)}
 
 
-def forecast_figure(result, events=(), show_anomalies: bool = True, n_out: int = 3000) -> go.Figure:
+def forecast_figure(result, events=(), show_anomalies: bool = True, n_out: int = 3000, unit: str = "period"
+                    ) -> go.Figure:
     """History, the forecast continuing it with its bands, and the actual values after the origin if known.
 
-    ``result`` is a :class:`core.forecast.result.ForecastResult`.
+    ``result`` is a :class:`core.forecast.result.ForecastResult`; ``unit`` one of ``RATE_UNITS``.
     """
+    rate = Rate.of(unit, result.interval)
     hx, hy = result.history
     ax, ay = result.actual
-    fc = result.prediction
+    hy, ay = rate(hy), rate(ay)
+    fc = {k: (rate(v) if k != "timestamps" else v) for k, v in result.prediction.items()}
     hx, ax = local_index(hx), local_index(ax)
     fx = local_index(fc["timestamps"])
     xs, ys = downsample(hx, hy, n_out)
-    traces = [_line(xs, ys, "history", line=dict(color="#1f77b4", width=1))]
+    q = result.target
+    traces = [_line(xs, ys, "history", line=dict(color="#1f77b4", width=1), hovertemplate=rate.hover("history", q))]
     if len(ax):
         xs, ys = downsample(ax, ay, n_out)
-        traces.append(_line(xs, ys, "actual", line=dict(color="#7f7f7f", width=1)))
+        traces.append(_line(xs, ys, "actual", line=dict(color="#7f7f7f", width=1),
+                            hovertemplate=rate.hover("actual", q)))
     band_colors = ["rgba(255,127,14,0.18)", "rgba(255,127,14,0.30)", "rgba(255,127,14,0.40)",
                    "rgba(255,127,14,0.50)"]
     for i, lv in enumerate(sorted(result.levels, reverse=True)):
         hi, lo = np.asarray(fc[f"hi-{lv:g}"]), np.asarray(fc[f"lo-{lv:g}"])
         traces.append(_line(fx, hi, f"{lv:g}% upper", line=dict(width=0), showlegend=False, hoverinfo="skip"))
         traces.append(_line(fx, lo, f"{lv:g}% interval", line=dict(width=0), fill="tonexty",
-                            fillcolor=band_colors[i % len(band_colors)]))
+                            fillcolor=band_colors[i % len(band_colors)],
+                            hovertemplate=rate.hover(f"{lv:g}% lower", q)))
     traces.append(_line(fx, np.asarray(fc["mean"]), f"forecast ({result.label})",
-                        line=dict(color="#ff7f0e", width=2)))
+                        line=dict(color="#ff7f0e", width=2), hovertemplate=rate.hover("forecast", q)))
     if show_anomalies and len(hx):
         an = _anomaly_trace(hx, np.asarray(hy, dtype=np.float64), result.anomalies)
         if an is not None:
@@ -402,7 +472,7 @@ def forecast_figure(result, events=(), show_anomalies: bool = True, n_out: int =
                               line=dict(color="#444", width=1, dash="dash")))
     return _build(traces, height=height, shapes=shapes, annotations=anns,
                   xaxis=dict(title=dict(text=time_title(fc["timestamps"] if len(fx) else result.history[0]))),
-                  yaxis=dict(title=dict(text=f"{result.target} per period"), domain=[0.0, 1.0 - strip]))
+                  yaxis=dict(title=dict(text=rate.title(result.target)), domain=[0.0, 1.0 - strip]))
 
 
 #: Three side-by-side panels (make_subplots' 1 x 3 grid with horizontal_spacing 0.08).
@@ -458,16 +528,18 @@ def pareto_figure(front: list[dict], knee: dict, presets: list[dict] = (), basel
                   yaxis=dict(title=dict(text="overloaded periods (%)")))
 
 
-def whatif_figure(baseline: pd.DataFrame, scenario: pd.DataFrame, x_range=None) -> ResampledFigure:
-    """Demand and servers, baseline vs scenario, on two shared-x panels."""
+def whatif_figure(baseline: pd.DataFrame, scenario: pd.DataFrame, x_range=None, rate: Rate = PER_PERIOD
+                  ) -> ResampledFigure:
+    """Demand (in ``rate``'s unit) and servers, baseline vs scenario, on two shared-x panels."""
     x = local_index(baseline.index)
-    cols = whatif_columns(baseline, scenario)
+    cols = whatif_columns(baseline, scenario, rate)
     spec = [("demand_base", "baseline demand", "#7f7f7f", 1), ("demand_scen", "scenario demand", "#1f77b4", 1),
             ("servers_base", "baseline servers", "#bbbbbb", 2), ("servers_scen", "scenario servers", "#ff7f0e", 2)]
     traces, index = [], {}
     for i, (col, name, color, row) in enumerate(spec):
         xs, ys = downsample(x, cols[col], x_range=x_range)
-        traces.append(_line(plot_x(xs), ys, name, line=dict(color=color, width=1),
+        hover = rate.hover(name) if row == 1 else f"{name}: %{{y:,.0f}}<extra></extra>"
+        traces.append(_line(plot_x(xs), ys, name, line=dict(color=color, width=1), hovertemplate=hover,
                             xaxis="x" if row == 1 else "x2", yaxis="y" if row == 1 else "y2"))
         index[i] = col
     # Two rows sharing x (make_subplots' shared_xaxes with vertical_spacing 0.08): the top axis follows the bottom.
@@ -476,14 +548,16 @@ def whatif_figure(baseline: pd.DataFrame, scenario: pd.DataFrame, x_range=None) 
         legend=dict(orientation="h", y=1.1, yanchor="bottom", x=0), margin=dict(l=55, r=20, t=70, b=40),
         xaxis=dict(type="date", anchor="y", domain=[0.0, 1.0], matches="x2", showticklabels=False),
         xaxis2=dict(type="date", anchor="y2", domain=[0.0, 1.0], title=dict(text=time_title(baseline.index))),
-        yaxis=dict(anchor="x", domain=[0.54, 1.0]), yaxis2=dict(anchor="x2", domain=[0.0, 0.46]),
-        annotations=[_subplot_title("Demand (requests per period)", 0.5, 1.0), _subplot_title("Servers", 0.5, 0.46)],
+        yaxis=dict(anchor="x", domain=[0.54, 1.0], title=dict(text=rate.title())),
+        yaxis2=dict(anchor="x2", domain=[0.0, 0.46], title=dict(text="servers"), rangemode="tozero"),
+        annotations=[_subplot_title(f"Demand ({rate.title()})", 0.5, 1.0), _subplot_title("Servers", 0.5, 0.46)],
     ), index)
 
 
-def whatif_columns(baseline: pd.DataFrame, scenario: pd.DataFrame) -> dict[str, np.ndarray]:
-    return {"demand_base": baseline["demand"].to_numpy(np.float64),
-            "demand_scen": scenario["demand"].to_numpy(np.float64),
+def whatif_columns(baseline: pd.DataFrame, scenario: pd.DataFrame, rate: Rate = PER_PERIOD) -> dict[str, np.ndarray]:
+    """The what-if chart's columns, full resolution: demand in ``rate``'s unit, servers as they are."""
+    return {"demand_base": rate(baseline["demand"].to_numpy(np.float64)),
+            "demand_scen": rate(scenario["demand"].to_numpy(np.float64)),
             "servers_base": baseline["servers"].to_numpy(np.float64),
             "servers_scen": scenario["servers"].to_numpy(np.float64)}
 
@@ -491,41 +565,43 @@ def whatif_columns(baseline: pd.DataFrame, scenario: pd.DataFrame) -> dict[str, 
 _POLICY_COLORS = ("#d62728", "#2ca02c", "#7f7f7f", "#9467bd")
 
 
-def plan_fan_figure(history: tuple, fan: dict, actual: tuple | None = None, n_out: int = 3000) -> go.Figure:
+def plan_fan_figure(history: tuple, fan: dict, actual: tuple | None = None, n_out: int = 3000,
+                    rate: Rate = PER_PERIOD) -> go.Figure:
     """The last weeks of history, the plan's forecast fan (p5-p95, p10-p90, median, model mean) and, for a plan
-    at a past origin, the traffic that came."""
-    hx, hy = local_index(history[0]), np.asarray(history[1], dtype=np.float64)
+    at a past origin, the traffic that came; requests in ``rate``'s unit."""
+    hx, hy = local_index(history[0]), rate(history[1])
     fx = local_index(pd.DatetimeIndex(pd.to_datetime(fan["timestamps"])))
     xs, ys = downsample(hx, hy, n_out)
-    traces = [_line(xs, ys, "history", line=dict(color="#1f77b4", width=1))]
+    traces = [_line(xs, ys, "history", line=dict(color="#1f77b4", width=1), hovertemplate=rate.hover("history"))]
     for lo, hi, color in (("p5", "p95", "rgba(255,127,14,0.18)"), ("p10", "p90", "rgba(255,127,14,0.35)")):
-        traces.append(_line(fx, np.asarray(fan[hi], dtype=np.float64), f"{hi}", line=dict(width=0),
-                            showlegend=False, hoverinfo="skip"))
-        traces.append(_line(fx, np.asarray(fan[lo], dtype=np.float64), f"{lo}-{hi} of the paths", line=dict(width=0),
-                            fill="tonexty", fillcolor=color))
-    traces.append(_line(fx, np.asarray(fan["p50"], dtype=np.float64), "median path",
-                        line=dict(color="#ff7f0e", width=2)))
+        traces.append(_line(fx, rate(fan[hi]), f"{hi}", line=dict(width=0), showlegend=False, hoverinfo="skip"))
+        traces.append(_line(fx, rate(fan[lo]), f"{lo}-{hi} of the paths", line=dict(width=0),
+                            fill="tonexty", fillcolor=color, hovertemplate=rate.hover(lo)))
+    traces.append(_line(fx, rate(fan["p50"]), "median path", line=dict(color="#ff7f0e", width=2),
+                        hovertemplate=rate.hover("median path")))
     if actual is not None and len(actual[0]):
         ax = local_index(actual[0])
-        xs, ys = downsample(ax, np.asarray(actual[1], dtype=np.float64), n_out)
-        traces.append(_line(xs, ys, "actual (came after the plan)", line=dict(color="#444", width=1)))
+        xs, ys = downsample(ax, rate(actual[1]), n_out)
+        traces.append(_line(xs, ys, "actual (came after the plan)", line=dict(color="#444", width=1),
+                            hovertemplate=rate.hover("actual")))
     shapes = [dict(type="line", xref="x", yref="paper", x0=fx[0], x1=fx[0], y0=0, y1=1,
                    line=dict(color="#444", width=1, dash="dash"))] if len(fx) else []
     return _build(traces, height=380, shapes=shapes, xaxis=dict(title=dict(text=time_title(fan["timestamps"]))),
-                  yaxis=dict(title=dict(text="requests per period")))
+                  yaxis=dict(title=dict(text=rate.title())))
 
 
 def plan_schedule_figure(policies: list[dict]) -> go.Figure:
     """Each planned policy's hourly server schedule: the p50 of each hour's peak (solid) and its p90 (dotted)."""
-    traces = []
+    traces, hours = [], pd.DatetimeIndex([])
     for i, p in enumerate(policies):
         color = _POLICY_COLORS[i % len(_POLICY_COLORS)]
-        x = local_index(pd.DatetimeIndex(pd.to_datetime([r["hour"] for r in p["schedule"]], utc=False)))
+        hours = pd.DatetimeIndex(pd.to_datetime([r["hour"] for r in p["schedule"]], utc=False))
+        x = local_index(hours)
         for key, dash in (("servers_p50", "solid"), ("servers_p90", "dot")):
             traces.append(dict(type="scatter", x=x, y=[r[key] for r in p["schedule"]], mode="lines",
                                line=dict(color=color, width=2 if dash == "solid" else 1, dash=dash, shape="hv"),
                                name=f"{p['role']}: {key[-3:]}"))
-    return _build(traces, height=320, xaxis=dict(title=dict(text="hour")),
+    return _build(traces, height=320, xaxis=dict(title=dict(text=time_title(hours).replace("time", "hour", 1))),
                   yaxis=dict(title=dict(text="servers (peak of the hour)"), rangemode="tozero"))
 
 

@@ -116,9 +116,13 @@ def metric_values(series: TrafficSeries, metric: str) -> np.ndarray:
 
 
 def anomaly_periods(rc: ResultCache, dataset_id: str, series: TrafficSeries, target: str = "requests",
-                    end: pd.Timestamp | None = None) -> list[dict]:
-    """Anomalous runs (start, end, method, score) from ``core.anomalies``, up to ``end`` if given."""
+                    end: pd.Timestamp | None = None, cached_only: bool = False) -> list[dict] | None:
+    """Anomalous runs (start, end, method, score) from ``core.anomalies``, up to ``end`` if given. With
+    ``cached_only`` returns None instead of computing."""
     params = {"minutes": series.interval_minutes, "target": target, "end": str(end) if end is not None else None}
+    key = rc.key("anomalies", dataset_id, params)
+    if cached_only:
+        return rc.get(key)
 
     def compute():
         s = series if end is None else series.window(None, end)
@@ -127,7 +131,7 @@ def anomaly_periods(rc: ResultCache, dataset_id: str, series: TrafficSeries, tar
         except InputError:
             return []  # too short to score: nothing to mark
 
-    return rc.get_or_compute(rc.key("anomalies", dataset_id, params), compute)[0]
+    return rc.get_or_compute(key, compute)[0]
 
 
 def event_list(start, end) -> list[dict]:
@@ -146,17 +150,21 @@ def _trim(result, columns=SIM_COLUMNS):
 
 
 def simulation_result(rc: ResultCache, dataset_id: str, series: TrafficSeries, config: str, policy: str,
-                      model: SimulationModel, start, end) -> CostReport:
+                      model: SimulationModel, start, end, cached_only: bool = False) -> CostReport | None:
     """One configuration x policy over ``[start, end)`` (whole series as forecast history) beside the
-    baselines: core's :class:`~core.scaling.report.CostReport`, with the scenario's chart columns."""
+    baselines: core's :class:`~core.scaling.report.CostReport`, with the scenario's chart columns. With
+    ``cached_only`` returns None instead of computing."""
     params = {"minutes": series.interval_minutes, "config": config, "policy": policy, "model": model_key(model),
               "start": str(start), "end": str(end)}
+    key = rc.key("cost-report", dataset_id, params)
+    if cached_only:
+        return rc.get(key)
 
     def compute():
         return cost_report(prepare(series, model, start=start, end=end), config, policy,
                            timeline_columns=SIM_COLUMNS)
 
-    return rc.get_or_compute(rc.key("cost-report", dataset_id, params), compute)[0]
+    return rc.get_or_compute(key, compute)[0]
 
 
 def forecast_result(rc: ResultCache, dataset_id: str, series: TrafficSeries, *, model: str, target: str,
@@ -233,12 +241,16 @@ def plan_result(rc: ResultCache, dataset_id: str, series: TrafficSeries, model: 
 
 
 def whatif_result(rc: ResultCache, dataset_id: str, series: TrafficSeries, config: str, policy: str,
-                  transform: LoadTransform, overrides: dict, start, end):
-    """Baseline (the load as it is, default model) vs scenario (transformed load, overridden model)."""
+                  transform: LoadTransform, overrides: dict, start, end, cached_only: bool = False):
+    """Baseline (the load as it is, default model) vs scenario (transformed load, overridden model). With
+    ``cached_only`` returns None instead of computing."""
     spikes = [(str(s.start), s.duration_minutes, s.magnitude, s.shape) for s in transform.spikes]
     params = {"minutes": series.interval_minutes, "config": config, "policy": policy,
               "mult": transform.multiplier, "growth": transform.weekly_growth_pct, "spikes": spikes,
               "overrides": overrides, "start": str(start), "end": str(end)}
+    key = rc.key("whatif", dataset_id, params)
+    if cached_only:
+        return rc.get(key)
 
     def compute():
         res = whatif(series, config, Policy(policy), SimulationModel(), transform=transform, overrides=overrides,
@@ -248,4 +260,4 @@ def whatif_result(rc: ResultCache, dataset_id: str, series: TrafficSeries, confi
         _trim(res.scenario, cols)
         return res
 
-    return rc.get_or_compute(rc.key("whatif", dataset_id, params), compute)[0]
+    return rc.get_or_compute(key, compute)[0]

@@ -39,6 +39,7 @@ from core.registry import GRANULARITY_MINUTES
 from core.scaling import PRESETS, CapacityModel, CostModel, Policy, SimulationModel
 from core.scaling.whatif import LoadTransform, Spike
 from core.store import ID_RE, DatasetStore
+from dashapp.figures import RATE_UNITS
 from dashapp.labels import labels
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "window",
     "EVENTS",
     "ANOMALIES",
+    "UNIT",
     "RULE",
     "SERVERS",
     "Parsed",
@@ -249,6 +251,10 @@ DATASET = Param("dataset", "dataset", label="Dataset")
 #: Whether the charts mark events and anomalies (a page may change the default with ``dataclasses.replace``).
 EVENTS = Param("events", "bool", True, label="Events")
 ANOMALIES = Param("anomalies", "bool", True, label="Anomalies")
+#: The rate charts' unit: per second by default (what ops dashboards and load balancers show, and the same line
+#: at every granularity, so 5- and 60-minute charts compare), or per period as counted.
+UNIT = Param("unit", "choice", "rps", choices=RATE_UNITS, label="Rate unit",
+             choice_labels=("per second", "per period"), control="radio")
 #: The scaling rule: a configuration preset and a policy.
 RULE = (
     Param("config", "choice", "balanced", choices=tuple(PRESETS), label="Configuration",

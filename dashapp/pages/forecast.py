@@ -47,7 +47,7 @@ PARAMS = (
     st.Param("level", "levels", (80.0, 95.0), label="Interval levels (%)", placeholder="80,95"),
     st.Param("origin", "time", label="Origin", placeholder="(the end of the data)",
              help="history before it trains the model; empty: forecast the future and backtest the last week"),
-    st.EVENTS, replace(st.ANOMALIES, default=False),
+    st.EVENTS, replace(st.ANOMALIES, default=False), st.UNIT,
 )
 
 dash.register_page(__name__, path="/forecast", name=TITLE, title="Forecast · Traffic workbench", order=2,
@@ -138,7 +138,7 @@ def _figure(ctx: Context, bundle: ForecastResult):
     hx = bundle.history[0]
     end = bundle.timestamps[-1] if len(bundle.timestamps) else bundle.origin
     events = services.event_list(hx[0], end) if v["events"] and len(hx) else []
-    return forecast_figure(bundle, events=events, show_anomalies=v["anomalies"])
+    return forecast_figure(bundle, events=events, show_anomalies=v["anomalies"], unit=v["unit"])
 
 
 def render(ctx: Context, bundle: ForecastResult, tested: ForecastResult | None = None) -> list:

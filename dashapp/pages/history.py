@@ -1,5 +1,8 @@
 """History: the traffic (requests, bytes, error rate) with gaps, events and anomalies, and one simulation
-of the chosen configuration and policy below it (servers vs demand, KPIs)."""
+of the chosen configuration and policy below it (servers vs demand, KPIs).
+
+The anomaly scores and the simulation run as one background job (progress, cancel) unless both are cached;
+then the page renders at once."""
 
 from dataclasses import dataclass
 
@@ -12,11 +15,21 @@ from core.scaling.report import CostReport
 from core.store import DatasetStore
 from dashapp import ids, services
 from dashapp import state as st
-from dashapp.components.layout import control_panel, fmt_num, kpi_row, page_frame, safe_layout
-from dashapp.components.page import View, load_window, serve
+from dashapp.components.job import register_job
+from dashapp.components.layout import control_panel, fmt_num, kpi_row, safe_layout
+from dashapp.components.page import View, job_page, load_window, serve
 from dashapp.components.resampled import register_zoom, resampled_graph
 from dashapp.components.urlsync import register_url_writer
-from dashapp.figures import Marks, label_gaps, local_index, sim_columns, simulation_figure, traffic_figure
+from dashapp.figures import (
+    Marks,
+    Rate,
+    label_gaps,
+    local_index,
+    metric_rate,
+    sim_columns,
+    simulation_figure,
+    traffic_figure,
+)
 from dashapp.labels import label, plural
 from dashapp.runtime.backends import results
 from dashapp.runtime.result_cache import ResultCache
@@ -25,13 +38,14 @@ from dashapp.runtime.settings import current_settings
 PAGE = "history"
 TITLE = "History"
 CTX = f"{PAGE}-ctx"
+WHAT = "the traffic chart and the simulation"
 
 #: The query parameters, in URL order; each has its control (``controls`` lays them out).
 PARAMS = (
     st.DATASET, st.granularity("5"),
     st.Param("metric", "choice", "requests", choices=st.METRICS, label="Metric",
              choice_labels=("requests", "bytes", "error rate")),
-    *st.window("1995-07-10 or 1995-07-10T12:00"), st.EVENTS, st.ANOMALIES, *st.RULE, *st.SERVERS,
+    *st.window("1995-07-10 or 1995-07-10T12:00"), st.EVENTS, st.ANOMALIES, st.UNIT, *st.RULE, *st.SERVERS,
 )
 
 dash.register_page(__name__, path="/history", name=TITLE, title="History · Traffic workbench", order=1,
@@ -43,6 +57,11 @@ class Context(View):
     """Everything the page shows, resolved and validated."""
 
     model: SimulationModel
+
+    @property
+    def rate(self) -> Rate:
+        """The charts' unit (per second or per period) for this granularity."""
+        return Rate.of(self.parsed.values["unit"], self.series.interval)
 
 
 def resolve(parsed: st.Parsed, store: DatasetStore, rc: ResultCache) -> Context:
@@ -66,19 +85,23 @@ def traffic_source(search: str):
     ctx, rc = _context_from_search(search)
     try:
         w = ctx.series.window(ctx.lo, ctx.hi)
-        x, values = local_index(w.index), services.metric_values(w, ctx.parsed.values["metric"])
+        metric = ctx.parsed.values["metric"]
+        x, values = local_index(w.index), metric_rate(ctx.rate, metric)(services.metric_values(w, metric))
         return x, {"value": values, "anomalies": Marks.anomalies(x, values, _anomalies(ctx, rc))}
     finally:
         rc.close()
 
 
-def _anomalies(ctx: Context, rc: ResultCache) -> list[dict]:
-    """The anomalous runs in the window (marked on the requests chart only)."""
+def _anomalies(ctx: Context, rc: ResultCache, cached_only: bool = False) -> list[dict] | None:
+    """The anomalous runs in the window (marked on the requests chart only); with ``cached_only`` None unless
+    they are cached."""
     v = ctx.parsed.values
     if not (v["anomalies"] and v["metric"] == "requests"):
         return []
-    return [a for a in services.anomaly_periods(rc, ctx.dataset.id, ctx.series)
-            if ctx.lo <= pd.Timestamp(a["start"]) < ctx.hi]
+    periods = services.anomaly_periods(rc, ctx.dataset.id, ctx.series, cached_only=cached_only)
+    if periods is None:
+        return None
+    return [a for a in periods if ctx.lo <= pd.Timestamp(a["start"]) < ctx.hi]
 
 
 def simulation_source(search: str):
@@ -87,15 +110,15 @@ def simulation_source(search: str):
     try:
         sim = _simulate(ctx, rc)
         tl = sim.scenario.timeline
-        return local_index(tl.index), sim_columns(tl)
+        return local_index(tl.index), sim_columns(tl, ctx.rate)
     finally:
         rc.close()
 
 
-def _simulate(ctx: Context, rc: ResultCache) -> CostReport:
+def _simulate(ctx: Context, rc: ResultCache, cached_only: bool = False) -> CostReport | None:
     v = ctx.parsed.values
     return services.simulation_result(rc, ctx.dataset.id, ctx.series, v["config"], v["policy"], ctx.model,
-                                      ctx.lo, ctx.hi)
+                                      ctx.lo, ctx.hi, cached_only=cached_only)
 
 
 def kpis(sim: CostReport) -> list[tuple]:
@@ -116,23 +139,22 @@ def kpis(sim: CostReport) -> list[tuple]:
 
 def controls(parsed: st.Parsed) -> list:
     return control_panel(PAGE, parsed.values, [
-        ("Traffic", ("granularity", "metric", "start", "end", "events", "anomalies")),
+        ("Traffic", ("granularity", "metric", "unit", "start", "end", "events", "anomalies")),
         ("Simulation", ("config", "policy", "price", "capacity", "min", "max", "boot")),
     ])
 
 
-def body(ctx: Context, rc: ResultCache) -> list:
+def body(ctx: Context, anomalies: list[dict], sim: CostReport) -> list:
+    """The page's content from its computed parts (the anomalous runs in the window, the simulation)."""
     v = ctx.parsed.values
     search = ctx.parsed.search()
     w = ctx.series.window(ctx.lo, ctx.hi)
     values = services.metric_values(w, v["metric"])
     calendar = services.event_list(ctx.lo, ctx.hi)
     events = calendar if v["events"] else []
-    anomalies = _anomalies(ctx, rc)
     gaps = label_gaps([g.to_dict() for g in w.gaps], calendar)  # "outage" only where the calendar has one
-    traffic = traffic_figure(w.index, values, v["metric"], gaps, events, anomalies)
-    sim = _simulate(ctx, rc)
-    simfig = simulation_figure(sim.scenario.timeline, gaps)
+    traffic = traffic_figure(w.index, values, v["metric"], gaps, events, anomalies, rate=ctx.rate)
+    simfig = simulation_figure(sim.scenario.timeline, gaps, rate=ctx.rate)
     kind = "synthetic" if ctx.dataset.synthetic else "real"
     meta = sim.meta
     return [
@@ -149,12 +171,29 @@ def body(ctx: Context, rc: ResultCache) -> list:
     ]
 
 
-def build(parsed: st.Parsed, store: DatasetStore, rc: ResultCache) -> html.Div:
-    """The whole page for ``parsed`` (computes the simulation if it is not cached yet)."""
+def compute(progress, request: dict) -> list:
+    """The background job: re-validate the request, score the anomalies, simulate (or read them), render."""
+    settings = current_settings()
+    parsed = st.parse_query(PAGE, st.query_from_search(request.get("search", "")))
+    with results(settings) as rc:
+        ctx = resolve(parsed, DatasetStore(settings.data_dir), rc)
+        progress(5)
+        anomalies = _anomalies(ctx, rc)
+        progress(45)
+        sim = _simulate(ctx, rc)
+        progress(95)
+    return body(ctx, anomalies, sim)
+
+
+def build(parsed: st.Parsed, store: DatasetStore, rc: ResultCache):
+    """The page with its charts when the anomalies and the simulation are cached, else (``Uncacheable``) with the
+    job that computes them."""
     ctx = resolve(parsed, store, rc)
-    content = body(ctx, rc)
-    return page_frame(TITLE, parsed, controls(parsed), content,
-                      store=dcc.Store(id=CTX, data={"dataset": ctx.dataset.id}))
+    anomalies = _anomalies(ctx, rc, cached_only=True)
+    sim = _simulate(ctx, rc, cached_only=True) if anomalies is not None else None
+    return job_page(PAGE, TITLE, parsed, controls(parsed), dcc.Store(id=CTX, data={"dataset": ctx.dataset.id}),
+                    body(ctx, anomalies, sim) if sim is not None else None, what=WHAT,
+                    pending="The traffic chart, the simulation and its figures appear here when the job is done.")
 
 
 @safe_layout(PAGE, TITLE)
@@ -163,5 +202,6 @@ def layout(**query):
 
 
 register_url_writer(PAGE, CTX)
+register_job(PAGE, compute, what=WHAT)
 register_zoom("history-traffic", traffic_source)
 register_zoom("history-sim", simulation_source)

@@ -22,7 +22,7 @@ from dashapp.components.layout import control_panel, fmt_num, kpi_row, safe_layo
 from dashapp.components.page import job_page, load_view
 from dashapp.components.page import serve as serve_page
 from dashapp.components.urlsync import register_url_writer
-from dashapp.figures import plan_cost_figure, plan_fan_figure, plan_schedule_figure
+from dashapp.figures import Rate, plan_cost_figure, plan_fan_figure, plan_schedule_figure
 from dashapp.runtime.backends import results
 from dashapp.runtime.result_cache import ResultCache
 from dashapp.runtime.settings import current_settings
@@ -40,7 +40,7 @@ PARAMS = (
              help="empty: plan the future; a past origin sets the plan against the traffic that came"),
     st.Param("sla", "float", 1.0, 0.0, 100.0, label="SLA (% overloaded periods)"),
     st.Param("paths", "int", 200, 10, 5000, label="Sample paths"),
-    *st.SERVERS,
+    *st.SERVERS, st.UNIT,
 )
 
 dash.register_page(__name__, path="/plan", name=TITLE, title="Plan · Traffic workbench", order=5, params=PARAMS)
@@ -107,8 +107,9 @@ def _actual(ctx: Context, origin: pd.Timestamp, end: pd.Timestamp) -> tuple | No
 
 def figures(ctx: Context, plan) -> dict:
     d = plan.to_dict()
+    rate = Rate.of(ctx.parsed.values["unit"], ctx.series.interval)
     return {"fan": plan_fan_figure(_history(ctx, plan.origin), d["forecast"]["fan"],
-                                   _actual(ctx, plan.origin, plan.end)),
+                                   _actual(ctx, plan.origin, plan.end), rate=rate),
             "schedule": plan_schedule_figure(d["policies"]), "costs": plan_cost_figure(d["policies"])}
 
 
@@ -174,7 +175,7 @@ def compute(progress, request: dict) -> list:
 
 def controls(parsed: st.Parsed) -> list:
     return control_panel(PAGE, parsed.values, [
-        ("Plan", ("horizon", "origin", "sla", "paths", "granularity")),
+        ("Plan", ("horizon", "origin", "sla", "paths", "granularity", "unit")),
         ("Servers", ("price", "capacity", "min", "max", "boot")),
     ])
 

@@ -82,8 +82,8 @@ def history_bundle(query: dict) -> ExportBundle:
                "scenario": sim.scenario.to_dict(), "static_peak": sim.baselines["static_peak"].totals.to_dict(),
                "savings_vs_static_peak": sim.savings["vs_static_peak"], "cost_report": sim.to_dict(),
                "meta": sim.meta, "gaps": gaps}
-    figures = {f"Traffic ({v['metric']})": traffic_figure(w.index, values, v["metric"], gaps).figure,
-               f"Simulation: {v['config']} / {v['policy']}": simulation_figure(tl, gaps).figure}
+    figures = {f"Traffic ({v['metric']})": traffic_figure(w.index, values, v["metric"], gaps, rate=ctx.rate).figure,
+               f"Simulation: {v['config']} / {v['policy']}": simulation_figure(tl, gaps, rate=ctx.rate).figure}
     return ExportBundle(title=f"History: {ctx.dataset.name}, {v['config']}/{v['policy']}",
                         filename=f"history-{ctx.dataset.id}", frame=frame, summary=summary, figures=figures,
                         notes=_notes(ctx, parsed))
@@ -101,9 +101,10 @@ def forecast_bundle(query: dict) -> ExportBundle:
                "origin": ctx.origin.isoformat(), "steps": ctx.steps, "levels": bundle.levels,
                "backtest": (tested or bundle).backtest, "notes": bundle.notes, "forecast": bundle.to_dict(arrays=False),
                "backtest_forecast": None if tested is None else tested.to_dict(arrays=False)}
-    figures = {f"Forecast ({bundle.label})": forecast_figure(bundle)}
+    figures = {f"Forecast ({bundle.label})": forecast_figure(bundle, unit=v["unit"])}
     if tested is not None:  # a forecast from the end of the data: its model scored on the last week
-        figures[f"Backtest ({tested.label}, trained before {tested.origin:%Y-%m-%d %H:%M})"] = forecast_figure(tested)
+        figures[f"Backtest ({tested.label}, trained before {tested.origin:%Y-%m-%d %H:%M})"] = forecast_figure(
+            tested, unit=v["unit"])
     return ExportBundle(title=f"Forecast: {ctx.dataset.name}, {bundle.label}",
                         filename=f"forecast-{ctx.dataset.id}-{v['model']}", frame=frame, summary=summary,
                         figures=figures, notes=_notes(ctx, parsed) + list(bundle.notes))
@@ -150,7 +151,8 @@ def what_if_bundle(query: dict) -> ExportBundle:
     summary = {**_head(ctx, parsed), **res.to_dict()}
     return ExportBundle(title=f"What-if: {ctx.dataset.name}, {v['config']}/{v['policy']}",
                         filename=f"what-if-{ctx.dataset.id}", frame=frame, summary=summary,
-                        figures={"Baseline vs scenario": whatif_figure(base, scen).figure}, notes=_notes(ctx, parsed))
+                        figures={"Baseline vs scenario": whatif_figure(base, scen, rate=ctx.rate).figure},
+                        notes=_notes(ctx, parsed))
 
 
 def plan_bundle(query: dict) -> ExportBundle:

@@ -251,3 +251,76 @@ def test_the_simulation_chart_draws_servers_on_their_own_row():
     assert bottom[1] < top[0]  # two rows, not one axis over the other
     assert fig.layout.yaxis2.overlaying is None
     assert fig.layout.xaxis.matches == "x2"  # one time axis: zooming one row zooms both
+
+
+def test_rate_converts_counts_per_period_to_requests_per_second():
+    r = F.Rate.of("rps", pd.Timedelta(minutes=5))
+    np.testing.assert_allclose(r([300.0, 0.0, np.nan]), [1.0, 0.0, np.nan])  # values / 300 s, gaps stay gaps
+    assert (r.title(), r.title("bytes")) == ("requests per second", "bytes per second")
+    assert "req/s" in r.hover("demand")
+    per = F.Rate.of("period", 300)
+    np.testing.assert_allclose(per([300.0]), [300.0])
+    assert per.title() == "requests per period"
+    with pytest.raises(ValueError, match="unit must be one of rps, period, got 'rpm'"):
+        F.Rate("rpm")
+
+
+def test_the_simulation_chart_in_requests_per_second_on_a_real_simulation():
+    s = _series(days=7, minutes=15)
+    tl = simulate(s, "balanced", "reactive").timeline
+    per = F.simulation_figure(tl).figure
+    rps = F.simulation_figure(tl, rate=F.Rate.of("rps", s.interval)).figure
+    for a, b in zip(per.data, rps.data, strict=True):
+        scale = 1.0 if a.name == "servers" else 1 / 900  # servers are a count, not a rate
+        np.testing.assert_allclose(np.asarray(b.y, dtype=float), np.asarray(a.y, dtype=float) * scale, rtol=1e-12)
+    assert per.layout.yaxis.title.text == "requests per period"
+    assert rps.layout.yaxis.title.text == "requests per second"
+    assert rps.layout.yaxis2.title.text == "servers"
+    demand = next(t for t in rps.data if t.name == "demand")
+    assert demand.hovertemplate == "demand: %{y:,.2f} req/s<extra></extra>"
+    assert "req/period" in next(t for t in per.data if t.name == "demand").hovertemplate
+    # The zoom callback's columns carry the same unit as the figure it patches.
+    cols = F.sim_columns(tl, F.Rate.of("rps", s.interval))
+    np.testing.assert_allclose(cols["demand"], tl["demand"].to_numpy(dtype=float) / 900)
+    np.testing.assert_allclose(cols["servers"], tl["servers"].to_numpy(dtype=float))
+
+
+def test_traffic_whatif_and_forecast_charts_follow_the_unit():
+    s = _series(days=3)
+    rate = F.Rate.of("rps", s.interval)
+    traffic = F.traffic_figure(s.index, s.requests, "requests", rate=rate).figure
+    assert traffic.layout.yaxis.title.text == "requests per second"
+    assert np.nanmax(np.asarray(traffic.data[0].y, dtype=float)) == pytest.approx(np.nanmax(s.requests) / 300)
+    errors = F.traffic_figure(s.index, np.full(len(s.index), 2.5), "error_rate", rate=rate).figure
+    assert errors.layout.yaxis.title.text == "error rate (%)"  # a percentage has no per-second form
+    assert np.nanmax(np.asarray(errors.data[0].y, dtype=float)) == 2.5
+    res = whatif(s, transform=LoadTransform(multiplier=2.0), timelines=True)
+    wf = F.whatif_figure(res.baseline.timeline, res.scenario.timeline, rate=rate).figure
+    assert wf.layout.yaxis.title.text == "requests per second"
+    assert "req/s" in wf.data[0].hovertemplate
+    idx = pd.date_range("1995-08-20", periods=8, freq="15min", tz="-04:00")
+    fidx = idx + pd.Timedelta(hours=2)
+    mean = np.full(8, 900.0)
+    bundle = ForecastResult(
+        model="seasonal_naive", label="Seasonal naive", target="requests", interval=pd.Timedelta(minutes=15),
+        origin=fidx[0], steps=8, levels=[80.0], fit_seconds=0.0, model_cached=False, history=(idx, np.full(8, 1800.0)),
+        actual=(fidx[:0], np.ones(0)), prediction={"timestamps": fidx, "mean": mean, "lo-80": mean - 90,
+                                                    "hi-80": mean + 90})
+    fig = F.forecast_figure(bundle, unit="rps")
+    assert fig.layout.yaxis.title.text == "requests per second"
+    assert list(fig.data[0].y) == [2.0] * 8  # 1,800 requests per 15 minutes
+    assert list(fig.data[-1].y) == [1.0] * 8
+    assert fig.layout.xaxis.title.text == "time (UTC-04:00)"
+    assert F.forecast_figure(bundle).layout.yaxis.title.text == "requests per period"
+
+
+def test_the_plan_charts_follow_the_unit_and_name_the_time_zone():
+    idx = pd.date_range("1995-08-20", periods=4, freq="15min", tz="-04:00")
+    fidx = idx + pd.Timedelta(hours=1)
+    fan = {"timestamps": [t.isoformat() for t in fidx], **{k: [900.0] * 4 for k in ("p5", "p10", "p50", "p90", "p95")}}
+    fig = F.plan_fan_figure((idx, np.full(4, 450.0)), fan, rate=F.Rate.of("rps", pd.Timedelta(minutes=15)))
+    assert fig.layout.yaxis.title.text == "requests per second"
+    assert list(fig.data[0].y) == [0.5] * 4
+    schedule = [{"hour": t.isoformat(), "servers_p50": 2, "servers_p90": 3} for t in fidx]
+    sf = F.plan_schedule_figure([{"role": "recommended", "schedule": schedule}])
+    assert sf.layout.xaxis.title.text == "hour (UTC-04:00)"

@@ -34,6 +34,18 @@ def _controls_round_trip(module, layout, page):
     return controls_search(page, keys, values, context)
 
 
+def _shown(module, **query):
+    """The page as a visit shows it once its job (if it offers one) is done: History and What-if render at once when
+    their results are cached, else they offer the job."""
+    layout = module.layout(**query)
+    params = find(layout, ids.job_ids(module.PAGE)["params"]).data
+    if params is not None:
+        module.compute(lambda *a: None, params)
+        layout = module.layout(**query)
+        assert find(layout, ids.job_ids(module.PAGE)["params"]).data is None
+    return layout
+
+
 def _progress_recorder():
     seen = []
     return seen, lambda done, total=100: seen.append(100 * done / total)
@@ -41,7 +53,7 @@ def _progress_recorder():
 
 @pytest.mark.parametrize("page", ["data", "history", "what_if"])
 def test_pages_render_with_no_query(ctx, pages, page):
-    layout = pages[page].layout()
+    layout = _shown(pages[page]) if page in CHARTS else pages[page].layout()
     assert find(layout, ids.ERROR) is None
     assert _warnings(layout) == []
     if page in CHARTS:
@@ -64,7 +76,7 @@ def test_data_page_lists_the_default_and_its_report(ctx, pages, page_settings):
 def test_history_numbers_come_from_core_and_controls_round_trip(ctx, pages, page_settings):
     q = {"granularity": "15", "start": "1995-07-10", "end": "1995-07-24", "config": "aggressive",
          "policy": "reactive", "price": "1.2"}
-    layout = pages["history"].layout(**q)
+    layout = _shown(pages["history"], **q)
     assert _warnings(layout) == []
     kpis = text(find(layout, ids.HISTORY_KPIS))
     store = DatasetStore(page_settings.data_dir)
@@ -86,7 +98,7 @@ def test_history_numbers_come_from_core_and_controls_round_trip(ctx, pages, page
 
 
 def test_history_bad_and_huge_values_warn_and_fall_back(ctx, pages):
-    layout = pages["history"].layout(granularity="7", price="<script>alert(1)</script>", metric="x" * 10_000,
+    layout = _shown(pages["history"], granularity="7", price="<script>alert(1)</script>", metric="x" * 10_000,
                                       policy=["reactive", "predictive"], bogus="1")
     w = _warnings(layout)
     assert len(w) == 5
@@ -98,13 +110,28 @@ def test_history_bad_and_huge_values_warn_and_fall_back(ctx, pages):
     assert find(layout, ids.control("history", "policy")).value == "reactive"
 
 
-def test_history_zoom_reaggregates_the_visible_range(ctx, pages):
-    layout = pages["history"].layout(granularity="1")
+def test_history_runs_as_a_job_and_zoom_reaggregates_the_result_it_rendered(ctx, pages, page_settings):
+    q = {"granularity": "1", "price": "0.86"}  # a price no other test uses: not cached yet
+    first = pages["history"].layout(**q)
+    params = find(first, ids.job_ids("history")["params"]).data
+    assert params is not None  # uncached: the page offers the job instead of computing in the request
+    assert "granularity=1" in params["search"]
+    assert find(first, ids.rs_graph("history-traffic")) is None
+    assert "appear here when the job is done" in text(first)
+    assert find(first, ids.control("history", "price")).value == 0.86  # the controls are there at once
+    seen, progress = _progress_recorder()
+    layout = pages["history"].compute(progress, params)  # what the job shows
+    assert seen == sorted(seen)
+    assert seen[0] <= 5
+    assert seen[-1] >= 95
     source = find(layout, ids.rs_source("history-traffic")).data
     fig = find(layout, ids.rs_graph("history-traffic")).figure
     assert len(fig.data[0].x) <= N_POINTS
+    assert fig.layout.yaxis.title.text == "requests per second"  # the default unit
     x, cols = pages["history"].traffic_source(source["search"])
     assert len(x) == 89_280
+    store = DatasetStore(page_settings.data_dir)
+    np.testing.assert_allclose(cols["value"], store.get(store.default_id()).requests / 60)  # per minute / 60 s
     patch = zoom_patch({"xaxis.range[0]": "1995-07-13 08:00:00", "xaxis.range[1]": "1995-07-13 12:00:00"}, source,
                        pages["history"].traffic_source)
     ops = patch.to_plotly_json()["operations"]
@@ -120,6 +147,45 @@ def test_history_zoom_reaggregates_the_visible_range(ctx, pages):
     sim_source = find(layout, ids.rs_source("history-sim")).data
     patch = zoom_patch({"xaxis.autorange": True}, sim_source, pages["history"].simulation_source)
     assert len(patch.to_plotly_json()["operations"]) == 2 * 5
+    # Cached now: the next visit renders the charts directly, no job; another unit is only another rendering.
+    second = pages["history"].layout(**q)
+    assert find(second, ids.job_ids("history")["params"]).data is None
+    assert text(find(second, ids.HISTORY_KPIS)) == text(find(layout, ids.HISTORY_KPIS))
+    per = pages["history"].layout(**q, unit="period")
+    assert find(per, ids.job_ids("history")["params"]).data is None
+    traffic = find(per, ids.rs_graph("history-traffic")).figure
+    assert traffic.layout.yaxis.title.text == "requests per period"
+    assert find(per, ids.rs_graph("history-sim")).figure.layout.yaxis.title.text == "requests per period"
+    assert "unit=period" in find(per, ids.rs_source("history-traffic")).data["search"]  # zoom keeps the unit
+    assert max(v for v in traffic.data[0].y if v == v) == pytest.approx(60 * max(v for v in fig.data[0].y if v == v))
+
+
+def test_what_if_runs_as_a_job_then_renders_from_the_cache(ctx, pages):
+    q = {"granularity": "15", "mult": "1.3", "start": "1995-08-05", "end": "1995-08-12"}
+    first = pages["what_if"].layout(**q)
+    params = find(first, ids.job_ids("what_if")["params"]).data
+    assert params is not None
+    assert find(first, ids.WHATIF_TABLE) is None
+    assert "appear here when the job is done" in text(first)
+    seen, progress = _progress_recorder()
+    done = pages["what_if"].compute(progress, params)
+    assert seen == sorted(seen)
+    assert seen[-1] >= 95
+    assert find(done, ids.WHATIF_TABLE) is not None
+    fig = find(done, CHARTS["what_if"]).figure
+    assert fig.layout.yaxis.title.text == "requests per second"
+    assert fig.layout.yaxis2.title.text == "servers"
+    source = find(done, ids.rs_source("what_if-graph")).data
+    patch = zoom_patch({"xaxis2.range[0]": "1995-08-06 00:00:00", "xaxis2.range[1]": "1995-08-07 00:00:00"},
+                       source, pages["what_if"].whatif_source)
+    ops = patch.to_plotly_json()["operations"]
+    ys = next(o["params"]["value"] for o in ops if o["location"] == ["data", 0, "y"])
+    assert len(ys) == 24 * 4 + 3  # every 15 minutes of the day, one either side
+    assert max(ys) == pytest.approx(max(v for v in fig.data[0].y if v == v), rel=0.5)  # rps, like the figure
+    second = pages["what_if"].layout(**q)
+    assert find(second, ids.job_ids("what_if")["params"]).data is None
+    assert text(find(second, ids.WHATIF_TABLE)) == text(find(done, ids.WHATIF_TABLE))
+    assert _controls_round_trip(pages["what_if"], second, "what_if") == params["search"]
 
 
 def test_forecast_runs_as_a_job_then_renders_from_the_cache(ctx, pages, page_settings):
@@ -173,7 +239,7 @@ def test_scenarios_job_and_the_recommendation_follow_weight_and_target(ctx, page
 
 
 def test_what_if_doubles_the_load_and_reports_deltas(ctx, pages):
-    layout = pages["what_if"].layout(mult="2", granularity="15", start="1995-08-05", end="1995-08-12")
+    layout = _shown(pages["what_if"], mult="2", granularity="15", start="1995-08-05", end="1995-08-12")
     rows = find(layout, ids.WHATIF_TABLE).children[1].children
     cost = [text(c) for c in rows[0].children]
     assert cost[0] == "Cost ($)"
@@ -296,7 +362,7 @@ def test_a_job_refused_by_core_shows_its_message_instead_of_an_internal_error(ct
 
 
 def test_history_charts_keep_to_the_window_and_label_gaps_by_what_the_data_tell(ctx, pages):
-    layout = pages["history"].layout(granularity="15", start="1995-07-12", end="1995-07-16")
+    layout = _shown(pages["history"], granularity="15", start="1995-07-12", end="1995-07-16")
     lo, hi = pd.Timestamp("1995-07-12"), pd.Timestamp("1995-07-16")
     for name in ("history-traffic", "history-sim"):
         fig = find(layout, ids.rs_graph(name)).figure
@@ -307,10 +373,11 @@ def test_history_charts_keep_to_the_window_and_label_gaps_by_what_the_data_tell(
     traffic = find(layout, ids.rs_graph("history-traffic")).figure
     assert "STS-70 mission" in [a.text for a in traffic.layout.annotations]
     assert traffic.layout.xaxis.title.text == "time (UTC-04:00)"
-    gaps = pages["history"].layout(granularity="15", start="1995-07-27", end="1995-08-05")
+    gaps = _shown(pages["history"], granularity="15", start="1995-07-27", end="1995-08-05")
     labels = [a.text for a in find(gaps, ids.rs_graph("history-sim")).figure.layout.annotations]
     assert labels == ["no requests", "outage"]  # the no-log stretch, then the hurricane (the calendar's outage)
-    one = text(find(pages["history"].layout(granularity="15", start="1995-07-27", end="1995-07-31"), "history-summary"))
+    one = text(find(_shown(pages["history"], granularity="15", start="1995-07-27", end="1995-07-31"),
+                    "history-summary"))
     assert " 1 gap" in one
     assert "1 gaps" not in one
 

@@ -260,3 +260,14 @@ def test_history_csv_holds_the_simulated_numbers(live_server):
     np.testing.assert_array_equal(table["requests"].to_numpy(), res.timeline["demand"].to_numpy())
     np.testing.assert_array_equal(table["servers"].to_numpy(), res.timeline["servers"].to_numpy())
     np.testing.assert_array_equal(table["capacity"].to_numpy(), res.timeline["capacity"].to_numpy())
+
+
+def test_the_report_charts_follow_the_page_unit(ctx):
+    from dashapp.web.page_exports import what_if_bundle
+
+    q = {"granularity": "15", "start": "1995-08-05", "end": "1995-08-12"}
+    rps = what_if_bundle(q).figures["Baseline vs scenario"]
+    per = what_if_bundle({**q, "unit": "period"}).figures["Baseline vs scenario"]
+    assert (rps.layout.yaxis.title.text, per.layout.yaxis.title.text) == ("requests per second", "requests per period")
+    np.testing.assert_allclose(np.asarray(rps.data[0].y, dtype=float) * 900, np.asarray(per.data[0].y, dtype=float))
+    np.testing.assert_allclose(np.asarray(rps.data[2].y, dtype=float), np.asarray(per.data[2].y, dtype=float))
