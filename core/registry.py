@@ -7,13 +7,13 @@ preset or a protocol is one entry where it is defined. Nothing else retypes the 
 
 from __future__ import annotations
 
-from core.forecast.backtest import PROTOCOLS
+from core.forecast.backtest import CALIBRATIONS, PROTOCOLS
 from core.forecast.base import accepted_model_names, model_aliases, model_label, model_names
 from core.ingest.formats import FORMAT_NAMES as INGEST_FORMATS
 from core.scaling.config import PRESETS, Policy
 
-__all__ = ["EXPORT_FORMATS", "GRANULARITY_MINUTES", "INGEST_FORMATS", "PROTOCOLS", "TARGETS", "accepted_model_names",
-           "model_aliases", "model_label", "model_names", "policy_names", "preset_names"]
+__all__ = ["CALIBRATIONS", "EXPORT_FORMATS", "GRANULARITY_MINUTES", "INGEST_FORMATS", "PROTOCOLS", "TARGETS",
+           "accepted_model_names", "model_aliases", "model_label", "model_names", "policy_names", "preset_names"]
 
 #: The period lengths the app offers (any whole multiple of the data's period works in the CLI and API).
 GRANULARITY_MINUTES = (1, 5, 15)

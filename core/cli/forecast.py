@@ -14,8 +14,9 @@ __all__ = ["register"]
 
 def register(subparsers) -> None:
     from core.forecast import DEFAULT_FORECAST_MODEL
-    from core.forecast.backtest import CALIBRATIONS, DEFAULT_CALIBRATION
+    from core.forecast.backtest import DEFAULT_CALIBRATION
     from core.forecast.naive import SeasonalNaive
+    from core.registry import CALIBRATIONS
 
     p = subparsers.add_parser("forecast", help="fit a model and forecast ahead of the series' last period")
     add_data_args(p)
