@@ -84,9 +84,10 @@ def online_intervals(calibrator: ConformalCalibrator, mean: np.ndarray, origins:
         raise ValueError("origins must be strictly increasing (online calibration follows time)")
     levels = [float(v) for v in levels]
     n_paths, h = mean.shape
-    out = {f"{side}-{_level_key(lev)}": np.empty((n_paths, h)) for lev in levels for side in ("lo", "hi")}
     if not n_paths or not levels:
-        return out
+        return {f"{side}-{_level_key(lev)}": np.empty((n_paths, h)) for lev in levels for side in ("lo", "hi")}
+    lo_all = np.empty((len(levels), n_paths, h))
+    hi_all = np.empty((len(levels), n_paths, h))
     cover = np.array(levels) / 100
     q_lo, q_hi = (np.stack(b) for b in zip(*(calibrator.score_bounds(lev, h) for lev in levels), strict=True))
     centre = (q_lo + q_hi) / 2
@@ -99,6 +100,8 @@ def online_intervals(calibrator: ConformalCalibrator, mean: np.ndarray, origins:
     # Scored errors: the period from which each is known, and its ratio per level (levels x errors).
     known_at = np.empty(0, dtype=np.int64)
     ratios = np.empty((len(levels), 0))
+    new_known: list[np.ndarray] = []  # errors scored since the last refresh
+    new_ratios: list[np.ndarray] = []
     # theta_inc[a - first - 1]: the integrator's steps from errors known from period a on.
     theta_inc = np.zeros((last_origin - first + 1, len(levels)))
     theta = np.zeros(len(levels))
@@ -111,6 +114,10 @@ def online_intervals(calibrator: ConformalCalibrator, mean: np.ndarray, origins:
             theta += theta_inc[applied - first:o - first].sum(axis=0)
             applied = o
         if refreshed is None or o - refreshed >= refresh:
+            if new_known:  # gathered here, not per origin: one copy an hour at most
+                known_at = np.concatenate([known_at, *new_known])
+                ratios = np.concatenate([ratios, *new_ratios], axis=1)
+                new_known, new_ratios = [], []
             recent = (known_at <= o) & (known_at > o - window)
             stretch = _conformal_quantile(ratios[:, recent], cover) if recent.sum() >= need else np.ones(len(levels))
             keep = known_at > o - window  # older errors can no longer enter a window
@@ -121,9 +128,8 @@ def online_intervals(calibrator: ConformalCalibrator, mean: np.ndarray, origins:
         c = (stretch * np.exp(theta))[:, None]
         lo = np.maximum(m + (centre - c * half_lo) * scale, 0.0)
         hi = np.maximum(m + (centre + c * half_hi) * scale, lo)
-        for k, lev in enumerate(levels):
-            out[f"lo-{_level_key(lev)}"][i] = lo[k]
-            out[f"hi-{_level_key(lev)}"][i] = hi[k]
+        lo_all[:, i] = lo
+        hi_all[:, i] = hi
         pos = o + j
         truth = np.full(h, np.nan)
         inside = pos < len(y)
@@ -132,11 +138,15 @@ def online_intervals(calibrator: ConformalCalibrator, mean: np.ndarray, origins:
         if not ok.any():
             continue
         d = (truth[ok] - m[ok]) / scale[ok] - centre[:, ok]
-        known_at = np.concatenate([known_at, pos[ok] + 1])
-        ratios = np.concatenate([ratios, np.where(d >= 0, d / half_hi[:, ok], -d / half_lo[:, ok])], axis=1)
+        new_known.append(pos[ok] + 1)
+        new_ratios.append(np.where(d >= 0, d / half_hi[:, ok], -d / half_lo[:, ok]))
         if gamma > 0:
             miss = (truth[None, ok] < lo[:, ok]) | (truth[None, ok] > hi[:, ok])
-            np.add.at(theta_inc, pos[ok] + 1 - first - 1, (gamma / steps_per_day * (miss - (1 - cover)[:, None])).T)
+            # One path's periods are distinct, so plain indexing adds each step once.
+            theta_inc[pos[ok] - first] += (gamma / steps_per_day * (miss - (1 - cover)[:, None])).T
+    out = {}
+    for k, lev in enumerate(levels):
+        out[f"lo-{_level_key(lev)}"], out[f"hi-{_level_key(lev)}"] = lo_all[k], hi_all[k]
     return out
 
 
