@@ -7,14 +7,15 @@ preset or a protocol is one entry where it is defined. Nothing else retypes the 
 
 from __future__ import annotations
 
-from core.forecast.backtest import PROTOCOLS
+from core.forecast.backtest import CALIBRATIONS, PROTOCOLS
 from core.forecast.base import accepted_model_names, model_aliases, model_label, model_names
 from core.ingest.formats import FORMAT_NAMES as INGEST_FORMATS
 from core.scaling.config import PRESETS, Policy
 from core.scaling.deploy import FORMATS as DEPLOY_FORMATS
 
-__all__ = ["DEPLOY_FORMATS", "EXPORT_FORMATS", "GRANULARITY_MINUTES", "INGEST_FORMATS", "PROTOCOLS", "TARGETS",
-           "accepted_model_names", "model_aliases", "model_label", "model_names", "policy_names", "preset_names"]
+__all__ = ["CALIBRATIONS", "DEPLOY_FORMATS", "EXPORT_FORMATS", "GRANULARITY_MINUTES", "INGEST_FORMATS", "PROTOCOLS",
+           "TARGETS", "accepted_model_names", "model_aliases", "model_label", "model_names", "policy_names",
+           "preset_names"]
 
 #: The period lengths the app offers (any whole multiple of the data's period works in the CLI and API).
 GRANULARITY_MINUTES = (1, 5, 15)

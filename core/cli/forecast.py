@@ -14,7 +14,9 @@ __all__ = ["register"]
 
 def register(subparsers) -> None:
     from core.forecast import DEFAULT_FORECAST_MODEL
+    from core.forecast.backtest import DEFAULT_CALIBRATION
     from core.forecast.naive import SeasonalNaive
+    from core.registry import CALIBRATIONS
 
     p = subparsers.add_parser("forecast", help="fit a model and forecast ahead of the series' last period")
     add_data_args(p)
@@ -37,6 +39,9 @@ def register(subparsers) -> None:
                    help="comma-separated model names (as for forecast --model; default "
                         f"{SeasonalNaive.name},{DEFAULT_FORECAST_MODEL})")
     p.add_argument("--target", default="requests", help="requests or bytes (default requests)")
+    p.add_argument("--calibration", default=DEFAULT_CALIBRATION, choices=CALIBRATIONS,
+                   help="intervals of the rolling protocols: adaptive (recalibrated online as actuals arrive) or "
+                        f"fixed (the fit-time calibration); one-shot is always fixed (default {DEFAULT_CALIBRATION})")
     p.set_defaults(handler=_backtest)
 
     p = subparsers.add_parser("anomalies", help="flag anomalous periods (z-score, IsolationForest, DDoS-like)")
@@ -91,7 +96,7 @@ def _backtest(args) -> int:
     models = list(args.models)  # checked against the registry by argparse (model_args.model_list)
     series = load_series(args)
     report = backtest(series, models, train_end=args.train_end, test_end=args.test_end,
-                      protocol=args.protocol, target=args.target)
+                      protocol=args.protocol, target=args.target, calibration=args.calibration)
     obj = report.to_dict()
     lines = [f"{report.protocol} backtest, test {report.test[0]} .. {report.test[1]}, {report.periods} periods"]
     if report.poisson_floor is not None:
@@ -101,6 +106,8 @@ def _backtest(args) -> int:
                      f"R² {float('nan') if r['r2'] is None else r['r2']:.3f}  "
                      f"cov80 {r['coverage_80']:.1f}%  cov95 {r['coverage_95']:.1f}%  "
                      f"CRPS {r['crps'] or float('nan'):8.2f}  fit {r['fit_seconds']:.1f}s")
+    labels = {r["calibration"] for r in report.results.values() if r.get("calibration")}
+    lines += [f"intervals: {label}" for label in sorted(labels)]
     emit(args, obj, "\n".join(lines))
     return 0
 

@@ -23,9 +23,11 @@ from core.forecast.base import (
     model_names,
     target_values,
 )
+from core.forecast.online import adaptive_label, fixed_label, online_intervals
 from core.series import TrafficSeries
 
 __all__ = [
+    "CALIBRATIONS",
     "CRPS_TAUS",
     "PROTOCOLS",
     "BacktestReport",
@@ -40,6 +42,10 @@ __all__ = [
 ]
 
 PROTOCOLS = ("one-step", "day-ahead", "one-shot")
+#: Interval calibration of the rolling protocols (one-shot is always fixed): ``adaptive`` recalibrates online
+#: as actuals arrive (:mod:`core.forecast.online`), ``fixed`` keeps the fit-time calibration.
+CALIBRATIONS = ("adaptive", "fixed")
+DEFAULT_CALIBRATION = "adaptive"
 _LEVELS = (80, 95)
 #: Quantile levels behind the CRPS: the midpoints of 50 equal slices of (0, 1) (0.01, 0.03, ..., 0.99).
 #: Symmetric around 0.5, so the CRPS of a point forecast (every quantile = the mean) is exactly its MAE.
@@ -236,6 +242,7 @@ def backtest(
     target: str = "requests",
     params: dict | None = None,
     progress=None,
+    calibration: str = DEFAULT_CALIBRATION,
 ) -> BacktestReport:
     """Fit each model on the training window and score it on the test window.
 
@@ -247,10 +254,14 @@ def backtest(
             (24 h from each local midnight) or ``one-shot`` (one path over the test).
         params: optional ``{model_name: {hyperparameter: value}}``.
         progress: ``progress(done, total)`` after each model.
+        calibration: intervals of the rolling protocols (one-step, day-ahead): ``adaptive`` (recalibrated
+            online as actuals arrive) or ``fixed`` (the fit-time calibration); one-shot is always fixed.
+            Each result says which in ``calibration``.
     Returns:
         A :class:`BacktestReport`; its ``forecasts`` hold the scored paths.
     """
-    return backtest_protocols(series, models, train_end, test_end, (protocol,), target, params, progress)[protocol]
+    return backtest_protocols(series, models, train_end, test_end, (protocol,), target, params, progress,
+                              calibration=calibration)[protocol]
 
 
 def backtest_protocols(
@@ -263,6 +274,7 @@ def backtest_protocols(
     params: dict | None = None,
     progress=None,
     fitted: dict | None = None,
+    calibration: str = DEFAULT_CALIBRATION,
 ) -> dict[str, BacktestReport]:
     """Like :func:`backtest` for several protocols, fitting each model once.
 
@@ -271,12 +283,15 @@ def backtest_protocols(
             exactly the training window (e.g. the forecast a page just made):
             used as they are instead of fitting again. A model fitted on other
             data is refused (it would not be this backtest's model).
+        calibration: as for :func:`backtest`.
     Returns:
         ``{protocol: BacktestReport}``; ``fit_seconds`` is the one shared fit
         (for a model passed in ``fitted``: its own fit, 0 if it was loaded
         from the model cache, with ``fit_reused`` set).
     """
     protocols = [protocols] if isinstance(protocols, str) else list(protocols)
+    if calibration not in CALIBRATIONS:
+        raise InputError(f"unknown calibration {calibration!r}; choose one of {', '.join(CALIBRATIONS)}")
     for protocol in protocols:
         if protocol not in PROTOCOLS:
             raise InputError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
@@ -323,7 +338,10 @@ def backtest_protocols(
             t0 = time.perf_counter()
             # calibrate=False: no intervals, hence no quantiles and no probabilistic scores.
             levels = _LEVELS + _CRPS_LEVELS if model.calibrator_ is not None else None
-            paths = model.predict_paths(y, origins, h, levels)
+            online = levels is not None and calibration == "adaptive" and protocol != "one-shot"
+            paths = model.predict_paths(y, origins, h, None if online else levels)
+            if online:
+                paths |= online_intervals(model.calibrator_, paths["mean"], origins, y, levels, grid.steps_per_day)
             pred_s = time.perf_counter() - t0
             j = np.arange(h)[None, :]
             take = j < keep[:, None]
@@ -336,6 +354,8 @@ def backtest_protocols(
             hi = {lev: flat[f"hi-{lev}"] for lev in _LEVELS if f"hi-{lev}" in flat}
             res = metrics(truth, flat["mean"], lo, hi, report.mase_scale, quantiles)
             res.update(fit_seconds=round(fit_s, 3), predict_seconds=round(pred_s, 3), label=model.label)
+            res["calibration"] = (None if levels is None else adaptive_label() if online
+                                  else fixed_label(model.calibration_days))
             if callable(getattr(model, "weights", None)):
                 res["ensemble"] = model.weights()  # the combination behind the scores, per horizon band
             if reused:

@@ -124,9 +124,8 @@ class ConformalCalibrator:
             return min(1.0, math.ceil((n + 1) * tau) / n)
         return max(0.0, (math.floor((n + 1) * tau) - 1) / n)
 
-    def interval(self, mean: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-        """Lower and upper bounds (same shape as ``mean``) at ``level`` percent."""
-        h = mean.shape[-1]
+    def score_bounds(self, level: float, h: int) -> tuple[np.ndarray, np.ndarray]:
+        """Scaled-error bounds ``(lo, hi)``, each ``(h,)``, of the ``level`` percent interval at horizons 1 .. h."""
         band = np.minimum(np.searchsorted(self.edges, np.arange(1, h + 1)), len(self.edges) - 1)
         a = level / 100.0
         q_lo = np.empty(h)
@@ -136,6 +135,11 @@ class ConformalCalibrator:
             q = self.quantiles[u]
             q_lo[band == b] = np.interp(self._tau(u, (1 - a) / 2, False), _QGRID, q)
             q_hi[band == b] = np.interp(self._tau(u, (1 + a) / 2, True), _QGRID, q)
+        return q_lo, q_hi
+
+    def interval(self, mean: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds (same shape as ``mean``) at ``level`` percent."""
+        q_lo, q_hi = self.score_bounds(level, mean.shape[-1])
         scale = np.sqrt(np.maximum(mean, self.floor))
         lo = np.maximum(mean + q_lo * scale, 0.0)
         hi = np.maximum(mean + q_hi * scale, lo)

@@ -86,8 +86,13 @@ def test_backtest_json(csv_path, tmp_path):
             assert key in res
         assert 0 < res["crps"] < res["mae"]  # a calibrated spread beats its own mean's absolute error
         assert 0 < res["pinball_95"] < res["pinball_80"]
+        assert res["calibration"].startswith("adaptive (rolling: last 2 days")  # the rolling protocols' default
     assert obj["poisson_floor"] > 0
     assert obj["periods"] == 2 * 96
+    fixed = run("backtest", "--data", str(csv_path), "--granularity", "15min", "--train-end", "1995-07-12 23:59",
+                "--protocol", "day-ahead", "--models", "seasonal_naive", "--calibration", "fixed", tmp_path=tmp_path)
+    assert fixed.returncode == 0, fixed.stderr
+    assert "intervals: fixed (the last 14 days before the training end)" in fixed.stdout
     bad = run("backtest", "--data", str(csv_path), "--granularity", "15min", "--train-end", "1995-07-12",
               "--protocol", "sideways", tmp_path=tmp_path)
     assert bad.returncode == 2
