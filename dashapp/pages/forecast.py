@@ -104,7 +104,7 @@ def forecast_results(ctx: Context, rc: ResultCache, progress=None, cached_only: 
         return services.forecast_result(
             rc, ctx.dataset.id, ctx.series, model=v["model"], target=v["target"], origin=origin, steps=steps,
             levels=tuple(v["level"]), anomalies=v["anomalies"], models_dir=settings.models_dir, progress=part,
-            cached_only=cached_only, backtest=backtest)
+            cached_only=cached_only, backtest=backtest, events=ctx.dataset.events)
 
     if ctx.backtest is None:
         bundle = run(ctx.origin, ctx.steps, True, 0, 100)
@@ -137,7 +137,7 @@ def _figure(ctx: Context, bundle: ForecastResult):
     v = ctx.parsed.values
     hx = bundle.history[0]
     end = bundle.timestamps[-1] if len(bundle.timestamps) else bundle.origin
-    events = services.event_list(hx[0], end) if v["events"] and len(hx) else []
+    events = services.event_list(hx[0], end, ctx.dataset.events) if v["events"] and len(hx) else []
     return forecast_figure(bundle, events=events, show_anomalies=v["anomalies"], unit=v["unit"])
 
 
