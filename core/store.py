@@ -14,14 +14,16 @@ same dataset. Appending files makes a new dataset; the old one is untouched.
 ``events.json`` holds the dataset's custom events (``events``/``set_events``):
 annotations of the dataset, not part of its content, so editing them keeps the
 id. Results that use them key on ``events_digest`` as well as the id. The file
-is replaced atomically (a unique temporary file, fsync, rename); concurrent
-writers: the last one wins, never a mix. A new dataset made by ``append``
+is replaced atomically (a unique temporary file, fsync, rename); a change
+made from the current list (``update_events``) holds a lock on the dataset's
+events, so two users adding at once both get their event. A new dataset made by ``append``
 starts with the events of the one it extends.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -208,6 +210,21 @@ class DatasetStore:
         _write_json(path / EVENTS_FILE, {"events": [e.to_dict() for e in checked],
                                          "updated": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")})
         return checked
+
+    def update_events(self, dataset_id: str, change) -> tuple[Event, ...]:
+        """``set_events(dataset_id, change(current events))`` under an exclusive lock on the dataset's events, so
+        concurrent read-change-write edits (add one, remove one) never lose each other's change.
+
+        Raises:
+            InputError: as ``set_events``, or raised by ``change``.
+        """
+        path = self._path(self._real_id(dataset_id))
+        with open(path / ".events.lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                return self.set_events(dataset_id, change(self.events(dataset_id)))
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def delete(self, dataset_id: str) -> None:
         """Remove a dataset (atomically: renamed away first, then deleted)."""

@@ -40,30 +40,39 @@ def parse_add(text: str) -> dict:
     return {"name": name, "start": start, "end": end, "impact": impact}
 
 
+def _added(ds: str, current, record: dict) -> list:
+    if any(e.name == record["name"] for e in current):
+        raise InputError(f"dataset {ds} already has an event named {record['name']!r}; --remove it first or "
+                         "choose another name")
+    return [*current, record]
+
+
+def _removed(ds: str, current, name: str) -> list:
+    kept = [e for e in current if e.name != name]
+    if len(kept) == len(current):
+        names = ", ".join(repr(e.name) for e in current) or "none"
+        raise InputError(f"dataset {ds} has no event named {name!r}; its events: {names}")
+    return kept
+
+
 def _events(args) -> int:
     from core.events import load_events
 
     store = open_store(args)
     ds = store.resolve_id(args.dataset_id) if args.dataset_id == "default" else args.dataset_id
-    current = store.events(ds)
     if args.set:
         events, done = store.set_events(ds, load_events(args.set)), f"set from {args.set}"
     elif args.add:
         record = parse_add(args.add)
-        if any(e.name == record["name"] for e in current):
-            raise InputError(f"dataset {ds} already has an event named {record['name']!r}; --remove it first or "
-                             "choose another name")
-        events, done = store.set_events(ds, [*current, record]), f"added {record['name']!r}"
+        events, done = store.update_events(ds, lambda current: _added(ds, current, record)), \
+            f"added {record['name']!r}"
     elif args.remove:
-        kept = [e for e in current if e.name != args.remove]
-        if len(kept) == len(current):
-            names = ", ".join(repr(e.name) for e in current) or "none"
-            raise InputError(f"dataset {ds} has no event named {args.remove!r}; its events: {names}")
-        events, done = store.set_events(ds, kept), f"removed {args.remove!r}"
+        events, done = store.update_events(ds, lambda current: _removed(ds, current, args.remove)), \
+            f"removed {args.remove!r}"
     elif args.clear:
         events, done = store.set_events(ds, []), "cleared"
     else:
-        events, done = current, None
+        events, done = store.events(ds), None
     rows = [f"{e.start} .. {e.end}  {e.impact:12s} {e.name}" for e in events]
     head = f"dataset {ds}: {len(events)} custom event{'s' if len(events) != 1 else ''}" + (f" ({done})" if done else "")
     emit(args, {"dataset_id": ds, "events": [e.to_dict() for e in events], "changed": done is not None},

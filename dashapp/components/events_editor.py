@@ -98,17 +98,20 @@ def save_event(store: DatasetStore, dataset_id: str, record: dict, editing: str 
         event = parse_events([record])[0]
     except InputError as exc:
         raise InputError(_short(exc)) from None
-    current = store.events(dataset_id)
-    others = [e for e in current if e.name != editing]
-    if any(e.name == event.name for e in others):
-        raise InputError(f"an event named {event.name!r} exists: click its name in the list to edit it, or choose "
-                         "another name")
-    if editing is not None and len(others) < len(current):
-        events = [event if e.name == editing else e for e in current]
-        done = f"Saved {event.name!r}" + (f" (was {editing!r})" if editing != event.name else "")
-    else:
-        events, done = [*current, event], f"Added {event.name!r}"
-    return store.set_events(dataset_id, events), done
+    done = []
+
+    def change(current):
+        others = [e for e in current if e.name != editing]
+        if any(e.name == event.name for e in others):
+            raise InputError(f"an event named {event.name!r} exists: click its name in the list to edit it, or "
+                             "choose another name")
+        if editing is not None and len(others) < len(current):
+            done.append(f"Saved {event.name!r}" + (f" (was {editing!r})" if editing != event.name else ""))
+            return [event if e.name == editing else e for e in current]
+        done.append(f"Added {event.name!r}")
+        return [*current, event]
+
+    return store.update_events(dataset_id, change), done[0]
 
 
 def remove_event(store: DatasetStore, dataset_id: str, name: str | None) -> tuple[tuple[Event, ...], str]:
@@ -117,13 +120,16 @@ def remove_event(store: DatasetStore, dataset_id: str, name: str | None) -> tupl
     Raises:
         InputError: no event of that name.
     """
-    current = store.events(dataset_id)
     name = (name or "").strip()
-    kept = [e for e in current if e.name != name]
-    if len(kept) == len(current):
-        raise InputError(f"no event named {name!r}: click a name in the list, then Remove event" if name else
-                         "type or pick (click in the list) the name of the event to remove")
-    return store.set_events(dataset_id, kept), f"Removed {name!r}"
+
+    def change(current):
+        kept = [e for e in current if e.name != name]
+        if len(kept) == len(current):
+            raise InputError(f"no event named {name!r}: click a name in the list, then Remove event" if name else
+                             "type or pick (click in the list) the name of the event to remove")
+        return kept
+
+    return store.update_events(dataset_id, change), f"Removed {name!r}"
 
 
 def register_events_editor(context_id: str) -> None:

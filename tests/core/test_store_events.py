@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -121,3 +122,14 @@ def test_default_id_is_accepted(tmp_path):
     store = DatasetStore(tmp_path)
     store.set_events("default", [SALE])
     assert store.events(store.default_id())[0].name == "Summer sale"
+
+
+def test_concurrent_adds_all_land(stored):
+    store, ds = stored
+
+    def add(i: int) -> None:
+        store.update_events(ds, lambda current: [*current, {**SALE, "name": f"e{i}"}])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(add, range(16)))
+    assert sorted(e.name for e in store.events(ds)) == sorted(f"e{i}" for i in range(16))
