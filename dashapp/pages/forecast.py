@@ -26,7 +26,7 @@ from dashapp.components.layout import control_panel, fmt_num, safe_layout, table
 from dashapp.components.page import job_page, load_view, serve
 from dashapp.components.urlsync import register_url_writer
 from dashapp.figures import forecast_figure
-from dashapp.labels import labels
+from dashapp.labels import labels, plural
 from dashapp.runtime.backends import results
 from dashapp.runtime.result_cache import ResultCache
 from dashapp.runtime.settings import current_settings
@@ -149,7 +149,9 @@ def render(ctx: Context, bundle: ForecastResult, tested: ForecastResult | None =
     out = [
         html.P(f"{bundle.label} · {v['target']} · {ctx.minutes}-minute periods · origin "
                f"{st.format_time(ctx.origin)}{' (the end of the data)' if ctx.origin >= ctx.series.end else ''} · "
-               f"{ctx.steps:,} steps" + (" · model loaded from the model cache" if bundle.model_cached else ""),
+               f"{ctx.steps:,} steps" + (" · model loaded from the model cache" if bundle.model_cached else "")
+               + (f" · {plural(len(ctx.dataset.events), 'custom event')} of the dataset as regressors"
+                  if ctx.dataset.events else ""),
                className="small text-muted mb-1", id="forecast-summary"),
     ]
     if tested is None:

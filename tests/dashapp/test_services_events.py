@@ -14,6 +14,7 @@ from dashapp import state as st
 from dashapp.components import pagecache
 from dashapp.runtime.result_cache import ResultCache
 from tests.core.forecast.synth import make_series
+from tests.dashapp.helpers import find, text
 
 
 def _promo_series() -> TrafficSeries:
@@ -63,3 +64,18 @@ def test_the_page_cache_keys_on_the_events(ctx, page_settings):
         store.set_events(ds, [])
     assert changed != before
     assert pagecache.page_key(store, parsed) == before
+
+
+def test_the_forecast_page_uses_the_dataset_events(ctx, pages, page_settings):
+    store = DatasetStore(page_settings.data_dir)
+    ds = store.default_id()
+    end = store.info(ds).end[:10]
+    store.set_events(ds, [{"name": "Launch day", "date": end, "impact": "high_traffic"}])
+    try:
+        out = pages["forecast"].compute(lambda *a: None, {"search": "?granularity=60&horizon=1d&model=seasonal_naive"})
+    finally:
+        store.set_events(ds, [])
+    assert "1 custom event of the dataset as regressors" in text(out)
+    graph = find(out, "forecast-graph")
+    names = [a["text"] for a in graph.figure["layout"]["annotations"]]
+    assert "Launch day" in names
