@@ -245,13 +245,21 @@ class DatasetStore:
         return self.default_id() if dataset_id == DEFAULT_ID else dataset_id
 
     def events(self, dataset_id: str) -> tuple[Event, ...]:
-        """The dataset's custom events (none stored: empty); ``"default"`` names the default dataset."""
-        path = self._path(self._real_id(dataset_id)) / EVENTS_FILE
+        """The dataset's custom events (none stored: empty); ``"default"`` names the default dataset.
+
+        Raises:
+            InputError: an unknown id, or an ``events.json`` damaged by hand (the message says how to set them).
+        """
+        dataset_id = self._real_id(dataset_id)
+        path = self._path(dataset_id) / EVENTS_FILE
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
+            return parse_events(doc["events"])
         except FileNotFoundError:
             return ()
-        return parse_events(doc.get("events", []))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # JSONDecodeError and InputError included
+            raise InputError(f"the events of dataset {dataset_id} ({path}) cannot be read ({exc}); set them again: "
+                             f"`python -m core events {dataset_id} --set FILE.json` or the Data page") from None
 
     def events_digest(self, dataset_id: str) -> str:
         """:func:`~core.events.events_digest` of the dataset's custom events (part of cache keys)."""

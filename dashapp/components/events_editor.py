@@ -45,6 +45,10 @@ def events_card(store: DatasetStore, dataset_id: str) -> dbc.Card:
     """The editor for ``dataset_id``'s events (the buttons disabled, with the reason, for who may not edit)."""
     info = store.info(dataset_id)
     denied = request_problem("events")
+    try:
+        events, damaged = store.events(dataset_id), None
+    except InputError as exc:  # an events.json damaged by hand: say so, and how to set them again
+        events, damaged = (), dbc.Alert(str(exc), color="warning", className="small py-1")
     field = {"type": "text", "size": "sm", "debounce": False}
     form = dbc.Row([
         dbc.Col(dbc.Input(id=ids.DATA_EVENT_NAME, placeholder="name, e.g. Summer sale", **field), md=4),
@@ -65,7 +69,8 @@ def events_card(store: DatasetStore, dataset_id: str) -> dbc.Card:
                f"the data covers {info.start[:10]} .. {info.end[:10]}). The forecasts use them as regressors "
                "beside the built-in calendar, and History and Forecast show them as bands. Click a name to "
                "edit it.", className="small text-muted"),
-        dbc.Table([_head(), event_rows(store.events(dataset_id))], id=ids.DATA_EVENTS, size="sm", striped=True,
+        *([damaged] if damaged else []),
+        dbc.Table([_head(), event_rows(events)], id=ids.DATA_EVENTS, size="sm", striped=True,
                   className="mb-2"),
         form,
         *([html.P(f"Not editable: {denied}", id=ids.DATA_EVENTS_DENIED, className="small text-muted mb-0")]

@@ -133,3 +133,12 @@ def test_concurrent_adds_all_land(stored):
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(add, range(16)))
     assert sorted(e.name for e in store.events(ds)) == sorted(f"e{i}" for i in range(16))
+
+
+def test_a_damaged_events_file_says_how_to_set_them_again(stored):
+    store, ds = stored
+    (store.root / ds / EVENTS_FILE).write_text("{not json")
+    with pytest.raises(InputError, match=f"cannot be read .*core events {ds} --set FILE.json"):
+        store.events(ds)
+    store.set_events(ds, [SALE])  # replacing them works
+    assert store.events(ds)[0].name == "Summer sale"
