@@ -116,7 +116,7 @@ def delete_dataset(dataset_id: str):
     return jsonify(deleted=dataset_id)
 
 
-def _events_answer(store: DatasetStore, ds_id: str, events) -> dict:
+def _events_answer(ds_id: str, events) -> dict:
     return {"dataset_id": ds_id, "events": [e.to_dict() for e in events],
             "builtin": [e.to_dict() for e in builtin_events()]}
 
@@ -127,7 +127,7 @@ def dataset_events(dataset_id: str):
     Fields(request.args.to_dict(), ())
     store = _store()
     ds_id = dataset_id_of(store, dataset_id)
-    return jsonify(_events_answer(store, ds_id, store.events(ds_id)))
+    return jsonify(_events_answer(ds_id, store.events(ds_id)))
 
 
 @bp.put("/datasets/<dataset_id>/events")
@@ -148,7 +148,7 @@ def put_dataset_events(dataset_id: str):
     except EventError as exc:
         where = "events" if exc.index is None else f"events[{exc.index - 1}]"
         raise ApiError(400, str(exc), where + (f".{exc.field}" if exc.field else "")) from None
-    return jsonify(_events_answer(store, ds_id, saved))
+    return jsonify(_events_answer(ds_id, saved))
 
 
 def _series_input(fields: Fields, granularity_default: str | None = "5min", window: bool = True):
