@@ -10,10 +10,20 @@ renamed into place, so a crash mid-ingest leaves no half-written dataset
 (stale temporary folders are swept on open). The id is derived from the
 content: the same file twice, or the same set of files in any order, is the
 same dataset. Appending files makes a new dataset; the old one is untouched.
+
+``events.json`` holds the dataset's custom events (``events``/``set_events``):
+annotations of the dataset, not part of its content, so editing them keeps the
+id. Results that use them key on ``events_digest`` as well as the id. The file
+is replaced atomically (a unique temporary file, fsync, rename); a change
+made from the current list (``update_events``) holds a lock on the dataset's
+events, so two users adding at once both get their event. A new dataset made by ``append``
+starts with the events of the one it extends.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
@@ -27,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
+from core.events import Event, events_digest, parse_events, validate_events
 from core.ingest import IngestReport, IngestResult, LogBase, ingest
 from core.ingest.formats import SERIES_FORMATS
 from core.series import Gap, TrafficSeries
@@ -37,6 +48,7 @@ ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
 DEFAULT_ID = "default"
 _TMP_PREFIX = ".tmp-"
 _STALE_SECONDS = 6 * 3600
+EVENTS_FILE = "events.json"
 
 
 def validate_id(dataset_id: str) -> str:
@@ -119,7 +131,11 @@ class DatasetStore:
         base = LogBase(series=self.get(dataset_id), report=self.report(dataset_id), files=files, host_ids=host_ids)
         result = ingest(source, progress=progress, base=base, **ingest_args)
         added = len(result.files) - len(files)
-        return self._store(result, name or f"{info.name} + {added} file{'s' if added != 1 else ''}")
+        new = self._store(result, name or f"{info.name} + {added} file{'s' if added != 1 else ''}")
+        events = self.events(dataset_id)
+        if events and not self.events(new.id):
+            self.set_events(new.id, events)  # the annotations carry over to the extended dataset
+        return new
 
     def _store(self, result: IngestResult, name: str) -> DatasetInfo:
         dataset_id = result.digest[:16]
@@ -175,6 +191,41 @@ class DatasetStore:
             raise
         return info
 
+    def set_events(self, dataset_id: str, events) -> tuple[Event, ...]:
+        """Replace the dataset's custom events (the built-in calendar is not stored: it always applies).
+
+        Args:
+            dataset_id: a stored dataset, or ``"default"``.
+            events: :class:`~core.events.Event` objects or records (``name``, ``start``, ``end``, ``impact``;
+                or ``date`` for one day), checked by :func:`~core.events.validate_events`. Empty clears them.
+
+        Returns:
+            The events as stored.
+
+        Raises:
+            InputError: an unknown id; ``EventError`` naming the bad event, its field and the fix.
+        """
+        path = self._path(self._real_id(dataset_id))
+        checked = validate_events(events)
+        _write_json(path / EVENTS_FILE, {"events": [e.to_dict() for e in checked],
+                                         "updated": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")})
+        return checked
+
+    def update_events(self, dataset_id: str, change) -> tuple[Event, ...]:
+        """``set_events(dataset_id, change(current events))`` under an exclusive lock on the dataset's events, so
+        concurrent read-change-write edits (add one, remove one) never lose each other's change.
+
+        Raises:
+            InputError: as ``set_events``, or raised by ``change``.
+        """
+        path = self._path(self._real_id(dataset_id))
+        with open(path / ".events.lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                return self.set_events(dataset_id, change(self.events(dataset_id)))
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
     def delete(self, dataset_id: str) -> None:
         """Remove a dataset (atomically: renamed away first, then deleted)."""
         path = self._path(dataset_id)
@@ -189,6 +240,30 @@ class DatasetStore:
         if not (path / "meta.json").exists():
             raise InputError(f"unknown dataset id {dataset_id!r}; `python -m core datasets` lists them")
         return path
+
+    def _real_id(self, dataset_id: str) -> str:
+        return self.default_id() if dataset_id == DEFAULT_ID else dataset_id
+
+    def events(self, dataset_id: str) -> tuple[Event, ...]:
+        """The dataset's custom events (none stored: empty); ``"default"`` names the default dataset.
+
+        Raises:
+            InputError: an unknown id, or an ``events.json`` damaged by hand (the message says how to set them).
+        """
+        dataset_id = self._real_id(dataset_id)
+        path = self._path(dataset_id) / EVENTS_FILE
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            return parse_events(doc["events"])
+        except FileNotFoundError:
+            return ()
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # JSONDecodeError and InputError included
+            raise InputError(f"the events of dataset {dataset_id} ({path}) cannot be read ({exc}); set them again: "
+                             f"`python -m core events {dataset_id} --set FILE.json` or the Data page") from None
+
+    def events_digest(self, dataset_id: str) -> str:
+        """:func:`~core.events.events_digest` of the dataset's custom events (part of cache keys)."""
+        return events_digest(self.events(dataset_id))
 
     def exists(self, dataset_id: str) -> bool:
         return bool(ID_RE.match(dataset_id or "")) and (self.root / dataset_id / "meta.json").exists()
@@ -281,6 +356,19 @@ class DatasetStore:
 
 
 def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(obj, indent=1, allow_nan=False, default=str))
-    os.replace(tmp, path)
+    """Write ``obj`` to ``path`` atomically: a unique temporary file beside it, flushed, then renamed over it.
+
+    Readers see the old file or the new one, never a part; a failure leaves no temporary file behind.
+    """
+    text = json.dumps(obj, indent=1, allow_nan=False, default=str)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

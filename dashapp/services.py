@@ -16,7 +16,7 @@ import pandas as pd
 
 from core.anomalies import detect_anomalies
 from core.errors import InputError
-from core.events import builtin_events, events_in_range
+from core.events import Event, builtin_events, events_digest, events_in_range
 from core.forecast.cache import ModelCache
 from core.forecast.result import ForecastResult, forecast_at
 from core.scaling import Policy, SimulationModel
@@ -62,6 +62,9 @@ class Dataset:
     end: pd.Timestamp
     synthetic: bool
     columns: tuple[str, ...]
+    #: The dataset's custom events (``DatasetStore.events``): the forecasts' regressors and the charts' bands, with
+    #: the built-in calendar.
+    events: tuple[Event, ...] = ()
 
 
 def load_dataset(store: DatasetStore, dataset_id: str) -> Dataset:
@@ -70,7 +73,8 @@ def load_dataset(store: DatasetStore, dataset_id: str) -> Dataset:
     end = pd.Timestamp(info.end)
     if end <= start:  # meta end is the last period start for some sources
         end = start + pd.Timedelta(seconds=info.interval_seconds)
-    return Dataset(info.id, info.name, info.interval_seconds, start, end, info.synthetic, tuple(info.columns))
+    return Dataset(info.id, info.name, info.interval_seconds, start, end, info.synthetic, tuple(info.columns),
+                   store.events(dataset_id))
 
 
 def load_series(rc: ResultCache, store: DatasetStore, dataset_id: str, minutes: int) -> TrafficSeries:
@@ -134,9 +138,9 @@ def anomaly_periods(rc: ResultCache, dataset_id: str, series: TrafficSeries, tar
     return rc.get_or_compute(key, compute)[0]
 
 
-def event_list(start, end) -> list[dict]:
-    """Built-in calendar events overlapping ``[start, end)``."""
-    return events_in_range(builtin_events(), start, end)
+def event_list(start, end, custom=()) -> list[dict]:
+    """Built-in calendar events and the dataset's ``custom`` ones overlapping ``[start, end)``."""
+    return events_in_range(builtin_events() + tuple(custom), start, end)
 
 
 def model_key(model: SimulationModel) -> dict:
@@ -169,21 +173,23 @@ def simulation_result(rc: ResultCache, dataset_id: str, series: TrafficSeries, c
 
 def forecast_result(rc: ResultCache, dataset_id: str, series: TrafficSeries, *, model: str, target: str,
                     origin: pd.Timestamp, steps: int, levels: tuple[float, ...], anomalies: bool,
-                    models_dir, progress=None, cached_only: bool = False, backtest: bool = True
-                    ) -> ForecastResult | None:
+                    models_dir, progress=None, cached_only: bool = False, backtest: bool = True,
+                    events: tuple[Event, ...] = ()) -> ForecastResult | None:
     """Core's :func:`~core.forecast.result.forecast_at` from ``origin`` with (``backtest``) its backtest (when
     the data goes on past the origin) and, with ``anomalies``, the anomalous runs of the history; through the
-    result cache. With ``cached_only`` returns None instead of computing."""
+    result cache. ``events`` (the dataset's custom ones) are the model's regressors beside the built-in
+    calendar, and part of the key. With ``cached_only`` returns None instead of computing."""
     params = {"minutes": series.interval_minutes, "model": model, "target": target, "origin": str(origin),
-              "steps": steps, "levels": list(levels), "anomalies": anomalies, "backtest": backtest}
+              "steps": steps, "levels": list(levels), "anomalies": anomalies, "backtest": backtest,
+              "events": events_digest(events)}
     key = rc.key("forecast", dataset_id, params)
     if cached_only:
         return rc.get(key)
 
     def compute():
         out = forecast_at(series, model, steps=steps, target=target, levels=levels, origin=origin,
-                          cache=ModelCache(models_dir), dataset_id=dataset_id, backtest=backtest,
-                          progress=progress)
+                          params={"events": tuple(events)}, cache=ModelCache(models_dir), dataset_id=dataset_id,
+                          backtest=backtest, progress=progress)
         if anomalies:
             pos = int(series.index.searchsorted(origin))
             out.anomalies = anomaly_periods(rc, dataset_id, series, target, end=series.index[pos - 1]

@@ -19,7 +19,7 @@ from core.errors import InputError
 __all__ = ["main", "SUBCOMMAND_MODULES"]
 
 #: Modules exposing ``register(subparsers)``; each adds its own subcommands.
-SUBCOMMAND_MODULES = ("core.cli.data", "core.cli.scaling", "core.cli.forecast", "core.cli.deploy")
+SUBCOMMAND_MODULES = ("core.cli.data", "core.cli.events", "core.cli.scaling", "core.cli.forecast", "core.cli.deploy")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from core.cli.common import add_data_args, emit, load_series
+from core.cli.common import add_data_args, emit, load_series, open_store
 from core.cli.model_args import add_model_arg, model_list
 from core.errors import InputError
 
@@ -25,7 +25,11 @@ def register(subparsers) -> None:
     p.add_argument("--target", default="requests", help="requests or bytes (default requests)")
     p.add_argument("--level", default="80,95", help="interval levels in percent, e.g. 80,95")
     p.add_argument("--out", default=None, help="write timestamp,mean,lo-80,hi-80,... to this CSV file")
-    p.add_argument("--events", default=None, help="extra events, .csv or .json (date or start,end + name,impact)")
+    p.add_argument("--events", default=None,
+                   help="extra events, .csv or .json (date or start,end + name,impact), besides the dataset's "
+                        "stored ones (`events DATASET_ID`)")
+    p.add_argument("--no-stored-events", action="store_true",
+                   help="leave out the dataset's stored events (the built-in calendar still applies)")
     p.add_argument("--models-dir", default=None, help="trained-model cache (default $TRAFFIC_MODELS_DIR or ./models)")
     p.add_argument("--no-cache", action="store_true", help="always refit; do not read or write the model cache")
     p.set_defaults(handler=_forecast)
@@ -65,13 +69,16 @@ def _forecast(args) -> int:
         raise InputError("level must name at least one interval, e.g. --level 80,95")
     series = load_series(args)
     steps = parse_horizon(int(args.horizon) if str(args.horizon).isdigit() else args.horizon, series.interval)
-    params = {}
+    dataset_id = None if Path(args.data).exists() else args.data
+    events = ()
+    if dataset_id is not None and not args.no_stored_events:
+        events = open_store(args).events(dataset_id)  # the dataset's own events: its regressors by default
     if args.events:
-        params["events"] = load_events(args.events)
+        events += load_events(args.events)
+    params = {"events": events} if events else {}
     cache = None
     if not args.no_cache:
         cache = ModelCache(args.models_dir or os.environ.get("TRAFFIC_MODELS_DIR") or "models")
-    dataset_id = None if Path(args.data).exists() else args.data
     result = forecast_at(series, name, steps=steps, target=args.target, levels=levels, params=params, cache=cache,
                          dataset_id=dataset_id)
     if args.out:

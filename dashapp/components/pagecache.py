@@ -6,7 +6,8 @@ for it is the same for every visit to the same URL. ``cached_page`` stores
 that JSON under
 
     page + canonical query values + the warnings they raised (which quote the
-    raw input) + the resolved dataset id and its version + the code version
+    raw input) + the resolved dataset id and its version + a digest of its
+    custom events (bands and forecasts use them; editing them keeps the id) + the code version
     (``ResultCache.key``) + the Dash and plotly versions,
 
 so a repeat visit, from any user or worker, is one cache read. The dataset
@@ -78,7 +79,8 @@ def page_key(store: DatasetStore, parsed: Parsed) -> str:
     """The cache key of ``parsed``'s page (see the module docstring)."""
     dataset_id = _resolved_dataset(store, parsed)
     params = {"page": parsed.page, "values": parsed.values, "warnings": parsed.warnings,
-              "version": dataset_version(store, dataset_id), "dash": dash.__version__, "plotly": plotly.__version__}
+              "version": dataset_version(store, dataset_id),
+              "events": store.events_digest(dataset_id), "dash": dash.__version__, "plotly": plotly.__version__}
     return ResultCache.key("page", dataset_id, params)
 
 

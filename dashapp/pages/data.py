@@ -1,4 +1,4 @@
-"""Data: the datasets in the store, the selected one's ingest report, upload, "Add files" and delete.
+"""Data: the datasets in the store, the selected one's events and ingest report, upload, "Add files" and delete.
 
 An upload of several files makes one dataset; "Add files" makes a new dataset of the selected log dataset
 plus the files (the route is ``POST /upload?append=<id>``; the old dataset stays).
@@ -16,6 +16,7 @@ from core.ingest import ACCEPTED_FORMATS
 from core.store import DatasetInfo, DatasetStore
 from dashapp import ids
 from dashapp import state as st
+from dashapp.components.events_editor import events_card, register_events_editor
 from dashapp.components.export_bar import export_bar
 from dashapp.components.layout import fmt_num, page_url, safe_layout, table, warnings_alert
 from dashapp.runtime.auth import request_problem
@@ -180,7 +181,7 @@ def layout(**query):
         *([dbc.Alert(f"Dataset {parsed.values['deleted']} deleted.", color="success", className="py-2")]
           if parsed.values.get("deleted") else []),
         dbc.Row([
-            dbc.Col([listing, report_view(store, selected)], md=9),
+            dbc.Col([listing, events_card(store, selected), report_view(store, selected)], md=9),
             dbc.Col([
                 upload_card() if not upload_denied else denied_card("Upload", upload_denied, ids.DATA_UPLOAD_DENIED),
                 *([add_files_card(store.info(selected))] if not upload_denied else []),
@@ -210,6 +211,7 @@ def refresh_table(uploaded: str | None, ctx: dict | None) -> list:
 
 callback(Output(ids.DATA_TABLE, "children"), Input(ids.DATA_UPLOADED, "value"), State(CTX, "data"),
          prevent_initial_call=True)(refresh_table)
+register_events_editor(CTX)
 
 
 @callback(Output(ids.DATA_DELETE_CONFIRM, "displayed"), Input(ids.DATA_DELETE, "n_clicks"),

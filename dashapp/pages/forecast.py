@@ -26,7 +26,7 @@ from dashapp.components.layout import control_panel, fmt_num, safe_layout, table
 from dashapp.components.page import job_page, load_view, serve
 from dashapp.components.urlsync import register_url_writer
 from dashapp.figures import forecast_figure
-from dashapp.labels import labels
+from dashapp.labels import labels, plural
 from dashapp.runtime.backends import results
 from dashapp.runtime.result_cache import ResultCache
 from dashapp.runtime.settings import current_settings
@@ -104,7 +104,7 @@ def forecast_results(ctx: Context, rc: ResultCache, progress=None, cached_only: 
         return services.forecast_result(
             rc, ctx.dataset.id, ctx.series, model=v["model"], target=v["target"], origin=origin, steps=steps,
             levels=tuple(v["level"]), anomalies=v["anomalies"], models_dir=settings.models_dir, progress=part,
-            cached_only=cached_only, backtest=backtest)
+            cached_only=cached_only, backtest=backtest, events=ctx.dataset.events)
 
     if ctx.backtest is None:
         bundle = run(ctx.origin, ctx.steps, True, 0, 100)
@@ -137,7 +137,7 @@ def _figure(ctx: Context, bundle: ForecastResult):
     v = ctx.parsed.values
     hx = bundle.history[0]
     end = bundle.timestamps[-1] if len(bundle.timestamps) else bundle.origin
-    events = services.event_list(hx[0], end) if v["events"] and len(hx) else []
+    events = services.event_list(hx[0], end, ctx.dataset.events) if v["events"] and len(hx) else []
     return forecast_figure(bundle, events=events, show_anomalies=v["anomalies"], unit=v["unit"])
 
 
@@ -149,7 +149,9 @@ def render(ctx: Context, bundle: ForecastResult, tested: ForecastResult | None =
     out = [
         html.P(f"{bundle.label} · {v['target']} · {ctx.minutes}-minute periods · origin "
                f"{st.format_time(ctx.origin)}{' (the end of the data)' if ctx.origin >= ctx.series.end else ''} · "
-               f"{ctx.steps:,} steps" + (" · model loaded from the model cache" if bundle.model_cached else ""),
+               f"{ctx.steps:,} steps" + (" · model loaded from the model cache" if bundle.model_cached else "")
+               + (f" · {plural(len(ctx.dataset.events), 'custom event')} of the dataset as regressors"
+                  if ctx.dataset.events else ""),
                className="small text-muted mb-1", id="forecast-summary"),
     ]
     if tested is None:

@@ -150,7 +150,7 @@ def body(ctx: Context, anomalies: list[dict], sim: CostReport) -> list:
     search = ctx.parsed.search()
     w = ctx.series.window(ctx.lo, ctx.hi)
     values = services.metric_values(w, v["metric"])
-    calendar = services.event_list(ctx.lo, ctx.hi)
+    calendar = services.event_list(ctx.lo, ctx.hi, ctx.dataset.events)
     events = calendar if v["events"] else []
     gaps = label_gaps([g.to_dict() for g in w.gaps], calendar)  # "outage" only where the calendar has one
     traffic = traffic_figure(w.index, values, v["metric"], gaps, events, anomalies, rate=ctx.rate)

@@ -11,6 +11,9 @@ proxy (oauth2-proxy, nginx ``auth_request``, Traefik forward-auth, ...). Three s
   user). Unset: anyone may upload, as without these settings.
 - ``TRAFFIC_ADMINS`` — users who may delete datasets (they may upload too). Unset: anyone may delete.
 
+Editing a dataset's events (the Data page's editor, ``PUT /api/datasets/<id>/events``) needs the upload
+permission: it changes what every user's forecasts and charts show.
+
 Everyone else browses, runs jobs and bookmarks as before; an upload or a delete they attempt answers 403
 with a message naming the permission needed (the API as JSON, the Data page as a message in place of the
 control). Names compare exactly (after trimming spaces). The CLI works on local files and is unaffected.
@@ -25,7 +28,10 @@ from dashapp.runtime.settings import current_settings, parse_users
 __all__ = ["ACTIONS", "ANY_USER", "parse_users", "permission_problem", "request_problem", "user_of"]
 
 #: What the lists guard: action -> (the setting that lists who may, what the action is called in messages).
-ACTIONS = {"upload": ("TRAFFIC_UPLOADERS", "uploading datasets"), "delete": ("TRAFFIC_ADMINS", "deleting datasets")}
+ACTIONS = {"upload": ("TRAFFIC_UPLOADERS", "uploading datasets"), "delete": ("TRAFFIC_ADMINS", "deleting datasets"),
+           "events": ("TRAFFIC_UPLOADERS", "editing a dataset's events")}
+#: Actions that need another action's permission (editing events: the upload permission).
+_NEEDS = {"events": "upload"}
 #: In a list: any signed-in user (the header is present and not empty).
 ANY_USER = "*"
 _MAX_USER = 256
@@ -40,6 +46,7 @@ def user_of(settings, headers: Mapping[str, str]) -> str | None:
 
 
 def _allowed(settings, action: str) -> frozenset[str] | None:
+    action = _NEEDS.get(action, action)
     if action == "upload":
         if settings.uploaders is None:
             return None
@@ -50,7 +57,7 @@ def _allowed(settings, action: str) -> frozenset[str] | None:
 
 
 def permission_problem(settings, action: str, headers: Mapping[str, str]) -> str | None:
-    """Why this request may not ``action`` (``"upload"`` or ``"delete"``), or None when it may.
+    """Why this request may not ``action`` (``"upload"``, ``"delete"`` or ``"events"``), or None when it may.
 
     The message names the permission needed, the user (or the missing header) and the setting to change.
     """
@@ -59,6 +66,7 @@ def permission_problem(settings, action: str, headers: Mapping[str, str]) -> str
         return None  # no list: anyone may, as before
     setting, what = ACTIONS[action]
     lists = setting if action == "delete" else f"{setting} or TRAFFIC_ADMINS"
+    action = _NEEDS.get(action, action)  # the permission's name in the message
     who = user_of(settings, headers)
     if who is None:
         return (

@@ -14,6 +14,7 @@ import logging
 from flask import Blueprint, Flask, current_app, jsonify, request
 
 from core.errors import InputError
+from core.events import EventError, builtin_events, events_digest
 from core.forecast import backtest, parse_horizon, parse_levels
 from core.forecast.cache import ModelCache
 from core.forecast.result import forecast_at
@@ -115,6 +116,41 @@ def delete_dataset(dataset_id: str):
     return jsonify(deleted=dataset_id)
 
 
+def _events_answer(ds_id: str, events) -> dict:
+    return {"dataset_id": ds_id, "events": [e.to_dict() for e in events],
+            "builtin": [e.to_dict() for e in builtin_events()]}
+
+
+@bp.get("/datasets/<dataset_id>/events")
+def dataset_events(dataset_id: str):
+    """The dataset's custom events (and, apart, the built-in calendar that applies to every dataset)."""
+    Fields(request.args.to_dict(), ())
+    store = _store()
+    ds_id = dataset_id_of(store, dataset_id)
+    return jsonify(_events_answer(ds_id, store.events(ds_id)))
+
+
+@bp.put("/datasets/<dataset_id>/events")
+def put_dataset_events(dataset_id: str):
+    """Replace the dataset's custom events with the body's ``events`` list (uploaders only, when set)."""
+    denied = request_problem("events")
+    if denied:
+        raise ApiError(403, denied)
+    store = _store()
+    ds_id = dataset_id_of(store, dataset_id)
+    fields = Fields(read_json(request), ("events",))
+    events = fields.raw("events")
+    if not isinstance(events, list):
+        raise ApiError(400, "events must be an array of {name, start, end, impact} objects (send [] to clear them), "
+                            f"got {'nothing' if events is None else type(events).__name__}", "events")
+    try:
+        saved = store.set_events(ds_id, events)
+    except EventError as exc:
+        where = "events" if exc.index is None else f"events[{exc.index - 1}]"
+        raise ApiError(400, str(exc), where + (f".{exc.field}" if exc.field else "")) from None
+    return jsonify(_events_answer(ds_id, saved))
+
+
 def _series_input(fields: Fields, granularity_default: str | None = "5min", window: bool = True):
     """``(cache identity, interval, load)`` for ``dataset_id`` or ``series`` + ``interval_minutes``.
 
@@ -196,9 +232,13 @@ def forecast_answer(body: dict):
     except InputError as exc:
         raise ApiError(400, str(exc), "horizon") from None
     settings = _settings()
+    # A dataset's custom events are the model's regressors; they are not its content (its id), so key on them.
+    events = _store().events(ident["dataset"]) if "dataset" in ident else ()
+    if events:
+        ident["events"] = events_digest(events)
 
     def compute() -> dict:
-        result = forecast_at(load(), model, steps=steps, target=target, levels=levels,
+        result = forecast_at(load(), model, steps=steps, target=target, levels=levels, params={"events": events},
                              cache=ModelCache(settings.models_dir), dataset_id=ident.get("dataset"))
         return to_jsonable(result.to_dict())
 

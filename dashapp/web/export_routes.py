@@ -67,7 +67,7 @@ def dataset_bundle(query: dict) -> ExportBundle:
     x = frame.index.tz_localize(None)  # wall-clock time in the data's own offset
     fig = go.Figure(go.Scatter(x=x, y=frame["requests"].to_numpy(dtype=np.float64), mode="lines",
                                name="requests", line=dict(width=1)))
-    calendar = events_in_range(builtin_events(), series.start, series.end)
+    calendar = events_in_range(builtin_events() + store.events(ds_id), series.start, series.end)
     for g in label_gaps([g.to_dict() for g in series.gaps], calendar):
         fig.add_vrect(x0=_naive(g["start"]), x1=_naive(g["end"]), fillcolor="grey", opacity=0.2,
                       line_width=0, annotation_text=g["label"], annotation_position="top left")

@@ -8,6 +8,7 @@ and validates it with ``openapi-spec-validator``.
 from __future__ import annotations
 
 import core
+from core.events import IMPACTS, MAX_EVENTS, MAX_NAME_CHARS
 from core.registry import (
     DEPLOY_FORMATS,
     EXPORT_FORMATS,
@@ -333,6 +334,7 @@ def openapi_document(max_upload_bytes: int = 500 * 1024 * 1024) -> dict:
                 "text/html": {"schema": {"type": "string"}}}}, **_errors(400, 404, 413)}}},
     }
     paths.update(_compat_paths())
+    paths.update(_events_paths())
     paths["/api/datasets/{dataset_id}"] = {"delete": {
         "operationId": "deleteDataset",
         "summary": "Delete a stored dataset by its id (only users in TRAFFIC_ADMINS, when it is set).",
@@ -345,7 +347,7 @@ def openapi_document(max_upload_bytes: int = 500 * 1024 * 1024) -> dict:
                  "description": "Forecasts, scaling recommendations, cost reports and uploads over the same core "
                                 "as the Dash pages. Errors are JSON `{status, error, message}`; see docs/api.md."},
         "paths": paths,
-        "components": {"schemas": _schemas()},
+        "components": {"schemas": {**_schemas(), **_event_schemas()}},
     }
 
 
@@ -402,3 +404,51 @@ def _compat_paths() -> dict:
             "responses": {ok: {"description": "An HTML page.",
                                "content": {"text/html": {"schema": {"type": "string"}}}}}}},
     }
+
+
+def _event_schemas() -> dict:
+    """A dataset's custom events (``core.events``)."""
+    day = {"type": "string", "format": "date", "example": "1995-07-13"}
+    event = {"type": "object", "required": ["name", "impact"], "additionalProperties": False, "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS,
+                 "description": "Unique within the dataset."},
+        "start": {**day, "description": "First day (local to the data), YYYY-MM-DD."},
+        "end": {**day, "description": "Last day, inclusive (default: start; a one-day event has end = start)."},
+        "date": {**day, "description": "A one-day event's day, instead of start and end."},
+        "impact": {"type": "string", "enum": list(IMPACTS)}}}
+    return {
+        "Event": event,
+        "Events": {"type": "object", "properties": {
+            "dataset_id": {"type": "string"},
+            "events": {"type": "array", "items": event, "description": "The dataset's custom events."},
+            "builtin": {"type": "array", "items": event,
+                        "description": "The built-in calendar, which applies to every dataset as well."}}},
+    }
+
+
+def _events_paths() -> dict:
+    """``GET``/``PUT /api/datasets/{dataset_id}/events``."""
+    ok = "200"
+    dataset = {"name": "dataset_id", "in": "path", "required": True, "schema": {"type": "string"},
+               "description": "A stored dataset's id, or `default`."}
+    example = {"events": [{"name": "Summer sale", "start": "1995-07-10", "end": "1995-07-12",
+                           "impact": "high_traffic"}]}
+    return {"/api/datasets/{dataset_id}/events": {
+        "get": {
+            "operationId": "getDatasetEvents",
+            "summary": "The dataset's custom events (the forecasts' regressors and the charts' bands).",
+            "parameters": [dataset],
+            "responses": {ok: {"description": "Its events and the built-in calendar.",
+                               "content": _json(_ref("Events"))}, **_errors(400, 404)}},
+        "put": {
+            "operationId": "putDatasetEvents",
+            "summary": "Replace the dataset's custom events (only uploaders, when TRAFFIC_UPLOADERS is set).",
+            "description": "The whole list, validated: a 400 names the bad event and field as `events[i].field` "
+                           "(i from 0). The events are stored with the dataset (its id does not change) and "
+                           "forecasts and pages computed with other events are not reused.",
+            "parameters": [dataset],
+            "requestBody": {"required": True, "content": _json({
+                "type": "object", "required": ["events"], "additionalProperties": False, "properties": {
+                    "events": {"type": "array", "items": _ref("Event"), "maxItems": MAX_EVENTS}}}, example)},
+            "responses": {ok: {"description": "The events as stored.", "content": _json(_ref("Events"))},
+                          **_errors(400, 403, 404, 413)}}}}

@@ -76,7 +76,7 @@ def history_bundle(query: dict) -> ExportBundle:
                                          ctx.lo, ctx.hi)
     tl = sim.scenario.timeline
     frame = w.frame.join(tl.drop(columns=["demand"], errors="ignore"), how="left")
-    gaps = label_gaps([g.to_dict() for g in w.gaps], services.event_list(ctx.lo, ctx.hi))
+    gaps = label_gaps([g.to_dict() for g in w.gaps], services.event_list(ctx.lo, ctx.hi, ctx.dataset.events))
     values = services.metric_values(w, v["metric"])
     summary = {**_head(ctx, parsed), "window": {"start": ctx.lo.isoformat(), "end": ctx.hi.isoformat()},
                "scenario": sim.scenario.to_dict(), "static_peak": sim.baselines["static_peak"].totals.to_dict(),
