@@ -158,6 +158,24 @@ class ConformalCalibrator:
             q[..., band == b] = np.interp(u[..., band == b], _QGRID, self.quantiles[self._use[b]])
         return np.maximum(mean + q * np.sqrt(np.maximum(mean, self.floor)), 0.0)
 
+    def level_shares(self, h: int) -> np.ndarray:
+        """Per horizon step, the share of the normal scores' variance a path's day level carries.
+
+        None without a measured day level (:attr:`day_share` 0); else at least :attr:`day_share`, and at longer
+        horizons, where the errors spread wider than one step ahead
+        (a level missed for hours or days, not noise), the extra spread is the level's too: the step-to-step
+        noise of a path then keeps the one-step spread, ``1 - share = (iqr_1 / iqr_h) ** 2``, and the marginal
+        of each step is still the calibrated one (the two parts are independent normals of unit variance).
+        """
+        if self.day_share <= 0:  # no day level measured in the errors: independent days
+            return np.zeros(h)
+        band = np.minimum(np.searchsorted(self.edges, np.arange(1, h + 1)), len(self.edges) - 1)
+        iqr = np.array([float(np.interp(0.75, _QGRID, self.quantiles[self._use[b]])
+                              - np.interp(0.25, _QGRID, self.quantiles[self._use[b]])) for b in range(len(self.edges))])
+        base = iqr[0] if iqr[0] > 0 else 1.0
+        per_band = np.clip(1 - (base / np.maximum(iqr, base)) ** 2, self.day_share, 0.95)
+        return per_band[band]
+
     def to_dict(self) -> dict:
         return {
             "edges": self.edges.tolist(),
