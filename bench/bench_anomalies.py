@@ -23,7 +23,7 @@ count against precision: they are not labelled). Detectors:
 Also: the marks the History chart draws (z-score runs, default ``direction="up"``) on the un-injected real
 trace at 5 and 1 minutes.
 
-Run: ``OMP_NUM_THREADS=1 .venv/bin/python bench/bench_anomalies.py [--seeds 3] [--events 24] [--first-seed 1]
+Run: ``OMP_NUM_THREADS=1 .venv/bin/python bench/bench_anomalies.py [--seeds 3] [--events 24] [--first-seed 4]
 [--out bench/results/anomalies.md]``.
 """
 
@@ -185,8 +185,8 @@ def traces(nasa5: TrafficSeries) -> dict[str, TrafficSeries]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3, help="injection seeds per trace (default 3)")
-    ap.add_argument("--first-seed", type=int, default=1,
-                    help="first injection seed (default 1: seed 0 was used to choose the design, see the notes)")
+    ap.add_argument("--first-seed", type=int, default=4,
+                    help="first injection seed (default 4: seeds 0..3 were used to choose the design)")
     ap.add_argument("--events", type=int, default=24, help="events per trace and seed (default 24)")
     ap.add_argument("--out", default="bench/results/anomalies.md")
     args = ap.parse_args()
@@ -247,8 +247,9 @@ def main() -> None:
         "IsolationForest contamination 1%. Recall: events with at least one flagged period inside; precision: "
         "flagged runs overlapping an event or the 2 hours after it (on NASA, its own unlabelled surges count "
         "against it). The design (tail quantile 0.99 / 0.95 / 0.9 / median, level window 3 h or 1 day, "
-        "IsolationForest features with or without the previous periods' z-scores) was chosen on seed 0 only; "
-        "the table's seeds were not seen while choosing. The marks on the un-injected trace below were seen.",
+        "IsolationForest features with or without the previous periods' z-scores) was chosen on seeds 0..3 "
+        "(tail quantile 0.9 / 0.8 and a 14-day tail window also tried there); the table's seeds were not seen while "
+        "choosing. The marks on the un-injected trace below were seen.",
         "",
         "| trace | detector | recall spikes | recall drops | recall shifts | recall | precision | F1 | runs |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
