@@ -39,7 +39,7 @@ TAIL_NORMAL = 1.959964  # the same quantile of a standard normal's |z|
 #: What the scores are relative to, in words (in every report).
 RELATIVE_TO = ("the level expected for that time: median of the same time of day on the previous 14 days of "
                "the same kind (weekday/weekend), scaled to the recent level; z = residual / (sqrt(expected) x "
-               "that time of day's usual dispersion)")
+               "that time of day's usual dispersion, widened for heavy tails)")
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class AnomalyConfig:
 
 def _trailing(v: pd.Series, n: int, how: str) -> pd.Series:
     """Statistic over the ``n`` periods before each one (the period itself excluded)."""
-    r = v.shift(1).rolling(n, min_periods=max(2, n // 4))
+    r = v.shift(1).rolling(n, min_periods=min(n, max(2, n // 4)))  # n = 1 at daily granularity
     return r.quantile(TAIL_Q) if how == "tail" else getattr(r, how)()
 
 

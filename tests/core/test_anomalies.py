@@ -137,3 +137,10 @@ def test_no_leakage_changing_the_future_changes_no_earlier_score():
     np.testing.assert_array_equal(a.expected[: cut + 1], b.expected[: cut + 1])  # the period itself is not seen
     np.testing.assert_array_equal(a.zscore[:cut], b.zscore[:cut])
     np.testing.assert_array_equal(a.flags["zscore"][:cut], b.flags["zscore"][:cut])
+
+
+@pytest.mark.parametrize(("days", "step"), [(30, "1h"), (120, "1D")])
+def test_coarse_granularities_are_scored(days, step):
+    rep = detect_anomalies(make_series(days=days, step=step))  # one period a day: trailing windows of 1
+    assert np.isfinite(rep.zscore).mean() > 0.9
+    assert rep.flags["zscore"].mean() <= 0.05
