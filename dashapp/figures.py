@@ -299,6 +299,17 @@ def _plot_px(height: int) -> float:
 MAX_MARKS = 150
 
 
+def _mark_text(a: dict) -> str:
+    """An anomaly mark's hover text, saying what its score is relative to."""
+    if a.get("score") is None:
+        return f"{a['method']} anomaly"
+    if a["method"] == "zscore":
+        return f"unusual for this time of day: z {a['score']:.1f} against the expected level, {a['periods']} period(s)"
+    if a["method"] == "ddos":
+        return f"DDoS-like: requests per host {a['score']:.1f}x their usual, {a['periods']} period(s)"
+    return f"{a['method']} anomaly, {a['periods']} period(s), score {a['score']:.1f}"
+
+
 @dataclass(frozen=True)
 class Marks:
     """Point marks (anomalies) at naive local times, thinned per visible range like the lines."""
@@ -316,8 +327,7 @@ class Marks:
             return cls(pd.DatetimeIndex([]), np.empty(0), (), np.empty(0))
         ts = local_index(pd.DatetimeIndex([pd.Timestamp(a["start"]) for a in pts]))
         pos = np.clip(x.searchsorted(ts), 0, len(x) - 1)
-        text = tuple(f"{a['method']} anomaly, {a['periods']} period(s), score {a['score']:.1f}"
-                     if a.get("score") is not None else f"{a['method']} anomaly" for a in pts)
+        text = tuple(_mark_text(a) for a in pts)
         score = np.array([a.get("score") or 0.0 for a in pts], dtype=np.float64)
         return cls(x[pos], np.asarray(y, dtype=np.float64)[pos], text, score)
 
@@ -352,8 +362,7 @@ def _anomaly_trace(x: pd.DatetimeIndex, y: np.ndarray, anomalies) -> dict | None
         return None
     ts = local_index(pd.DatetimeIndex([pd.Timestamp(a["start"]) for a in pts]))
     pos = np.clip(x.searchsorted(ts), 0, len(x) - 1)
-    text = [f"{a['method']} anomaly, {a['periods']} period(s), score {a['score']:.1f}" if a.get("score") is not None
-            else f"{a['method']} anomaly" for a in pts]
+    text = [_mark_text(a) for a in pts]
     return dict(type="scatter", x=x[pos], y=y[pos], mode="markers", name="anomaly",
                 marker=dict(symbol="triangle-up", size=9, color="#d62728"), hovertext=text, hoverinfo="text+x")
 

@@ -131,7 +131,8 @@ def _anomalies(args) -> int:
     if args.method:
         obj["anomalies"] = [a for a in obj["anomalies"] if a["method"] == args.method]
     lines = [f"{len(series)} periods scanned; flagged: "
-             + ", ".join(f"{m} {c}" for m, c in obj["counts"].items())]
+             + ", ".join(f"{m} {c}" for m, c in obj["counts"].items()),
+             f"scores relative to {obj['relative_to']}"]
     for a in obj["anomalies"][:50]:
         lines.append(f"{a['start']} .. {a['end']}  {a['method']:9s} score {a['score']}")
     emit(args, obj, "\n".join(lines))

@@ -90,3 +90,57 @@ def test_too_short():
     s = make_series(days=1)
     with pytest.raises(InputError, match="at least 2 days"):
         detect_anomalies(s)
+
+
+def weekly_cycle(days: int = 21, step: str = "5min", level: float = 40.0, seed: int = 0) -> TrafficSeries:
+    """Poisson counts on a strong daily cycle (trough 10% of the peak, peak at 14:00) with quiet weekends."""
+    from core.generators import daily_cycle
+
+    idx = pd.date_range("2024-01-01", periods=int(pd.Timedelta(days=days) / pd.Timedelta(step)), freq=step, tz="UTC")
+    rate = level * daily_cycle(idx, amplitude=0.82) * np.where(idx.day_of_week >= 5, 0.4, 1.0)
+    counts = np.random.default_rng(seed).poisson(rate * (pd.Timedelta(step) / pd.Timedelta("1min")))
+    return TrafficSeries(pd.DataFrame({"requests": counts.astype(float)}, index=idx), pd.Timedelta(step))
+
+
+def test_daily_peaks_and_monday_mornings_are_not_anomalies():
+    s = weekly_cycle()
+    rep = detect_anomalies(s, config=AnomalyConfig(direction="both"))
+    # From the second week on: the first Saturday, with no weekend seen before it, is rightly unusual.
+    scored = np.isfinite(rep.zscore) & (s.index >= s.index[0] + pd.Timedelta(days=7))
+    hours = s.index.hour
+    peak = scored & (hours >= 11) & (hours < 17)
+    monday = scored & (s.index.day_of_week == 0) & (hours < 12)
+    assert rep.flags["zscore"][peak].mean() <= 0.005, f"{rep.flags['zscore'][peak].sum()} peak periods marked"
+    assert rep.flags["zscore"][monday].sum() <= 2
+    assert rep.flags["zscore"][scored].mean() <= 0.005
+    assert "expected for that time" in rep.to_dict()["relative_to"]
+
+
+def test_a_night_spike_below_the_daily_peak_is_marked():
+    s = weekly_cycle()
+    frame = s.frame.copy()
+    night = frame.index.get_indexer(pd.date_range("2024-01-17 02:00", periods=3, freq="5min", tz="UTC"))
+    frame.iloc[night, 0] *= 4
+    assert frame["requests"].iloc[night].max() < 0.5 * frame["requests"].max()  # small in absolute terms
+    rep = detect_anomalies(TrafficSeries(frame, s.interval))
+    assert rep.flags["zscore"][night].all()
+    assert rep.flags["iforest"][night].any()
+    assert any(a["method"] == "zscore" and a["start"].startswith("2024-01-17T02:00") for a in rep.periods)
+
+
+def test_no_leakage_changing_the_future_changes_no_earlier_score():
+    s = weekly_cycle(days=16)
+    cut = s.index.get_loc(pd.Timestamp("2024-01-12 09:00", tz="UTC"))
+    frame = s.frame.copy()
+    frame.iloc[cut:, 0] = frame["requests"].iloc[cut:].to_numpy()[::-1] * 7  # another future entirely
+    a, b = detect_anomalies(s), detect_anomalies(TrafficSeries(frame, s.interval))
+    np.testing.assert_array_equal(a.expected[: cut + 1], b.expected[: cut + 1])  # the period itself is not seen
+    np.testing.assert_array_equal(a.zscore[:cut], b.zscore[:cut])
+    np.testing.assert_array_equal(a.flags["zscore"][:cut], b.flags["zscore"][:cut])
+
+
+@pytest.mark.parametrize(("days", "step"), [(30, "1h"), (120, "1D")])
+def test_coarse_granularities_are_scored(days, step):
+    rep = detect_anomalies(make_series(days=days, step=step))  # one period a day: trailing windows of 1
+    assert np.isfinite(rep.zscore).mean() > 0.9
+    assert rep.flags["zscore"].mean() <= 0.05

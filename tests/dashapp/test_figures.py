@@ -70,6 +70,7 @@ def test_traffic_figure_shades_gaps_annotates_events_and_marks_anomalies():
     assert [t.name for t in fig.data] == ["requests per period", "anomaly"]
     assert len(fig.data[1].x) == 1  # only the z-score run is marked
     assert fig.data[1].y[0] == pytest.approx(s.requests[100])
+    assert "unusual for this time of day: z 4.2 against the expected level" in fig.data[1].hovertext[0]
     texts = [a.text for a in fig.layout.annotations]
     assert "no data" in texts
     assert "STS-70 launch" in texts
@@ -97,7 +98,7 @@ def test_anomaly_marks_are_thinned_per_range_keeping_the_top_scores():
     assert np.all(np.diff(xs) > 0)
     shown = pd.to_datetime(xs, unit="ms")
     assert x[starts[123]] in shown  # the strongest anomaly survives the thinning
-    assert "score 99.0" in text[list(shown).index(x[starts[123]])]
+    assert "z 99.0" in text[list(shown).index(x[starts[123]])]
     np.testing.assert_array_equal(ys, y[x.get_indexer(shown)])  # each mark sits on its point of the line
     lo, hi = x[starts[100]], x[starts[110]]
     zx, _, _ = marks.visible((str(lo), str(hi)))
