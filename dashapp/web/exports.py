@@ -135,14 +135,56 @@ def _fmt(v) -> str:
     return str(v)
 
 
+#: Rows of a list of records shown in the report (the JSON download has them all).
+MAX_RECORDS = 50
+#: Scalars of a list shown before "... (n values)".
+MAX_VALUES = 12
+
+
+def _fmt_key(key: str, v) -> str:
+    """``v`` with the unit its key names: ``*_pct`` in %, costs and prices in $, seconds in s."""
+    text = _fmt(v)
+    if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, bool) or text == "–":
+        return text
+    k = str(key).lower()
+    if k.endswith("_pct") or k.startswith("pct") or k.endswith("percent"):
+        return f"{text}%"
+    if k == "cost" or k.endswith("_cost") or (k.startswith("cost_") and "vs" not in k) or "price" in k:
+        return f"${text}"
+    if k.endswith("_s") or k.endswith("_seconds") or k == "seconds":
+        return f"{text} s"
+    return text
+
+
+def _cell(key: str, v) -> str:
+    if isinstance(v, Mapping):
+        return _table(v)
+    if isinstance(v, (list, tuple)) and v and all(isinstance(x, Mapping) for x in v):
+        return _records(v)
+    if isinstance(v, (list, tuple)) and len(v) > MAX_VALUES and all(not isinstance(x, (dict, list)) for x in v):
+        return html.escape(", ".join(_fmt(x) for x in v[:MAX_VALUES]) + f", ... ({len(v):,} values; see the JSON)")
+    return html.escape(_fmt_key(key, v))
+
+
 def _table(rows: Mapping) -> str:
-    """A two-column table of a flat dict; nested dicts become nested tables."""
+    """A two-column table of a flat dict; nested dicts become nested tables, lists of records grid tables."""
     out = ['<table class="kv">']
     for k, v in rows.items():
-        cell = _table(v) if isinstance(v, Mapping) else html.escape(_fmt(v))
-        out.append(f"<tr><th>{html.escape(str(k))}</th><td>{cell}</td></tr>")
+        out.append(f"<tr><th>{html.escape(str(k))}</th><td>{_cell(k, v)}</td></tr>")
     out.append("</table>")
     return "".join(out)
+
+
+def _records(rows) -> str:
+    """A list of records as one grid: a column per key (nested values as compact tables)."""
+    cols: list[str] = []
+    for r in rows[:MAX_RECORDS]:
+        cols += [k for k in r if k not in cols]
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
+    body = ["<tr>" + "".join(f"<td>{_cell(c, r.get(c))}</td>" for c in cols) + "</tr>" for r in rows[:MAX_RECORDS]]
+    more = (f"<p class='note'>First {MAX_RECORDS} of {len(rows):,} rows; the JSON download has them all.</p>"
+            if len(rows) > MAX_RECORDS else "")
+    return '<table class="grid">' + f"<tr>{head}</tr>" + "".join(body) + "</table>" + more
 
 
 def _frame_table(df: pd.DataFrame, max_rows: int = 200) -> str:

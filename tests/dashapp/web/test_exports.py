@@ -131,6 +131,22 @@ def test_html_report_is_standalone_and_holds_the_figures():
     assert json.loads(blob)["gap"] is None
 
 
+def test_html_report_numbers_are_tables_with_units_not_dumps():
+    folds = [{"role": "selection", "cost": 480.123456789, "overloaded_pct": 0.8412345, "p95_latency_s": 1.25}] * 60
+    page = html_report("Numbers", {}, summary={
+        "held_out": {"folds": folds, "sla_pct": 1.0}, "timeline": list(range(500)), "cost_vs_oracle": 1.2801})
+    assert "{'role'" not in page  # no Python dump of a list of records
+    grid = re.search(r'<table class="grid"><tr>(.*?)</tr>', page).group(1)
+    assert [re.sub("<.*?>", "", c) for c in grid.split("</th>")[:-1]] == ["role", "cost", "overloaded_pct",
+                                                                            "p95_latency_s"]
+    assert "$480.12" in page
+    assert "0.8412%" in page
+    assert "1.25 s" in page
+    assert "First 50 of 60 rows" in page
+    assert "(500 values; see the JSON)" in page
+    assert "$1.28" not in page  # a ratio, not a cost
+
+
 def test_html_report_without_figures_has_no_plotly():
     page = html_report("Numbers only", {}, summary={"a": 1})
     assert "Plotly" not in page
