@@ -9,7 +9,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     TRAFFIC_DATA_DIR=/var/lib/traffic/data \
     TRAFFIC_CACHE_DIR=/var/lib/traffic/cache \
     TRAFFIC_MODELS_DIR=/var/lib/traffic/models \
-    NUMBA_CACHE_DIR=/var/lib/traffic/cache/numba \
+    NUMBA_CACHE_DIR=/app/numba-cache \
     TRAFFIC_BIND=0.0.0.0:8050
 
 WORKDIR /app
@@ -21,10 +21,15 @@ COPY dashapp/ dashapp/
 COPY assets/ assets/
 COPY gunicorn.conf.py .
 
-RUN groupadd --gid 10001 traffic \
+# Compile every numba kernel (log parsers, simulator) into the image, so no request waits for the compiler.
+# Not on the volume: a mounted volume would hide it. Writable by the app's user, so that a host whose CPU
+# differs from the build host's can add its own compiled code there.
+RUN python -m core warmup \
+    && groupadd --gid 10001 traffic \
     && useradd --create-home --uid 10001 --gid 10001 traffic \
     && mkdir -p /var/lib/traffic \
-    && chown 10001:10001 /var/lib/traffic
+    && chown 10001:10001 /var/lib/traffic \
+    && chown -R 10001:10001 /app/numba-cache
 # Numeric user: Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001
 VOLUME ["/var/lib/traffic"]

@@ -6,6 +6,8 @@ Usage:
 
 Each measurement runs in its own subprocess (so peak RSS is per stage) and the best of --repeat runs
 is kept. Printed: wall seconds, peak RSS, and the ratios the foundation issue asks for.
+Many files against the single file: ``bench_ingest_files.py``; a whole ``python -m core ingest`` process
+and numba's compile on an empty cache: ``bench_coldstart.py``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Each area registers its subcommands from its own module (``SUBCOMMAND_MODULES``);
 every handler is a thin call into ``core``. Bad input exits with status 2 and
-one line on stderr, never a traceback.
+one line on stderr, never a traceback. A subcommand imports only its own module
+(``COMMANDS``): ``ingest`` does not pay for the forecasting and scaling stacks.
 """
 
 from __future__ import annotations
@@ -16,25 +17,43 @@ import warnings
 from core.cli.model_args import BadChoice
 from core.errors import InputError
 
-__all__ = ["main", "SUBCOMMAND_MODULES"]
+__all__ = ["main", "build_parser", "COMMANDS", "SUBCOMMAND_MODULES"]
 
 #: Modules exposing ``register(subparsers)``; each adds its own subcommands.
-SUBCOMMAND_MODULES = ("core.cli.data", "core.cli.events", "core.cli.scaling", "core.cli.forecast", "core.cli.deploy")
+SUBCOMMAND_MODULES = ("core.cli.data", "core.cli.events", "core.cli.scaling", "core.cli.forecast", "core.cli.deploy",
+                      "core.cli.warmup")
+#: The module that registers each subcommand (a test checks it against what the modules register).
+COMMANDS = {
+    **dict.fromkeys(("ingest", "append", "datasets", "delete"), "core.cli.data"),
+    **dict.fromkeys(("simulate", "recommend", "plan", "matrix", "optimize", "whatif"), "core.cli.scaling"),
+    **dict.fromkeys(("forecast", "backtest", "anomalies"), "core.cli.forecast"),
+    "events": "core.cli.events",
+    "export-policy": "core.cli.deploy",
+    "warmup": "core.cli.warmup",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every subcommand, or with only the module of ``command`` when it is a known one."""
     parser = argparse.ArgumentParser(prog="python -m core", description="Traffic capacity-planning workbench")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in SUBCOMMAND_MODULES:
+    modules = (COMMANDS[command],) if command in COMMANDS else SUBCOMMAND_MODULES
+    for name in modules:
         importlib.import_module(name).register(subparsers)
     return parser
+
+
+def _command(argv: list[str]) -> str | None:
+    """The subcommand named by ``argv`` (its first word; ``python -m core`` takes no options before it)."""
+    return argv[0] if argv and argv[0] in COMMANDS else None
 
 
 def main(argv: list[str] | None = None) -> int:
     # Two cores: one thread per library avoids oversubscription (TOOLCHAIN.md).
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command(argv))
     try:
         args = parser.parse_args(argv)
         with warnings.catch_warnings():

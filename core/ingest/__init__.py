@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,7 @@ from core.ingest.files import Input, dataset_digest, expand_inputs
 from core.ingest.formats import FORMAT_NAMES, SERIES_FORMATS, detect_log_format, log_parser
 from core.ingest.jsonl import parse_json_fields
 from core.ingest.logs import LogAggregator, offset_str
-from core.ingest.reader import ACCEPTED_FORMATS, DEFAULT_MAX_BYTES, Source, open_sources
+from core.ingest.reader import ACCEPTED_FORMATS, DEFAULT_MAX_BYTES, Source, open_sources, read_in_turn
 from core.ingest.report import FileReport, IngestReport, RejectedLine
 from core.ingest.tabular import is_csv, is_txt, parse_offset, read_csv, read_txt
 from core.series import TrafficSeries
@@ -237,18 +238,24 @@ def _ingest_logs(plan, max_bytes: int, fields: dict, progress: Progress | None, 
     size = sum(os.path.getsize(i.source) for i, _, _ in plan if i.is_path)
     done = 0
     formats = set()
+    # One reader thread for all the files (it opens the next file while this one's last chunk is
+    # parsed), one hashing thread, one parser pool: nothing is started per file.
+    openers = [partial(_reopen, src, inp, max_bytes) for inp, _, src in plan]
+    agg = None
     with ThreadPoolExecutor(max_workers=_threads()) as pool:
-        for k, (inp, fmt, src) in enumerate(plan):
-            src = src or open_sources(inp.source, max_bytes=max_bytes)[0]
-            plan[k] = (inp, fmt, src)
-            parse, stateless = log_parser(fmt, src.head, {"fields": fields, "name": inp.name})
-            agg = LogAggregator(parse, stateless=stateless)
-            raw_done = done
-            for chunk in src.chunks():
+        for k, src, chunk in read_in_turn(openers):
+            inp, fmt, _ = plan[k]
+            if agg is None:
+                plan[k] = (inp, fmt, src)  # closed by ingest() if anything fails
+                parse, stateless = log_parser(fmt, src.head, {"fields": fields, "name": inp.name})
+                agg = LogAggregator(parse, stateless=stateless)
+            if chunk is not None:
                 agg.add_chunk(chunk, pool=pool)
                 if progress is not None:
                     pos = src.raw.tell() if inp.is_path and not src.raw.closed else 0
-                    progress(raw_done + pos, size)
+                    progress(done + pos, size)
+                continue
+            # The end of file k: its content hash is complete.
             done += os.path.getsize(inp.source) if inp.is_path else 0
             rep = _file_report(inp.name, fmt, src, agg)
             src.close()
@@ -261,6 +268,7 @@ def _ingest_logs(plan, max_bytes: int, fields: dict, progress: Progress | None, 
                 total.merge(agg, inp.name)
                 formats.add(fmt)
                 files.append({"name": inp.name, "digest": src.digest, "format": fmt})
+            agg = None
             reports.append(rep)
             if progress is not None:
                 progress(done, size)
@@ -277,6 +285,11 @@ def _ingest_logs(plan, max_bytes: int, fields: dict, progress: Progress | None, 
     report.bytes_read = sum(f.bytes_read for f in report.files if not f.skipped)
     _notes(report, reports, skipped, total)
     return series, report, files, total.host_ids()
+
+
+def _reopen(src: Source | None, inp: Input, max_bytes: int) -> Source:
+    """The source of a planned input: the stream already open, or the path opened again."""
+    return src or open_sources(inp.source, max_bytes=max_bytes)[0]
 
 
 def _base_aggregator(base: LogBase) -> LogAggregator:

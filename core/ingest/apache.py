@@ -114,7 +114,10 @@ def warm_up() -> ParsedChunk:
 
     A server calls this once per worker before it serves, so that its first upload does not pay it.
     """
-    return parse_chunk(np.frombuffer(b'h - - [01/Jul/1995:00:00:01 -0400] "GET / HTTP/1.0" 200 5\n', dtype=np.uint8))
+    # A writable copy: numba compiles a read-only array (np.frombuffer of bytes) as another signature
+    # than the reader's buffers, so a read-only sample would warm a kernel that ingest never calls.
+    line = b'h - - [01/Jul/1995:00:00:01 -0400] "GET / HTTP/1.0" 200 5\n'
+    return parse_chunk(np.frombuffer(line, dtype=np.uint8).copy())
 
 
 def parse_chunk(buf: np.ndarray, keep_examples: int = 5) -> ParsedChunk:

@@ -103,6 +103,7 @@ def warm_up() -> dict[str, int]:
     out = {}
     for fmt, sample in _SAMPLES.items():
         parse, _ = log_parser(fmt, sample, {})
-        chunk = parse(np.frombuffer(sample, dtype=np.uint8), 0, len(sample), 1)
+        # writable, like the reader's buffers: a read-only array is another numba signature
+        chunk = parse(np.frombuffer(sample, dtype=np.uint8).copy(), 0, len(sample), 1)
         out[fmt] = int(chunk.minute.size)
     return out

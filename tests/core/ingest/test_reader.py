@@ -72,3 +72,45 @@ def test_chunks_are_arrays_ready_for_the_parser(tmp_path):
     chunk = next(iter(open_sources(path, max_bytes=1 << 30)[0].chunks()))
     assert chunk.dtype == np.uint8
     assert chunk.ctypes.data % 8 == 0  # the kernel views it as uint64 words
+
+
+def test_read_in_turn_reads_several_inputs_in_order_each_with_its_own_digest(tmp_path):
+    from core.ingest.reader import read_in_turn
+
+    contents = [_log(40_000), gzip.compress(_log(7)), _log(3)[:-1]]
+    paths = []
+    for k, data in enumerate(contents):
+        paths.append(tmp_path / f"in{k}.log")
+        paths[-1].write_bytes(data)
+    plain = [_log(40_000), _log(7), _log(3)[:-1]]
+    got: dict[int, list[bytes]] = {}
+    ends = []
+    for k, src, chunk in read_in_turn([lambda p=p: open_sources(p, max_bytes=1 << 30)[0] for p in paths],
+                                      chunk_bytes=256 << 10):
+        if chunk is None:
+            ends.append(k)
+            assert src.digest == hashlib.sha256(plain[k]).hexdigest()  # complete when its end is handed over
+            src.close()
+        else:
+            assert k not in ends
+            got.setdefault(k, []).append(chunk.tobytes())
+    assert ends == [0, 1, 2]
+    for k, data in enumerate(plain):
+        assert b"".join(got[k]) == (data if data.endswith(b"\n") else data + b"\n")
+
+
+def test_read_in_turn_raises_a_later_inputs_error_and_closes_what_it_opened(tmp_path):
+    from core.ingest.reader import read_in_turn
+
+    good = tmp_path / "good.log"
+    good.write_bytes(_log(100))
+    opened = []
+
+    def first():
+        opened.append(open_sources(good, max_bytes=1 << 30)[0])
+        return opened[-1]
+
+    with pytest.raises(InputError, match="no such file"):
+        for _ in read_in_turn([first, lambda: open_sources(tmp_path / "gone.log")[0]]):
+            pass
+    assert opened[0].raw.closed

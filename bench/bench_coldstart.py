@@ -1,0 +1,120 @@
+"""What a user waits for in a fresh process: the CLI's start-up, numba's compile on an empty cache, the warm-up.
+
+Usage:
+    python ../shared/tools/make_nasa_log.py /tmp/nasa.log        # once: 3.46M lines, 384 MB
+    OMP_NUM_THREADS=1 python bench/bench_coldstart.py --log /tmp/nasa.log [--repeat 3] [--before DIR]
+
+Every figure is a whole process (``python -m core ...``, wall clock from the parent), as a user sees it:
+- the first ingest of the 10,000-line NASA sample and the first simulation (the built-in dataset, reactive
+  policy, stored beforehand) with an empty numba cache (``NUMBA_CACHE_DIR`` a new empty folder), then the
+  same after ``python -m core warmup`` filled that folder, and with the cache already warm;
+- with ``--log``: ``python -m core ingest <full log> --data-dir <new folder>`` against the plain Python loop
+  of ``bench_ingest.py`` (the issue's baseline), in interleaved rounds; the median is printed.
+
+``--before DIR``: a folder holding another version's ``core/`` (``git archive HEAD~1 core | tar -x -C DIR``),
+run in the same rounds (it has no ``warmup`` command; its cold and warm figures are measured alike).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("TRAFFIC_SHARED_DIR", ROOT.parent / "shared"))
+SAMPLE = SHARED / "data" / "nasa-1995" / "access_log_Jul95_first10k.gz"
+PLAIN_LOOP = r"""
+import re, sys
+from collections import Counter
+rx = re.compile(rb'\[(\d\d/\w{3}/\d{4}:\d\d:\d\d)')
+counts = Counter()
+with open(sys.argv[1], 'rb') as f:
+    for line in f:
+        m = rx.search(line)
+        if m:
+            counts[m.group(1)] += 1
+print(sum(counts.values()))
+"""
+
+
+def timed(args: list[str], root: Path, cache: Path | None = None) -> float:
+    env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1")
+    if cache is not None:
+        env["NUMBA_CACHE_DIR"] = str(cache)
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, *args], env=env, cwd=root, check=True, capture_output=True)
+    return time.perf_counter() - t0
+
+
+def cold_case(root: Path, tmp: Path, sim_store: Path, tag: str) -> dict[str, float]:
+    """One round of the compile figures for the code in ``root``."""
+    out = {}
+    has_warmup = (root / "core" / "cli" / "warmup.py").exists()
+    ingest = ["-m", "core", "ingest", str(SAMPLE), "--json"]
+    sim = ["-m", "core", "simulate", "--data-dir", str(sim_store), "--policy", "reactive", "--json"]
+    cache = Path(tempfile.mkdtemp(prefix=f"numba-{tag}-", dir=tmp))
+    out["first ingest, empty cache"] = timed([*ingest, "--data-dir", str(tempfile.mkdtemp(dir=tmp))], root, cache)
+    out["first simulation, empty cache (after that ingest)"] = timed(sim, root, cache)
+    out["ingest, cache warm"] = timed([*ingest, "--data-dir", str(tempfile.mkdtemp(dir=tmp))], root, cache)
+    out["simulation, cache warm"] = timed(sim, root, cache)
+    cache = Path(tempfile.mkdtemp(prefix=f"numba-{tag}-", dir=tmp))
+    out["simulation, empty cache"] = timed(sim, root, cache)
+    if has_warmup:
+        cache = Path(tempfile.mkdtemp(prefix=f"numba-{tag}-", dir=tmp))
+        out["warmup, empty cache"] = timed(["-m", "core", "warmup"], root, cache)
+        out["first ingest after the warmup"] = timed([*ingest, "--data-dir", str(tempfile.mkdtemp(dir=tmp))], root,
+                                                     cache)
+        out["first simulation after the warmup"] = timed(sim, root, cache)
+        out["warmup again, cache warm"] = timed(["-m", "core", "warmup"], root, cache)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--log", type=Path, default=None, help="the full generated NASA log (whole-process ingest)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--before", type=Path, default=None)
+    ap.add_argument("--skip-cold", action="store_true", help="only the whole-process ingest of --log")
+    args = ap.parse_args()
+    roots = {"now": ROOT} | ({"before": args.before} if args.before else {})
+    res: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="coldstart-") as d:
+        tmp = Path(d)
+        sim_store = tmp / "sim-store"
+        timed(["-m", "core", "simulate", "--data-dir", str(sim_store), "--policy", "reactive", "--json"], ROOT)
+        for _ in range(args.repeat):
+            for tag, root in roots.items():
+                if not args.skip_cold:
+                    for k, v in cold_case(root, tmp, sim_store, tag).items():
+                        res.setdefault(f"{k} ({tag})", []).append(v)
+                if args.log:
+                    store = Path(tempfile.mkdtemp(dir=tmp))
+                    res.setdefault(f"`python -m core ingest` full log, whole process ({tag})", []).append(
+                        timed(["-m", "core", "ingest", str(args.log), "--data-dir", str(store), "--json"], root))
+            if args.log:
+                res.setdefault("plain Python loop, whole process", []).append(
+                    timed(["-c", PLAIN_LOOP, str(args.log)], ROOT))
+    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+          f"median of {args.repeat} interleaved rounds (min..max)\n")
+    print("| what (whole process) | s |\n|---|---:|")
+    for k, v in res.items():
+        print(f"| {k} | {statistics.median(v):.2f} ({min(v):.2f}..{max(v):.2f}) |")
+    loop = res.get("plain Python loop, whole process")
+    if loop:
+        for tag in roots:
+            ours = res[f"`python -m core ingest` full log, whole process ({tag})"]
+            ratio = statistics.median(ours) / statistics.median(loop)
+            print(f"\nwhole-process ingest / plain loop ({tag}): {ratio:.2f}x "
+                  "(goal <= 0.25x)")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (on {os.cpu_count()} cores)")
+
+
+if __name__ == "__main__":
+    main()
