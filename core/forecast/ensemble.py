@@ -2,8 +2,8 @@
 
 During calibration every member is fitted on the training data minus the
 last ``calibration_days`` and forecasts that window from many origins (the
-validation window). The incumbent is the member with the lowest squared error
-over all horizon bands together. For each horizon band (:func:`choose_weights`):
+validation window). The incumbent is the member with the lowest mean squared
+error summed over the horizon bands up to one day ahead. For each horizon band (:func:`choose_weights`):
 
 1. the band's best member is the incumbent, unless another member beats it on
    the whole window with significance (one-sided Diebold--Mariano test at 5%,
@@ -199,10 +199,13 @@ class Ensemble(Forecaster):
         weights = np.full((len(edges), k), 1.0 / k)
         choices: list[str] = ["equal"] * len(edges)
         validation: list[dict | None] = [None] * len(edges)
-        # The incumbent: the member with the lowest squared error over every band together.
-        sse = [sum(float(((np.vstack(X_b[b]) - np.concatenate(t_b[b])[:, None]) ** 2)[:, i].sum())
-                   for b in range(len(edges)) if X_b[b]) for i in range(k)]
-        incumbent = int(np.argmin(sse))
+        # The incumbent: the member with the lowest mean squared error per band, summed over the bands up
+        # to one day ahead (the horizons the rolling protocols score), each band counting once: pooling
+        # rows would let the many long-horizon rows pick it.
+        day = [b for b in range(len(edges)) if X_b[b] and (b == 0 or edges[b - 1] < self.grid_.steps_per_day)]
+        mse = [sum(float(np.mean((np.vstack(X_b[b])[:, i] - np.concatenate(t_b[b])) ** 2)) for b in day)
+               for i in range(k)]
+        incumbent = int(np.argmin(mse))
         prev = None
         for b in range(len(edges)):
             X = np.vstack(X_b[b]) if X_b[b] else np.empty((0, k))
