@@ -1,4 +1,4 @@
-"""The ensemble's combination: learned on a validation window, kept only when it beats the best member."""
+"""The ensemble's combination: learned on a validation window, kept only when it significantly beats the best member."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.forecast import backtest, make_model
-from core.forecast.ensemble import choose_weights, simplex_least_squares
+from core.forecast.ensemble import choose_weights, diebold_mariano, simplex_least_squares
 from tests.core.forecast.synth import FAST, make_series
 
 
@@ -31,6 +31,7 @@ def test_a_combination_that_helps_is_kept():
     assert choice == "combination"
     assert w == pytest.approx([0.5, 0.5], abs=0.05)
     assert scores["combination"] < min(scores["members"])
+    assert scores["p_value"] < 0.05
 
 
 def test_a_combination_that_does_not_transfer_falls_back_to_the_best_member():
@@ -44,6 +45,33 @@ def test_a_combination_that_does_not_transfer_falls_back_to_the_best_member():
     assert scores["members"][0] < scores["combination"]
 
 
+def test_a_clearly_best_member_is_picked_and_a_lucky_combination_is_not_kept():
+    rng = np.random.default_rng(3)
+    t = rng.normal(100, 10, 2000)
+    e = rng.normal(0, 5, 2000)
+    X = np.column_stack([t + 30 + e, t + e, t + 40 + e])  # the others only add bias to member 1's errors
+    w, choice, scores = choose_weights(X[:1000], t[:1000], X[1000:], t[1000:])
+    assert choice == "member 1"
+    assert list(w) == [0.0, 1.0, 0.0]
+    assert scores["best"] == 1
+    # Two equally good members with correlated errors: the mix is at best marginally better on the check
+    # window; a tiny gain in autocorrelated errors is not significant, so the best member stays.
+    e = np.convolve(rng.normal(0, 5, 2100), np.ones(50) / np.sqrt(50), mode="valid")[:2000]
+    X2 = np.column_stack([t + e, t + e + rng.normal(0, 0.5, 2000)])
+    w2, choice2, scores2 = choose_weights(X2[:1000], t[:1000], X2[1000:], t[1000:])
+    assert choice2.startswith("member")
+    assert scores2["p_value"] >= 0.05
+
+
+def test_diebold_mariano_accounts_for_autocorrelation():
+    rng = np.random.default_rng(4)
+    white = rng.normal(0.1, 1, 1000)
+    smooth = np.repeat(rng.normal(0.1, 1, 20), 50)  # same mean gain, but only 20 independent values
+    assert diebold_mariano(white) < 0.05
+    assert diebold_mariano(smooth) > diebold_mariano(white)
+    assert diebold_mariano(-np.abs(white)) > 0.99
+
+
 def test_the_fitted_ensemble_shows_its_weights_and_never_loses_to_its_best_member_on_validation():
     s = make_series(days=21, step="15min")
     model = make_model("ensemble", **FAST["ensemble"]).fit(s)
@@ -53,11 +81,12 @@ def test_the_fitted_ensemble_shows_its_weights_and_never_loses_to_its_best_membe
     for choice, val in zip(info["choice"], info["validation_rmse"], strict=True):
         assert choice == "combination" or choice in model.members
         if val is not None:
-            best = min(v for k, v in val.items() if k != "combination")
+            assert val["best"] in model.members
+            assert 0.0 <= val["p_value"] <= 1.0
             if choice == "combination":
-                assert val["combination"] < best
+                assert val["p_value"] < 0.05
             else:
-                assert val[choice] == best
+                assert choice == val["best"]
     assert "1 step:" in model.label
     assert "1 day:" in model.label
     rep = backtest(s, ["ensemble"], train_end="1995-07-20 23:59", protocol="day-ahead",
