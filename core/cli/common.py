@@ -10,7 +10,7 @@ from pathlib import Path
 
 from core.jsonable import to_jsonable
 
-__all__ = ["add_common_args", "add_data_args", "emit", "open_store", "load_series", "to_jsonable"]
+__all__ = ["add_common_args", "add_data_args", "emit", "open_store", "load_series", "progress_line", "to_jsonable"]
 
 
 def add_common_args(p: argparse.ArgumentParser) -> None:
@@ -50,6 +50,16 @@ def load_series(args):
     if args.start or args.end:
         series = series.window(args.start, args.end)
     return series.resample(args.granularity)
+
+
+def progress_line(args, what: str):
+    """``progress(done, total)`` writing ``\r<what> done/total`` to a terminal's stderr (nothing with ``--json``)."""
+
+    def progress(done, total):
+        if not getattr(args, "json", False) and sys.stderr.isatty():
+            sys.stderr.write(f"\r{what} {done}/{total}")
+
+    return progress
 
 
 def emit(args, obj: dict, text: str) -> None:

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from core.cli.common import add_data_args, emit, open_store
+from core.cli.common import add_data_args, emit, load_series, progress_line
 from core.cli.scaling import _model, _model_args, _policy_json
 
 __all__ = ["register"]
@@ -45,14 +45,8 @@ def _policy(args, model) -> dict:
         return preset  # a preset needs no recommendation
     from core.scaling.walkforward import walk_forward
 
-    series = open_store(args).resolve(args.data)
-    if args.start or args.end:
-        series = series.window(args.start, args.end)
-    series = series.resample(args.granularity)
-
-    def progress(done, total):
-        if not args.json and sys.stderr.isatty():
-            sys.stderr.write(f"\rfold {done}/{total}")
+    series = load_series(args)
+    progress = progress_line(args, "fold")
 
     rec = walk_forward(series, model, sla_pct=args.sla_pct, folds=args.folds, budget=args.budget, progress=progress)
     policy, warning = select_policy(args.policy, candidate_policies(rec), model)

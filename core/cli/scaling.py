@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.cli.common import add_data_args, emit, open_store
+from core.cli.common import add_data_args, emit, load_series, open_store, progress_line
 from core.cli.model_args import add_model_arg
 
 __all__ = ["register"]
@@ -162,14 +162,8 @@ def _cmd_whatif(args) -> int:
 def _cmd_recommend(args) -> int:
     from core.scaling.walkforward import walk_forward
 
-    series = open_store(args).resolve(args.data)
-    if args.start or args.end:
-        series = series.window(args.start, args.end)
-    series = series.resample(args.granularity)
-
-    def progress(done, total):
-        if not args.json and sys.stderr.isatty():
-            sys.stderr.write(f"\rfold {done}/{total}")
+    series = load_series(args)
+    progress = progress_line(args, "fold")
 
     r = walk_forward(series, _model(args), sla_pct=args.sla_pct, folds=args.folds, test_start=args.test_start,
                      budget=args.budget, forecaster=args.forecaster, progress=progress)
@@ -188,14 +182,8 @@ def _cmd_recommend(args) -> int:
 def _cmd_plan(args) -> int:
     from core.scaling.plan import plan
 
-    series = open_store(args).resolve(args.data)
-    if args.start or args.end:
-        series = series.window(args.start, args.end)
-    series = series.resample(args.granularity)
-
-    def progress(done, total):
-        if not args.json and sys.stderr.isatty():
-            sys.stderr.write(f"\rplanning {done}/{total}")
+    series = load_series(args)
+    progress = progress_line(args, "planning")
 
     p = plan(series, _model(args), horizon=args.horizon, origin=args.origin, sla_pct=args.sla_pct,
              paths=args.paths, seed=args.seed, folds=args.folds, budget=args.budget, forecaster=args.forecaster,

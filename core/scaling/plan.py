@@ -279,7 +279,7 @@ def plan(series: TrafficSeries, model: SimulationModel | None = None, *, horizon
     fm, choice = _path_model(history, steps)
     name = fm.name
     sample = fm.sample_paths(steps, n=int(paths), seed=seed)
-    mean = fm.predict(steps, level=None)["mean"] if hasattr(fm, "predict") else sample.mean(axis=0)
+    mean = fm.predict(steps, level=None)["mean"]
     seconds["forecast"] = round(time.perf_counter() - t, 2)
     tick()
 
