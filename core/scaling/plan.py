@@ -176,8 +176,6 @@ def _path_model(history: TrafficSeries, steps: int):
     at its decision horizon, minutes ahead; there the seasonal naive can win, but its paths carry last week's
     noise on top of this week's.)
     """
-    from core.forecast.intervals import _QGRID
-
     fits, widths = {}, {}
     for name in PATH_MODELS:
         try:
@@ -190,11 +188,9 @@ def _path_model(history: TrafficSeries, steps: int):
             widths[name] = {"error": "too little data to calibrate its intervals"}
             continue
         h = min(steps, fm.grid_.steps_per_day)
-        band = cal._use[min(int(np.searchsorted(cal.edges, h)), len(cal.edges) - 1)]
-        q = cal.quantiles[band]
+        lo, hi = cal.score_bounds(80.0, h)
         fits[name] = fm
-        widths[name] = {"width_80": float(np.interp(0.9, _QGRID, q) - np.interp(0.1, _QGRID, q)),
-                        "horizon_steps": int(h)}
+        widths[name] = {"width_80": float(hi[-1] - lo[-1]), "horizon_steps": int(h)}
     if not fits:
         raise InputError(f"no model could be fitted on the history before the origin: {widths}; plan from a later "
                          "origin or with more data")
