@@ -13,8 +13,10 @@ simulated on the test window they never saw:
 figures, so another SLA costs no new simulation (the Scenarios page re-ranks a cached evaluation).
 
 The folds are split in two roles. The candidate is chosen on the *selection* folds (all but the last):
-the cheapest, as a multiple of the oracle, whose held-out overloaded periods met the SLA on average and
-stayed within one point of it on every selection fold. The last fold is *final*: the chosen candidate is
+the cheapest, as a multiple of the oracle, whose held-out overloaded periods met the SLA on every selection
+fold. (An earlier rule asked for the SLA on average and within one point on each fold; on generated traces
+it chose candidates that met it on average by one lucky week and missed it on the next: 2 of 12 final
+folds over the SLA, against 0 of 12 with every fold, at 2-6% more cost on those two.) The last fold is *final*: the chosen candidate is
 tuned on the data before its test window and scored on it, so the figure shown is a held-out result of
 the whole procedure. With a single fold the choice rests on the training window alone, and the result
 says so. The recommended configuration is the one tuned before the final test window: re-simulating it
@@ -47,8 +49,6 @@ POLICY_REFIT = "weekly"
 POLICY_HEADROOM_LEVEL = 95.0
 #: Overloaded-period levels (%) the tuned and static candidates are sized for on each training window.
 TUNE_LEVELS = (0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 5.0)
-#: A selection fold may exceed the SLA by this many points (the mean over folds may not exceed it at all).
-FOLD_SLACK_PCT = 1.0
 
 
 @dataclass(frozen=True)
@@ -279,7 +279,8 @@ def _fold(series: TrafficSeries, model: SimulationModel, fold: Fold, levels, bud
 
 
 def _score(folds: list[FoldResult], sla_pct: float) -> dict[str, dict]:
-    """Per candidate: mean held-out overloaded % and cost / oracle over the selection folds, and whether it held.
+    """Per candidate: mean held-out overloaded % and cost / oracle over the selection folds, and whether it held
+    the SLA on every one of them.
 
     With one fold there is nothing held out to choose on: the training window's figures are used.
     """
@@ -294,7 +295,7 @@ def _score(folds: list[FoldResult], sla_pct: float) -> dict[str, dict]:
         ratio = [r if math.isfinite(r) else float("inf") for r in ratio]
         out[name] = {"mean_overloaded_pct": float(np.mean(over)), "max_overloaded_pct": float(np.max(over)),
                      "mean_cost_vs_oracle": float(np.mean(ratio)),
-                     "held": bool(np.mean(over) <= sla_pct and max(over) <= sla_pct + FOLD_SLACK_PCT),
+                     "held": bool(max(over) <= sla_pct),
                      "scored_on": attr.replace("_", "-")}
     return out
 
@@ -373,16 +374,18 @@ def choose(ev: Evaluation, sla_pct: float) -> Recommendation:
     static_level = max([v for v in ev.levels if v <= sla_pct] or [min(ev.levels)])
     static_name = f"static (<= {_level(static_level)} in training)"
     held = [n for n, s in scores.items() if s["held"]]
-    safest = min(scores, key=lambda n: (scores[n]["mean_overloaded_pct"], scores[n]["mean_cost_vs_oracle"]))
+    safest = min(scores, key=lambda n: (scores[n]["max_overloaded_pct"], scores[n]["mean_overloaded_pct"],
+                                        scores[n]["mean_cost_vs_oracle"]))
     final = results[-1]
-    basis = ("the selection folds' held-out windows" if scores[safest]["scored_on"] == "held-out"
+    basis = ("each of the selection folds' held-out windows" if scores[safest]["scored_on"] == "held-out"
              else "the training window only (one fold: nothing was held out to choose on)")
     if held:
         chosen = min(held, key=lambda n: scores[n]["mean_cost_vs_oracle"])
         c, sc = final.candidates[chosen].held_out, scores[chosen]
         static = final.candidates[static_name].held_out
         reason = (f"{chosen} is the cheapest candidate that met {sla_pct:g}% overloaded periods on {basis} "
-                  f"({sc['mean_overloaded_pct']:.2f}% on average, {sc['mean_cost_vs_oracle']:.2f}x the oracle). "
+                  f"(at most {sc['max_overloaded_pct']:.2f}%, {sc['mean_overloaded_pct']:.2f}% on average, "
+                  f"{sc['mean_cost_vs_oracle']:.2f}x the oracle). "
                   f"Tuned before {final.fold.test_start:%Y-%m-%d} and run on "
                   f"{final.fold.test_start:%Y-%m-%d} .. {final.fold.test_end:%Y-%m-%d}, which no choice saw: "
                   f"${c.cost:,.2f}, {c.overloaded_pct:.2f}% overloaded"
@@ -393,7 +396,8 @@ def choose(ev: Evaluation, sla_pct: float) -> Recommendation:
         chosen = None
         s = scores[safest]
         reason = (f"No policy met {sla_pct:g}% overloaded periods on {basis}; the safest was {safest} at "
-                  f"{s['mean_overloaded_pct']:.2f}% on average ({s['mean_cost_vs_oracle']:.2f}x the oracle). "
+                  f"{s['max_overloaded_pct']:.2f}% at worst, {s['mean_overloaded_pct']:.2f}% on average "
+                  f"({s['mean_cost_vs_oracle']:.2f}x the oracle). "
                   f"Why: {_why_impossible(results, model, sla_pct)}.")
     return Recommendation(sla_pct=sla_pct, folds=results, folds_text=ev.folds_text, chosen=chosen, safest=safest,
                           reason=reason, scores=scores, static=static_name, forecaster_choice=ev.forecaster_choice)
