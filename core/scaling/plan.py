@@ -9,7 +9,9 @@ From an origin (default: the end of the data) the plan
    :func:`_path_model`) on all data before the origin and draws sample paths of the next ``horizon``
    (:meth:`core.forecast.base.Forecaster.sample_paths`: each step's marginal is the calibrated interval's
    distribution; a Gaussian copula with a day-level factor and an AR(1) step process, both measured on the
-   calibration window's errors, keeps busy days busy and quiet weeks quiet);
+   calibration window's errors, keeps busy days busy and quiet weeks quiet); for horizons of a day or more,
+   each path's level is then spread as far as the traffic's level has moved from one week to the next in
+   the history (:func:`level_spread`): the 14-day calibration window cannot see week-to-week shifts;
 3. simulates on every path the recommended policy, the best target-tracking preset and the static fleet
    sized for the SLA, and reports per policy the cost p10/p50/p90, the probability of missing the SLA, the
    expected overloaded periods, the peak servers and an hourly server schedule (p50 and p90 of each hour's
@@ -200,6 +202,44 @@ def _path_model(history: TrafficSeries, steps: int):
     return fits[best], {"model": best, "scores": widths, "reason": reason}
 
 
+#: Fewest week-over-week volume changes :func:`level_spread` measures a spread on.
+MIN_LEVEL_PAIRS = 3
+
+
+def level_spread(history: TrafficSeries, span: pd.Timedelta) -> dict:
+    """How far the traffic volume of a window like the plan's moved from one week to the next in ``history``.
+
+    The volume of every run of ``d = min(ceil(span in days), 7)`` whole days (days with more than 10% of
+    periods missing are left out) against the same run a week earlier; ``sigma`` is the root mean square of
+    the log ratios (no drift assumed). A horizon under a day gets ``sigma`` 0: the calibrated intervals
+    already hold there, and the level is anchored by the latest data.
+    """
+    if span < pd.Timedelta(days=1):
+        return {"sigma": 0.0, "pairs": 0, "window_days": 0, "why": "the horizon is under a day"}
+    d = min(int(math.ceil(span / pd.Timedelta(days=1))), 7)
+    y = pd.Series(np.where(history.gap_mask(), np.nan, history.requests), index=history.index)
+    per_day = y.resample("1D")
+    daily = per_day.sum().where(per_day.count() >= 0.9 * per_day.size().max())
+    vol = daily.rolling(d).sum()  # NaN when any day of the run is missing or incomplete
+    ratio = np.log(vol / vol.shift(7)).replace([np.inf, -np.inf], np.nan).dropna()
+    if len(ratio) < MIN_LEVEL_PAIRS:
+        return {"sigma": 0.0, "pairs": int(len(ratio)), "window_days": d,
+                "why": f"fewer than {MIN_LEVEL_PAIRS} whole {d}-day runs a week apart in the history"}
+    return {"sigma": float(np.sqrt(np.mean(ratio.to_numpy() ** 2))), "pairs": int(len(ratio)), "window_days": d}
+
+
+def _spread_levels(sample: np.ndarray, level: dict, seed: int) -> dict:
+    """Scale each path of ``sample`` (in place) by a lognormal level factor so that the spread of the paths'
+    log volume is at least ``level["sigma"]``; returns ``level`` with the spread before and the factor's."""
+    tot = sample.sum(axis=1)
+    before = float(np.std(np.log(tot[tot > 0]))) if (tot > 0).sum() > 1 else 0.0
+    extra = math.sqrt(max(level["sigma"] ** 2 - before**2, 0.0))
+    if extra > 0:
+        z = np.random.default_rng([int(seed), 7]).standard_normal(sample.shape[0])
+        sample *= np.exp(extra * z)[:, None]
+    return {**level, "paths_sigma_before": before, "added_sigma": extra}
+
+
 def _hour_blocks(index: pd.DatetimeIndex) -> tuple[np.ndarray, pd.DatetimeIndex]:
     """Start positions of each clock hour in ``index`` and the hours."""
     hours = index.floor("h")
@@ -275,6 +315,7 @@ def plan(series: TrafficSeries, model: SimulationModel | None = None, *, horizon
     fm, choice = _path_model(history, steps)
     name = fm.name
     sample = fm.sample_paths(steps, n=int(paths), seed=seed)
+    level = _spread_levels(sample, level_spread(history, span), seed)
     mean = fm.predict(steps, level=None)["mean"]
     seconds["forecast"] = round(time.perf_counter() - t, 2)
     tick()
@@ -346,7 +387,8 @@ def plan(series: TrafficSeries, model: SimulationModel | None = None, *, horizon
                 "interval's; a Gaussian copula with a day-level factor (share "
                 f"{fm.calibrator_.day_share:.2f}, day-to-day correlation {fm.calibrator_.day_correlation:.2f}) "
                 f"and AR(1) steps (correlation {fm.calibrator_.step_correlation:.2f}) measured on the "
-                "calibration window's errors"),
+                "calibration window's errors" + _level_text(level)),
+        "level": level,
         "chosen_by": choice,
         "policy_forecaster": rec.forecaster_choice,
         "fan": {"timestamps": [t.isoformat() for t in idx], "mean": mean,
@@ -372,6 +414,18 @@ def plan(series: TrafficSeries, model: SimulationModel | None = None, *, horizon
                         reason=reason, policies=policies, forecast=forecast,
                         walk_forward={k: wf[k] for k in ("chosen", "safest", "reason", "folds_used", "recommended")},
                         backtest=backtest, seconds=seconds)
+
+
+def _level_text(level: dict) -> str:
+    if level["sigma"] <= 0:
+        return f"; no level spread added ({level['why']})"
+    if level["added_sigma"] <= 0:
+        return (f"; the paths' volumes already spread as far ({level['paths_sigma_before']:.3f} in log) as "
+                f"{level['window_days']}-day volumes moved week over week in the history ({level['sigma']:.3f})")
+    return (f"; each path's level then scaled by a lognormal factor (sigma {level['added_sigma']:.3f}) so its "
+            f"volume spreads as far as {level['window_days']}-day volumes moved week over week in the history "
+            f"(root mean square of {level['pairs']} log ratios: {level['sigma']:.3f}; the paths alone spread "
+            f"{level['paths_sigma_before']:.3f})")
 
 
 def _span_text(span: pd.Timedelta) -> str:

@@ -10,7 +10,7 @@ from core import generators as G
 from core.errors import InputError
 from core.jsonable import to_jsonable
 from core.scaling.config import CapacityModel, PredictiveSpec
-from core.scaling.plan import plan
+from core.scaling.plan import level_spread, plan
 from core.scaling.policy_config import from_policy_dict
 from core.scaling.policy_forecast import PolicyForecaster
 from core.scaling.simulate import SimulationModel, simulate
@@ -112,3 +112,28 @@ def test_a_cap_that_binds_shows_as_risk_not_as_a_safe_plan():
 def test_bad_input_names_the_fix(trend, kwargs, fragment):
     with pytest.raises(InputError, match=fragment):
         plan(trend, NAIVE, **{"horizon": "1d", "paths": 10, **FAST, **kwargs})
+
+
+def test_level_spread_is_how_far_weekly_volumes_moved():
+    flat = G.flash_bursts(days=28, interval="15min", seed=2)
+    step = G.step_change(days=28, interval="15min", step_day=20, seed=2)
+    week = pd.Timedelta(days=7)
+    a, b = level_spread(flat, week), level_spread(step, week)
+    assert a["window_days"] == b["window_days"] == 7
+    assert a["pairs"] == b["pairs"] >= 10
+    assert a["sigma"] < 0.05  # a steady level: Poisson noise only
+    assert b["sigma"] > 5 * a["sigma"]  # the x2.5 step is in several of the week-over-week ratios
+    assert level_spread(step, pd.Timedelta(days=30))["window_days"] == 7
+    assert level_spread(step, pd.Timedelta(hours=6)) == {"sigma": 0.0, "pairs": 0, "window_days": 0,
+                                                         "why": "the horizon is under a day"}
+    short = level_spread(step.window(None, step.start + pd.Timedelta(days=9)), week)
+    assert short["sigma"] == 0.0 and "fewer than" in short["why"]
+
+
+def test_the_paths_spread_at_least_as_far_as_the_weekly_level_moved(trend):
+    p = plan(trend, NAIVE, horizon="3d", paths=100, **FAST)
+    lv = p.forecast["level"]
+    assert lv["sigma"] > 0.1  # +5%/day moves three days' volume by ~0.35 in log over a week
+    assert lv["added_sigma"] > 0
+    assert np.sqrt(lv["paths_sigma_before"] ** 2 + lv["added_sigma"] ** 2) == pytest.approx(lv["sigma"])
+    assert "week over week" in p.forecast["how"]
