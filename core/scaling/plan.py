@@ -47,6 +47,7 @@ from core.scaling.walkforward import (
     simulate_candidates,
     tune_candidates,
 )
+from core.selection import select_model
 from core.series import TrafficSeries
 
 __all__ = ["CapacityPlan", "PolicyPlan", "plan"]
@@ -165,41 +166,14 @@ def _plan_policies(rec, cands: dict[str, Candidate]) -> dict[str, tuple[str, Can
     return out
 
 
-#: Models the plan's paths may come from (Prophet and the ensemble take minutes to fit at 5 min).
-PATH_MODELS = ("fourier_arma", "lightgbm", "seasonal_naive")
-
-
 def _path_model(history: TrafficSeries, steps: int):
-    """The model whose calibrated interval at the plan's horizon (up to a day ahead) is the narrowest, fitted
-    with its intervals on all of ``history``, and how it was chosen.
-
-    Each candidate's calibration is a backtest: fitted without its last 14 days, scored on them. At the same
-    calibrated coverage the narrower interval is the better forecast. (The predictive policy's model is chosen
-    at its decision horizon, minutes ahead; there the seasonal naive can win, but its paths carry last week's
-    noise on top of this week's.)
-    """
-    fits, widths = {}, {}
-    for name in PATH_MODELS:
-        try:
-            fm = make_model(name, calibrate=True).fit(history)
-        except InputError as exc:
-            widths[name] = {"error": str(exc)}
-            continue
-        cal = fm.calibrator_
-        if cal is None:
-            widths[name] = {"error": "too little data to calibrate its intervals"}
-            continue
-        h = min(steps, fm.grid_.steps_per_day)
-        lo, hi = cal.score_bounds(80.0, h)
-        fits[name] = fm
-        widths[name] = {"width_80": float(hi[-1] - lo[-1]), "horizon_steps": int(h)}
-    if not fits:
-        raise InputError(f"no model could be fitted on the history before the origin: {widths}; plan from a later "
-                         "origin or with more data")
-    best = min(fits, key=lambda n: widths[n]["width_80"])
-    reason = (f"{best}: the narrowest calibrated 80% interval {widths[best]['horizon_steps']} steps ahead on the 14 "
-              "days before the origin (each model fitted without them), among " + ", ".join(fits))
-    return fits[best], {"model": best, "scores": widths, "reason": reason}
+    """The model with the narrowest calibrated interval at the plan's horizon (:func:`core.selection.select_model`,
+    ``use="forecast"``), fitted with its intervals on all of ``history``, and how it was chosen. (The predictive
+    policy's model is chosen at its decision horizon, minutes ahead; there the seasonal naive can win, but
+    its paths carry last week's noise on top of this week's.)"""
+    choice = select_model(history, steps, use="forecast")
+    fm = choice.fitted or make_model(choice.model, calibrate=True).fit(history)
+    return fm, {"model": choice.model, "scores": choice.scores, "reason": choice.reason}
 
 
 #: Fewest week-over-week volume changes :func:`level_spread` measures a spread on.

@@ -35,7 +35,8 @@ from core.errors import InputError
 from core.scaling.config import PRESETS, Policy, ScalingConfig
 from core.scaling.optimize import optimize
 from core.scaling.policy_config import to_policy_dict
-from core.scaling.policy_forecast import decision_horizon, select_policy_model
+from core.scaling.policy_forecast import decision_horizon
+from core.selection import select_model
 from core.scaling.simulate import Prepared, SimulationModel, Totals, prepare, run_scenarios
 from core.series import TrafficSeries
 
@@ -409,7 +410,7 @@ def policy_model(series: TrafficSeries, model: SimulationModel | None = None, *,
     """``model`` with the predictive policy's forecaster as a deployment would run it, and what was chosen.
 
     The model is chosen by a rolling backtest at the decision horizon (boot delay + buffer) on the week
-    before the *earliest* test window (:func:`~core.scaling.policy_forecast.select_policy_model`), refitted
+    before the *earliest* test window (:func:`core.selection.select_model`, ``use="policy"``), refitted
     every week on the data before each Monday, and its headroom is the 95% quantile of its own recent errors
     at that horizon: the same forecaster in tuning, held-out scoring and the final simulation.
     """
@@ -422,9 +423,12 @@ def policy_model(series: TrafficSeries, model: SimulationModel | None = None, *,
     eval_days = min(7.0, (cut - series.start) / pd.Timedelta(days=1) / 2)
     name, selection = model.predictive.forecast_model, None
     if eval_days >= 1:
-        sel = select_policy_model(series, k, cut=cut, refit=POLICY_REFIT, eval_days=eval_days)
+        sel = select_model(series, k, use="policy", cut=cut, refit=POLICY_REFIT, eval_days=eval_days)
         name = sel.model
-        selection = {"eval_start": sel.eval_start, "cut": sel.cut, "scores": sel.scores, "reason": sel.reason}
+        scores = dict(sel.scores)
+        window = scores.pop("_window")
+        selection = {"eval_start": window["eval_start"], "cut": window["cut"], "scores": scores,
+                     "reason": sel.reason}
     spec = replace(model.predictive, forecast_model=name, refit=POLICY_REFIT, headroom="quantile",
                    headroom_level=POLICY_HEADROOM_LEVEL)
     info = {"model": name, "horizon_periods": k, "refit": POLICY_REFIT,
