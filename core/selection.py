@@ -109,7 +109,7 @@ def _by_policy_error(series: TrafficSeries, h: int, cut, policy_kw: dict) -> Mod
 
 def select_model(series: TrafficSeries, horizon_steps: int, *, use: str = "forecast", target: str = "requests",
                  cut=None, candidates=None, dataset_id: str | None = None, cache_dir: str | os.PathLike | None = None,
-                 **policy_kw) -> ModelChoice:
+                 cached_only: bool = False, **policy_kw) -> ModelChoice | None:
     """The model to run on ``series`` for ``horizon_steps`` ahead, chosen on data before ``cut`` only.
 
     Args:
@@ -121,6 +121,7 @@ def select_model(series: TrafficSeries, horizon_steps: int, *, use: str = "forec
         cut: nothing at or after it is read (default: the end of the data).
         candidates: registry names (default: :data:`FORECAST_CANDIDATES` / the policy's candidates).
         dataset_id, cache_dir: the cache's key part and folder (no cache without a folder).
+        cached_only: return None instead of choosing when the choice is not cached.
         **policy_kw: for ``use="policy"``: ``eval_days``, ``refit``, ``min_history_days``, ``cache``, ``memo``
             of :func:`core.scaling.policy_forecast.select_policy_model`.
 
@@ -145,6 +146,8 @@ def select_model(series: TrafficSeries, horizon_steps: int, *, use: str = "forec
             return ModelChoice(**{**d, "cached": True})
         except (OSError, ValueError, TypeError):
             pass  # absent or unreadable: choose again
+    if cached_only:
+        return None
     if use == "forecast":
         choice, fitted = _by_interval(history, int(horizon_steps), target, cands)
     else:

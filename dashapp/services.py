@@ -10,6 +10,7 @@ Timelines are trimmed to the columns the charts use before caching.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,7 @@ from core.scaling.report import CostReport, cost_report
 from core.scaling.simulate import prepare
 from core.scaling.walkforward import Evaluation, evaluate
 from core.scaling.whatif import LoadTransform, whatif
+from core.selection import ModelChoice, select_model
 from core.series import TrafficSeries
 from core.store import DatasetStore
 from dashapp.runtime.result_cache import ResultCache
@@ -197,6 +199,14 @@ def forecast_result(rc: ResultCache, dataset_id: str, series: TrafficSeries, *, 
         return out
 
     return rc.get_or_compute(key, compute)[0]
+
+
+def model_choice(dataset_id: str, series: TrafficSeries, *, target: str, steps: int, origin: pd.Timestamp,
+                 models_dir, cached_only: bool = False) -> ModelChoice | None:
+    """Core's :func:`~core.selection.select_model` for a forecast of ``steps`` from ``origin`` (data before it
+    only), cached beside the trained models; with ``cached_only`` None unless it is cached."""
+    return select_model(series, steps, use="forecast", target=target, cut=origin, dataset_id=dataset_id,
+                        cache_dir=Path(models_dir), cached_only=cached_only)
 
 
 def scenarios_result(rc: ResultCache, dataset_id: str, series: TrafficSeries, model: SimulationModel, start, end,

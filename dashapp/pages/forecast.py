@@ -6,7 +6,7 @@ before the default split's test window (``core.forecast.split``: the last week),
 With an ``origin`` in the URL the forecast starts there and is scored on the data after it.
 Fitting runs as a background job with progress and cancel; results are cached for every worker."""
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import dash
 import dash_bootstrap_components as dbc
@@ -36,11 +36,17 @@ TITLE = "Forecast"
 CTX = f"{PAGE}-ctx"
 GRAPH = "forecast-graph"
 
+#: The default model: chosen per dataset, target, granularity and horizon by :func:`core.selection.select_model`.
+AUTO = "auto"
+AUTO_LABEL = "Auto (best by backtest)"
+
 #: The query parameters, in URL order; each has its control, shown in this order.
 PARAMS = (
     st.DATASET,
-    st.Param("model", "choice", "seasonal_naive", choices=model_names(), label="Model",
-             aliases=tuple(model_aliases().items()), choice_labels=labels(model_names())),
+    st.Param("model", "choice", AUTO, choices=(AUTO, *model_names()), label="Model",
+             aliases=tuple(model_aliases().items()), choice_labels=(AUTO_LABEL, *labels(model_names())),
+             help="Auto: the model with the narrowest calibrated interval at this horizon on the 14 days before "
+                  "the origin (core.selection)"),
     st.Param("target", "choice", "requests", choices=TARGETS, label="Target"),
     st.granularity("15"),
     st.Param("horizon", "horizon", "1d", label="Horizon", placeholder="steps, or 90min, 12h, 7d (max 30d)"),
@@ -65,6 +71,8 @@ class Context:
     #: ``(origin, steps)`` of the backtest shown beside a forecast from the end of the data (None with an explicit
     #: origin, or when the data is too short for the default split).
     backtest: tuple[pd.Timestamp, int] | None = None
+    #: ``{origin: ModelChoice}`` when the model is "auto": each forecast's model is chosen on data before its origin.
+    choices: dict = field(default_factory=dict)
 
 
 def last_week(series: TrafficSeries) -> tuple[pd.Timestamp, int] | None:
@@ -101,8 +109,16 @@ def forecast_results(ctx: Context, rc: ResultCache, progress=None, cached_only: 
 
     def run(origin, steps, backtest, lo, hi):
         part = None if progress is None else (lambda d, t: progress(lo + (hi - lo) * d / max(t, 1), 100))
+        model = v["model"]
+        if model == AUTO:
+            choice = services.model_choice(ctx.dataset.id, ctx.series, target=v["target"], steps=steps,
+                                           origin=origin, models_dir=settings.models_dir, cached_only=cached_only)
+            if choice is None:
+                return None
+            ctx.choices[origin] = choice
+            model = choice.model
         return services.forecast_result(
-            rc, ctx.dataset.id, ctx.series, model=v["model"], target=v["target"], origin=origin, steps=steps,
+            rc, ctx.dataset.id, ctx.series, model=model, target=v["target"], origin=origin, steps=steps,
             levels=tuple(v["level"]), anomalies=v["anomalies"], models_dir=settings.models_dir, progress=part,
             cached_only=cached_only, backtest=backtest, events=ctx.dataset.events)
 
@@ -163,6 +179,11 @@ def render(ctx: Context, bundle: ForecastResult, tested: ForecastResult | None =
                      dcc.Graph(id=ids.FORECAST_BACKTEST_GRAPH, figure=_figure(ctx, tested),
                                config={"displaylogo": False})], lg=6),
         ], className="g-2"))
+    chosen = ctx.choices.get(ctx.origin)
+    if chosen is not None:
+        out.append(html.P(f"Model chosen automatically: {chosen.reason}."
+                          + (" The backtest's model was chosen the same way on the data before its own origin."
+                             if tested is not None else ""), className="small text-muted mb-1", id="forecast-choice"))
     scored = (tested or bundle).backtest
     if scored:
         head = ["protocol", "model", "n"] + [label for _, label, _ in _METRICS]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -407,6 +409,11 @@ def test_forecast_defaults_to_the_future_with_the_last_week_backtested_beside_it
     assert "Trained up to 1995-08-24T23:45, scored 1995-08-25T00:00" in text(layout)
     assert "(the end of the data)" in text(find(layout, "forecast-summary"))
     assert "pick an earlier origin" not in text(layout)
+    # The default model is "auto": core.selection's choice, made for each forecast on the data before its origin.
+    choice = text(find(layout, "forecast-choice"))
+    assert "Model chosen automatically" in choice and "narrowest calibrated 80% interval" in choice
+    assert "before its own origin" in choice
+    assert len(list((Path(page_settings.models_dir) / "selection").glob("*.json"))) == 2  # one per origin
     # An explicit origin keeps working: the forecast starts there and is scored on the data after it.
     explicit = {**q, "origin": "1995-08-21"}
     params = find(pages["forecast"].layout(**explicit), ids.job_ids("forecast")["params"]).data
