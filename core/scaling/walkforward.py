@@ -16,9 +16,9 @@ The folds are split in two roles. The candidate is chosen on the *selection* fol
 the cheapest, as a multiple of the oracle, whose held-out overloaded periods met the SLA on every selection
 fold. (An earlier rule asked for the SLA on average and within one point on each fold; on generated traces
 it chose candidates that met it on average by one lucky week and missed it on the next: 2 of 12 final
-folds over the SLA, against 0 of 12 with every fold, at 2-6% more cost on those two.) The last fold is *final*: the chosen candidate is
-tuned on the data before its test window and scored on it, so the figure shown is a held-out result of
-the whole procedure. With a single fold the choice rests on the training window alone, and the result
+folds over the SLA, against 0 of 12 with every fold, at 2-6% more cost on those two:
+``bench/bench_choice_rule.py``.) The last fold is *final*: the chosen candidate is tuned on the data
+before its test window and scored on it, so the figure shown is a held-out result of the whole procedure. With a single fold the choice rests on the training window alone, and the result
 says so. The recommended configuration is the one tuned before the final test window: re-simulating it
 (``python -m core simulate --config-json``) on that window gives the final fold's figures.
 """
@@ -36,8 +36,8 @@ from core.scaling.config import PRESETS, Policy, ScalingConfig
 from core.scaling.optimize import optimize
 from core.scaling.policy_config import to_policy_dict
 from core.scaling.policy_forecast import decision_horizon
-from core.selection import select_model
 from core.scaling.simulate import Prepared, SimulationModel, Totals, prepare, run_scenarios
+from core.selection import select_model
 from core.series import TrafficSeries
 
 __all__ = ["Evaluation", "Fold", "FoldResult", "Recommendation", "choose", "evaluate", "make_folds", "walk_forward"]

@@ -29,10 +29,14 @@ def test_forecast_use_chooses_the_narrowest_calibrated_interval(s15, tmp_path):
     widths = {n: sc["width_80"] for n, sc in c.scores.items() if "width_80" in sc}
     assert len(widths) >= 2
     assert c.model == min(widths, key=widths.get)
-    assert c.fitted is not None and c.fitted.name == c.model and c.fitted.calibrator_ is not None
-    assert not c.cached and c.model in c.reason
+    assert c.fitted is not None
+    assert c.fitted.name == c.model
+    assert c.fitted.calibrator_ is not None
+    assert not c.cached
+    assert c.model in c.reason
     again = select_model(s15, 96, use="forecast", cache_dir=tmp_path, dataset_id="d1")
-    assert again.cached and again.fitted is None
+    assert again.cached
+    assert again.fitted is None
     assert again.to_dict() | {"cached": False} == c.to_dict()
     # Another dataset id, horizon or data: chosen again.
     assert not select_model(s15, 96, use="forecast", cache_dir=tmp_path, dataset_id="d2").cached
@@ -43,7 +47,8 @@ def test_nothing_after_the_cut_is_read(s15, tmp_path):
     cut = s15.start + pd.Timedelta(days=20)
     a = select_model(s15, 8, use="forecast", cut=cut)
     b = select_model(_changed_after(s15, cut), 8, use="forecast", cut=cut)
-    assert a.model == b.model and a.scores == b.scores
+    assert a.model == b.model
+    assert a.scores == b.scores
     # ... and the cached choice at that cut survives a change after it (its key is the data before the cut).
     select_model(s15, 8, use="forecast", cut=cut, cache_dir=tmp_path)
     assert select_model(_changed_after(s15, cut), 8, use="forecast", cut=cut, cache_dir=tmp_path).cached
@@ -54,13 +59,14 @@ def test_policy_use_is_the_policys_rolling_k_step_error(s15, tmp_path):
     kw = {"candidates": ("seasonal_naive", "fourier_arma"), "eval_days": 2.0, "refit": "daily"}
     c = select_model(s15, 2, use="policy", cut=cut, cache_dir=tmp_path, **kw)
     direct = select_policy_model(s15, 2, cut=cut, **kw)
-    assert c.model == direct.model and c.reason == direct.reason
+    assert c.model == direct.model
+    assert c.reason == direct.reason
     assert c.scores["_window"]["cut"] == direct.cut
     assert np.isclose(c.scores[c.model]["mae"], direct.scores[direct.model]["mae"])
     assert select_model(s15, 2, use="policy", cut=cut, cache_dir=tmp_path, **kw).cached
 
 
-@pytest.mark.parametrize("kwargs, fragment", [({"use": "plan"}, "use must be one of"),
+@pytest.mark.parametrize(("kwargs", "fragment"), [({"use": "plan"}, "use must be one of"),
                                               ({"horizon_steps": 0}, "horizon_steps must be")])
 def test_bad_input_names_the_fix(s15, kwargs, fragment):
     with pytest.raises(InputError, match=fragment):

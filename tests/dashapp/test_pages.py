@@ -411,7 +411,8 @@ def test_forecast_defaults_to_the_future_with_the_last_week_backtested_beside_it
     assert "pick an earlier origin" not in text(layout)
     # The default model is "auto": core.selection's choice, made for each forecast on the data before its origin.
     choice = text(find(layout, "forecast-choice"))
-    assert "Model chosen automatically" in choice and "narrowest calibrated 80% interval" in choice
+    assert "Model chosen automatically" in choice
+    assert "narrowest calibrated 80% interval" in choice
     assert "before its own origin" in choice
     assert len(list((Path(page_settings.models_dir) / "selection").glob("*.json"))) == 2  # one per origin
     # An explicit origin keeps working: the forecast starts there and is scored on the data after it.
