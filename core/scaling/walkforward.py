@@ -19,7 +19,8 @@ it chose candidates that met it on average by one lucky week and missed it on th
 folds over the SLA, against 0 of 12 with every fold, at 2-6% more cost on those two:
 ``bench/bench_choice_rule.py``.) The last fold is *final*: the chosen candidate is tuned on the data
 before its test window and scored on it, so the figure shown is a held-out result of the whole procedure.
-With a single fold the choice rests on the training window alone, and the result says so. The recommended configuration is the one tuned before the final test window: re-simulating it
+With a single fold the choice rests on the training window alone, and the result says so. The recommended
+configuration is the one tuned before the final test window: re-simulating it
 (``python -m core simulate --config-json``) on that window gives the final fold's figures.
 """
 
