@@ -26,7 +26,7 @@ SUBCOMMAND_MODULES = ("core.cli.data", "core.cli.events", "core.cli.scaling", "c
 COMMANDS = {
     **dict.fromkeys(("ingest", "append", "datasets", "delete"), "core.cli.data"),
     **dict.fromkeys(("simulate", "recommend", "plan", "matrix", "optimize", "whatif"), "core.cli.scaling"),
-    **dict.fromkeys(("forecast", "backtest", "anomalies"), "core.cli.forecast"),
+    **dict.fromkeys(("forecast", "backtest", "select-model", "anomalies"), "core.cli.forecast"),
     "events": "core.cli.events",
     "export-policy": "core.cli.deploy",
     "warmup": "core.cli.warmup",

@@ -48,6 +48,22 @@ def register(subparsers) -> None:
                         f"fixed (the fit-time calibration); one-shot is always fixed (default {DEFAULT_CALIBRATION})")
     p.set_defaults(handler=_backtest)
 
+    p = subparsers.add_parser("select-model", help="which model to run for a dataset, horizon and use, chosen by "
+                                                   "rolling backtest on the data before --cut (cached)")
+    add_data_args(p)
+    p.add_argument("--use", default="forecast", choices=("forecast", "policy"),
+                   help="forecast: narrowest calibrated 80%% interval at the horizon (the planner, the Forecast "
+                        "page); policy: lowest k-step error run as deployed (the predictive policy) (default "
+                        "forecast)")
+    p.add_argument("--horizon", default=None,
+                   help="steps or a duration, e.g. 1d (default: 1d for forecast; for policy the decision horizon, "
+                        "boot delay + buffer of the default model)")
+    p.add_argument("--cut", default=None, help="choose on the data before this time (default: all of it)")
+    p.add_argument("--target", default="requests", help="requests or bytes (default requests)")
+    p.add_argument("--models-dir", default=None, help="where the choice is cached (default $TRAFFIC_MODELS_DIR or "
+                                                      "./models)")
+    p.set_defaults(handler=_select_model)
+
     p = subparsers.add_parser("anomalies", help="flag anomalous periods (z-score, IsolationForest, DDoS-like)")
     add_data_args(p)
     p.add_argument("--target", default="requests", help="requests or bytes (default requests)")
@@ -116,6 +132,33 @@ def _backtest(args) -> int:
     labels = {r["calibration"] for r in report.results.values() if r.get("calibration")}
     lines += [f"intervals: {label}" for label in sorted(labels)]
     emit(args, obj, "\n".join(lines))
+    return 0
+
+
+def _select_model(args) -> int:
+    import time
+
+    from core.forecast import parse_horizon
+    from core.selection import select_model
+
+    series = load_series(args)
+    if args.horizon is not None:
+        steps = parse_horizon(int(args.horizon) if str(args.horizon).isdigit() else args.horizon, series.interval)
+    elif args.use == "policy":
+        from core.scaling.policy_forecast import decision_horizon
+        from core.scaling.simulate import SimulationModel
+
+        m = SimulationModel()
+        steps = decision_horizon(m.capacity, m.predictive, series.interval)
+    else:
+        steps = parse_horizon("1d", series.interval)
+    dataset_id = None if Path(args.data).exists() else args.data
+    models_dir = args.models_dir or os.environ.get("TRAFFIC_MODELS_DIR", "models")
+    t0 = time.perf_counter()
+    choice = select_model(series, steps, use=args.use, target=args.target, cut=args.cut, dataset_id=dataset_id,
+                          cache_dir=models_dir)
+    obj = {**choice.to_dict(), "seconds": round(time.perf_counter() - t0, 2)}
+    emit(args, obj, choice.reason + (" (cached)" if choice.cached else ""))
     return 0
 
 

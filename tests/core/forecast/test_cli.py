@@ -105,3 +105,33 @@ def test_anomalies_json(csv_path, tmp_path):
     obj = json.loads(r.stdout)
     assert obj["periods_scanned"] == 12 * 96
     assert all({"start", "end", "method", "score"} <= set(a) for a in obj["anomalies"])
+
+
+def test_select_model_json_then_cached(csv_path, tmp_path):
+    args = ("select-model", "--data", str(csv_path), "--granularity", "15min", "--horizon", "6h", "--json",
+            "--models-dir", str(tmp_path / "models"))
+    first = run(*args, tmp_path=tmp_path)
+    assert first.returncode == 0, first.stderr
+    a = json.loads(first.stdout)
+    assert a["use"] == "forecast"
+    assert a["horizon_steps"] == 24
+    assert a["model"] in a["scores"]
+    assert a["cached"] is False
+    b = json.loads(run(*args, tmp_path=tmp_path).stdout)
+    assert b["cached"] is True
+    assert b["model"] == a["model"]
+    assert b["scores"] == a["scores"]
+    pol = run("select-model", "--data", str(csv_path), "--granularity", "15min", "--use", "policy", "--json",
+              "--models-dir", str(tmp_path / "models"), tmp_path=tmp_path)
+    assert pol.returncode == 0, pol.stderr
+    p = json.loads(pol.stdout)
+    assert p["use"] == "policy"
+    assert p["horizon_steps"] >= 1
+    assert "step error" in p["reason"]
+
+
+def test_select_model_bad_horizon_exits_2(csv_path, tmp_path):
+    r = run("select-model", "--data", str(csv_path), "--granularity", "15min", "--horizon", "40d",
+            tmp_path=tmp_path)
+    assert r.returncode == 2
+    assert "horizon" in r.stderr
