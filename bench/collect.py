@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ["ingest", "ingest_formats", "ingest_files", "coldstart", "forecast", "intervals", "ensemble", "anomalies",
+ORDER = ["ingest", "ingest_formats", "ingest_files", "coldstart", "forecast", "intervals", "headroom_coverage", "ensemble", "anomalies",
          "scaling", "recommend", "choice_rule", "plan", "pages", "first_paint", "uploads", "cache", "load", "scaleout"]
 HEADER = """# Benchmarks
 
