@@ -87,8 +87,9 @@ def _by_interval(history: TrafficSeries, h: int, target: str, candidates) -> tup
         fits[name] = fm
         scores[name] = {"width_80": float(hi[-1] - lo[-1]), "horizon_steps": int(steps)}
     if not fits:
-        raise InputError(f"no model could be fitted on the history before the cut: {scores}; choose a later "
-                         "cut or bring more data")
+        why = "; ".join(f"{n}: {sc['error']}" for n, sc in scores.items())
+        raise InputError(f"no model could be fitted on the history before the cut ({why}); choose a later cut or "
+                         "bring more data")
     best = min(fits, key=lambda n: (scores[n]["width_80"], list(candidates).index(n)))
     reason = (f"{best}: the narrowest calibrated 80% interval {scores[best]['horizon_steps']} steps ahead on the "
               "14 days before the cut (each model fitted without them), among " + ", ".join(fits))

@@ -71,3 +71,11 @@ def test_policy_use_is_the_policys_rolling_k_step_error(s15, tmp_path):
 def test_bad_input_names_the_fix(s15, kwargs, fragment):
     with pytest.raises(InputError, match=fragment):
         select_model(s15, **{"horizon_steps": 4, **kwargs})
+
+
+def test_too_short_a_history_says_what_each_model_needs():
+    short = G.short_history(days=1.5, interval="15min", seed=3)
+    with pytest.raises(InputError, match="no model could be fitted") as exc:
+        select_model(short, 8, use="forecast")
+    assert "seasonal_naive: " in str(exc.value)
+    assert "{" not in str(exc.value)
