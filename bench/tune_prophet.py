@@ -1,0 +1,172 @@
+"""Prophet's configuration for 5-minute web traffic, chosen on validation weeks only (issue #14 item 3).
+
+Run by hand (not in CI), one heavy job at a time on the shared 2-core machine:
+
+    OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python bench/tune_prophet.py [--stage curve|anchor|all]
+
+Two validation folds inside the standard training period (local time, -04:00), never the test week
+08-23 .. 08-31: A = train to 08-15, score 08-16 .. 08-22; B = train to 08-08, score 08-09 .. 08-15.
+Day-ahead protocol: one path of 24 h from each local midnight, reading only data before it.
+
+Stage ``curve`` fits Prophet itself (:class:`core.forecast.prophet.ProphetForecaster`, ``calibrate=False``)
+for each candidate curve configuration (seasonality mode, Fourier orders, transform, changepoint prior,
+training window, holidays) with no re-anchoring, and scores its day-ahead RMSE on both folds. Stage
+``anchor`` takes the best curve and varies the re-anchoring (window, weight, additive or ratio) on the
+same fits. Each row prints as a markdown table row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from bench.common import load_nasa  # noqa: E402
+from core.forecast import make_model  # noqa: E402
+from core.forecast.backtest import protocol_origins, split_series  # noqa: E402
+from core.forecast.base import target_values  # noqa: E402
+from core.series import TrafficSeries  # noqa: E402
+
+FOLDS = {  # name: (train end, test end)
+    "A (08-16..22)": ("1995-08-15 23:59", "1995-08-22 23:59"),
+    "B (08-09..15)": ("1995-08-08 23:59", "1995-08-15 23:59"),
+}
+
+
+def day_ahead_rmse(model, y: np.ndarray, m: int, n: int) -> float:
+    origins, h, keep = protocol_origins("day-ahead", m, n, model.grid_)
+    mean = model.predict_paths(y, origins, h, level=None)["mean"]
+    j = np.arange(h)[None, :]
+    take = j < keep[:, None]
+    pos = (origins[:, None] + j)[take]
+    e = y[pos] - mean[take]
+    return float(np.sqrt(np.nanmean(e**2)))
+
+
+def score(series: TrafficSeries, params: dict, fits: dict | None = None) -> tuple[list[float], float]:
+    """Day-ahead RMSE on each fold and the mean fit seconds; ``fits`` caches models by (fold, curve params)."""
+    out, secs = [], []
+    for fold, (train_end, test_end) in FOLDS.items():
+        m, n = split_series(series, train_end, test_end)
+        y = target_values(series, "requests")[:n]
+        curve = {k: v for k, v in params.items() if k not in ANCHOR_KEYS}
+        key = (fold, tuple(sorted(curve.items())))
+        model = None if fits is None else fits.get(key)
+        if model is None:
+            model = make_model("prophet", calibrate=False, **params)
+            t0 = time.perf_counter()
+            model.fit(TrafficSeries(series.frame.iloc[:m], series.interval, series.gaps))
+            secs.append(time.perf_counter() - t0)
+            if fits is not None:
+                fits[key] = model
+        else:
+            model = model.reanchored(**{k: v for k, v in params.items() if k in ANCHOR_KEYS})
+        out.append(day_ahead_rmse(model, y, m, n))
+    return out, (float(np.mean(secs)) if secs else float("nan"))
+
+
+ANCHOR_KEYS = ("level_days", "level_weight", "level_mode")
+
+NO_ANCHOR = {"level_days": 0.0}
+
+CURVES = [  # each row changes one thing from the row it names (first: Prophet as it was)
+    ("as it was: additive, orders 4/3, no transform", {"daily_order": 4, "weekly_order": 3}),
+    ("daily order 10", {"daily_order": 10, "weekly_order": 3}),
+    ("daily order 20", {"daily_order": 20, "weekly_order": 3}),
+    ("daily 10, weekly 6", {"daily_order": 10, "weekly_order": 6}),
+    ("daily 10, multiplicative", {"daily_order": 10, "seasonality_mode": "multiplicative"}),
+    ("daily 10, sqrt", {"daily_order": 10, "transform": "sqrt"}),
+    ("daily 10, log", {"daily_order": 10, "transform": "log"}),
+    ("daily 10, no holidays", {"daily_order": 10, "holidays": False}),
+    ("daily 10, changepoint prior 0.5", {"daily_order": 10, "changepoint_prior_scale": 0.5}),
+    ("daily 10, changepoint prior 0.005", {"daily_order": 10, "changepoint_prior_scale": 0.005}),
+    ("daily 10, window 28 d", {"daily_order": 10, "window_days": 28.0}),
+    ("daily 10, window 14 d", {"daily_order": 10, "window_days": 14.0}),
+    ("daily 10, weekend daily shape", {"daily_order": 10, "weekend_order": 6}),
+]
+
+
+GRID = {  # the grid stage: every combination, each fit scored plain and with a few re-anchorings
+    "daily_order": (10,),
+    "weekly_order": (3, 6),
+    "weekend_order": (0, 6),
+    "transform": ("none", "sqrt", "log"),
+    "window_days": (None, 28.0, 14.0),
+    "changepoint_prior_scale": (0.05, 0.5),
+    "seasonality_mode": ("additive", "multiplicative"),
+}
+GRID_ANCHORS = {
+    "plain": NO_ANCHOR,
+    "add 1d fitted": {"level_mode": "additive", "level_days": 1.0, "level_weight": None},
+    "ratio 1d fitted": {"level_mode": "ratio", "level_days": 1.0, "level_weight": None},
+    "add 1d w1": {"level_mode": "additive", "level_days": 1.0, "level_weight": 1.0},
+    "ratio 1d w1": {"level_mode": "ratio", "level_days": 1.0, "level_weight": 1.0},
+}
+
+
+def grid(series: TrafficSeries) -> None:
+    """One line per curve configuration: mean RMSE over both folds for each re-anchoring."""
+    import itertools
+
+    keys = list(GRID)
+    print("| " + " | ".join(keys) + " | " + " | ".join(f"{a} (A/B/mean)" for a in GRID_ANCHORS) + " | fit s |")
+    print("|" + "---|" * (len(keys) + len(GRID_ANCHORS) + 1))
+    for values in itertools.product(*GRID.values()):
+        curve = dict(zip(keys, values, strict=True))
+        fits: dict = {}
+        cells, fit_s = [], float("nan")
+        for anchor in GRID_ANCHORS.values():
+            r, s = score(series, {**curve, **anchor}, fits)
+            fit_s = s if np.isfinite(s) else fit_s
+            cells.append(f"{r[0]:.2f}/{r[1]:.2f}/{np.mean(r):.2f}")
+        print("| " + " | ".join(map(str, values)) + " | " + " | ".join(cells) + f" | {fit_s:.1f} |", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--stage", choices=("curve", "anchor", "grid", "all"), default="all")
+    ap.add_argument("--curve", default="", help="key=value,... of the curve for the anchor stage")
+    ap.add_argument("--only", type=int, nargs="*", help="indices of CURVES to run")
+    args = ap.parse_args()
+    series = load_nasa().resample("5min")
+    if args.stage == "grid":
+        grid(series)
+        return
+    print("| configuration | fold A | fold B | mean | fit s |")
+    print("|---|---:|---:|---:|---:|")
+
+    def row(label, params, fits=None):
+        r, s = score(series, params, fits)
+        print(f"| {label} | {r[0]:.2f} | {r[1]:.2f} | {np.mean(r):.2f} | {s:.1f} |", flush=True)
+
+    if args.stage in ("curve", "all"):
+        for i, (label, params) in enumerate(CURVES):
+            if args.only is None or i in args.only:
+                row(label, {**params, **NO_ANCHOR})
+    if args.stage in ("anchor", "all"):
+        curve = {}
+        for kv in filter(None, args.curve.split(",")):
+            k, v = kv.split("=")
+            curve[k] = v if k in ("seasonality_mode", "transform") else (v == "True" if k == "holidays" else
+                                                                         float(v) if "." in v else int(v))
+        fits: dict = {}
+        row(f"{args.curve}, no anchor", {**curve, **NO_ANCHOR}, fits)
+        for mode in ("additive", "ratio"):
+            for days in (0.25, 0.5, 1.0, 2.0, 3.0):
+                for weight in (None, 1.0, 0.5):
+                    row(f"anchor {mode}, {days:g} d, weight {'fitted' if weight is None else weight}",
+                        {**curve, "level_mode": mode, "level_days": days, "level_weight": weight}, fits)
+
+
+if __name__ == "__main__":
+    main()
