@@ -34,6 +34,7 @@ __all__ = ["ProphetConfig", "ProphetForecaster"]
 
 TRANSFORMS = ("none", "sqrt", "log")
 LEVEL_MODES = ("additive", "ratio")
+GROWTHS = ("linear", "flat")
 
 
 def _quiet() -> None:
@@ -59,6 +60,7 @@ class ProphetConfig:
         weekend_order: Fourier order of an extra daily shape on weekends only (0: none).
         transform: fit on ``"none"``, ``"sqrt"`` or ``"log"`` (``log1p``) of the rate; forecasts are
             transformed back.
+        growth: Prophet's trend, ``"linear"`` (with changepoints) or ``"flat"`` (a constant level).
         window_days: fit on the last ``window_days`` only (None: all the data).
         holidays: the events calendar as Prophet holidays (outages are gaps, not holidays).
         level_days: re-anchoring window before each origin, in days (0: no re-anchoring).
@@ -77,6 +79,7 @@ class ProphetConfig:
     weekly_order: int = 3
     weekend_order: int = 0
     transform: str = "none"
+    growth: str = "linear"
     window_days: float | None = None
     holidays: bool = True
     level_days: float = 0.0
@@ -94,6 +97,8 @@ class ProphetConfig:
             raise InputError(f"changepoint_prior_scale must be > 0, got {self.changepoint_prior_scale}")
         if self.transform not in TRANSFORMS:
             raise InputError(f"transform must be one of {', '.join(TRANSFORMS)}, got {self.transform!r}")
+        if self.growth not in GROWTHS:
+            raise InputError(f"growth must be one of {', '.join(GROWTHS)}, got {self.growth!r}")
         if self.window_days is not None and not self.window_days >= 3:
             raise InputError(f"window_days must be >= 3 (or None for all the data), got {self.window_days}")
         if not isinstance(self.holidays, bool):
@@ -188,6 +193,7 @@ class ProphetForecaster(Forecaster):
             daily_seasonality=False,
             weekly_seasonality=False,
             yearly_seasonality=False,
+            growth=cfg.growth,
             seasonality_mode=cfg.seasonality_mode,
             changepoint_prior_scale=cfg.changepoint_prior_scale,
             holidays=hol if len(hol) else None,
