@@ -59,6 +59,7 @@ def score(series: TrafficSeries, params: dict, fits: dict | None = None) -> tupl
     for fold, (train_end, test_end) in FOLDS.items():
         m, n = split_series(series, train_end, test_end)
         y = target_values(series, "requests")[:n]
+        params = {**OLD, **params}
         curve = {k: v for k, v in params.items() if k not in ANCHOR_KEYS}
         key = (fold, tuple(sorted(curve.items())))
         model = None if fits is None else fits.get(key)
@@ -76,6 +77,12 @@ def score(series: TrafficSeries, params: dict, fits: dict | None = None) -> tupl
 
 
 ANCHOR_KEYS = ("level_days", "level_weight", "level_mode")
+#: Prophet as it was before this tuning; every row states what it changes from this.
+OLD = {"seasonality_mode": "additive", "daily_order": 4, "weekly_order": 3, "weekend_order": 0, "transform": "none",
+       "growth": "linear", "window_days": None, "holidays": True, "changepoint_prior_scale": 0.05, "level_days": 0.0}
+#: The configuration chosen (now ProphetConfig's defaults).
+CHOSEN = {"seasonality_mode": "multiplicative", "daily_order": 10, "weekly_order": 6, "weekend_order": 6,
+          "transform": "sqrt", "level_days": 1.0, "level_mode": "ratio", "level_weight": 1.0}
 
 NO_ANCHOR = {"level_days": 0.0}
 
@@ -105,10 +112,10 @@ GRID = {  # the grid stage: every combination, each fit scored plain and with a 
     "changepoint_prior_scale": (0.05, 0.5),
     "seasonality_mode": ("additive", "multiplicative"),
 }
+#: Round 1 also had columns "add 1d fitted" and "ratio 1d fitted": a weight estimated in-sample (each
+#: training day's gap on the gap over the day before), at commit 8350b13. It came out ~0 and was dropped.
 GRID_ANCHORS = {
     "plain": NO_ANCHOR,
-    "add 1d fitted": {"level_mode": "additive", "level_days": 1.0, "level_weight": None},
-    "ratio 1d fitted": {"level_mode": "ratio", "level_days": 1.0, "level_weight": None},
     "add 1d w1": {"level_mode": "additive", "level_days": 1.0, "level_weight": 1.0},
     "ratio 1d w1": {"level_mode": "ratio", "level_days": 1.0, "level_weight": 1.0},
 }
@@ -149,9 +156,62 @@ def grid(series: TrafficSeries, spec: dict = GRID, anchors: dict = GRID_ANCHORS)
         print("| " + " | ".join(map(str, values)) + " | " + " | ".join(cells) + f" | {fit_s:.1f} |", flush=True)
 
 
+def refit(series: TrafficSeries) -> None:
+    """The chosen curve refitted at every day-ahead origin (no re-anchoring) against one fit re-anchored."""
+    curve = {**CHOSEN, **NO_ANCHOR}
+    print("| variant | fold A | fold B | mean | fit s per fold |")
+    print("|---|---:|---:|---:|---:|")
+    rows = {"refit at each midnight, plain curve": [], "one fit, re-anchored (chosen)": []}
+    secs = {k: [] for k in rows}
+    for train_end, test_end in FOLDS.values():
+        m, n = split_series(series, train_end, test_end)
+        y = target_values(series, "requests")[:n]
+        origins, h, keep = protocol_origins("day-ahead", m, n, make_model("prophet").fit(
+            TrafficSeries(series.frame.iloc[:m], series.interval, series.gaps)).grid_)
+        err, t0 = [], time.perf_counter()
+        for o, k in zip(origins, keep, strict=True):
+            model = make_model("prophet", calibrate=False, **curve)
+            model.fit(TrafficSeries(series.frame.iloc[:o], series.interval, series.gaps))
+            mean = model.predict_paths(y, np.array([o]), h, level=None)["mean"][0, :k]
+            err.append(y[o:o + k] - mean)
+        secs["refit at each midnight, plain curve"].append(time.perf_counter() - t0)
+        e = np.concatenate(err)
+        rows["refit at each midnight, plain curve"].append(float(np.sqrt(np.nanmean(e**2))))
+        t0 = time.perf_counter()
+        model = make_model("prophet", calibrate=False, **CHOSEN)
+        model.fit(TrafficSeries(series.frame.iloc[:m], series.interval, series.gaps))
+        rows["one fit, re-anchored (chosen)"].append(day_ahead_rmse(model, y, m, n))
+        secs["one fit, re-anchored (chosen)"].append(time.perf_counter() - t0)
+    for label, r in rows.items():
+        print(f"| {label} | {r[0]:.2f} | {r[1]:.2f} | {np.mean(r):.2f} | {np.mean(secs[label]):.1f} |", flush=True)
+
+
+def calibration(series: TrafficSeries) -> None:
+    """Coverage of the chosen model's intervals (day-ahead), calibrated held out or on its own fit."""
+    from core.forecast.backtest import backtest_protocols
+
+    print("| fold | calibrated on | calibration | RMSE | coverage 80 / 95 | pinball 80 | fit s |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    for fold, (train_end, test_end) in FOLDS.items():
+        m, _ = split_series(series, train_end, test_end)
+        train = TrafficSeries(series.frame.iloc[:m], series.interval, series.gaps)
+        for held_out in (True, False):
+            model = make_model("prophet")
+            model.uses_recent_data = held_out  # False: calibrated on the last 14 days of its own fit
+            t0 = time.perf_counter()
+            model.fit(train)
+            fit_s = time.perf_counter() - t0
+            for cal in ("fixed", "adaptive"):
+                r = backtest_protocols(series, ["prophet"], train_end, test_end, ("day-ahead",),
+                                       fitted={"prophet": model}, calibration=cal)["day-ahead"].results["prophet"]
+                where = "held-out 14 d (refit)" if held_out else "last 14 d of its own fit"
+                print(f"| {fold} | {where} | {cal} | {r['rmse']:.2f} | {r['coverage_80']:.1f} / "
+                      f"{r['coverage_95']:.1f} | {r['pinball_80']:.2f} | {fit_s:.1f} |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--stage", choices=("curve", "anchor", "grid", "grid2", "all"), default="all")
+    ap.add_argument("--stage", choices=("curve", "anchor", "grid", "grid2", "refit", "calibration", "all"), default="all")
     ap.add_argument("--curve", default="", help="key=value,... of the curve for the anchor stage")
     ap.add_argument("--only", type=int, nargs="*", help="indices of CURVES to run")
     args = ap.parse_args()
@@ -161,6 +221,9 @@ def main() -> None:
         return
     if args.stage == "grid2":
         grid(series, GRID2, GRID2_ANCHORS)
+        return
+    if args.stage in ("refit", "calibration"):
+        {"refit": refit, "calibration": calibration}[args.stage](series)
         return
     print("| configuration | fold A | fold B | mean | fit s |")
     print("|---|---:|---:|---:|---:|")
@@ -183,8 +246,8 @@ def main() -> None:
         row(f"{args.curve}, no anchor", {**curve, **NO_ANCHOR}, fits)
         for mode in ("additive", "ratio"):
             for days in (0.25, 0.5, 1.0, 2.0, 3.0):
-                for weight in (None, 1.0, 0.5):
-                    row(f"anchor {mode}, {days:g} d, weight {'fitted' if weight is None else weight}",
+                for weight in (1.0, 0.5):
+                    row(f"anchor {mode}, {days:g} d, weight {weight:g}",
                         {**curve, "level_mode": mode, "level_days": days, "level_weight": weight}, fits)
 
 

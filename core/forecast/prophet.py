@@ -7,13 +7,14 @@ for it and keeps 1-minute fits to seconds; it then predicts at the series' own t
 Prophet's curve does not depend on the values just before an origin, so on its own it is blind to the
 data that arrives after its fit (NASA, 5 min, day-ahead: the same RMSE as its one-shot). Refitting at
 each origin would cost a Prophet fit per origin; instead the forecast from an origin is *re-anchored*:
-the curve plus the weighted mean gap between the data and the curve over the ``level_days`` before the
-origin (``level_mode="additive"``), or the curve scaled by their ratio (``"ratio"``). The weight is
-estimated in the fit, from each training day's gap against the gap over the window before its midnight,
-unless ``level_weight`` fixes it. ``level_days=0`` gives the plain curve.
+the curve scaled by the ratio of the data to the curve over the ``level_days`` before the origin
+(``level_mode="ratio"``), or shifted by their mean difference (``"additive"``), times ``level_weight``.
+``level_days=0`` or ``level_weight=0`` gives the plain curve.
 
-The configuration (:class:`ProphetConfig`) was chosen on validation weeks inside the standard training
-period (``bench/tune_prophet.py``, ``bench/results/prophet.md``).
+The defaults of :class:`ProphetConfig` were chosen on two validation weeks inside the standard training
+period, never on its test week (``bench/tune_prophet.py``, ``bench/results/prophet.md``): Fourier orders
+10 (daily) and 6 (weekly) plus a weekend-only daily shape of order 6, the square root of the rate,
+multiplicative seasonality, the events as holidays, re-anchored by the ratio over the last day.
 """
 
 from __future__ import annotations
@@ -66,25 +67,25 @@ class ProphetConfig:
         level_days: re-anchoring window before each origin, in days (0: no re-anchoring).
         level_mode: ``"additive"`` (curve + weight x mean gap) or ``"ratio"`` (curve x (1 + weight x
             (data / curve - 1))).
-        level_weight: weight of the re-anchoring in [0, 1]; None: estimated in the fit.
+        level_weight: weight of the re-anchoring in [0, 1] (0: none).
 
     Raises:
         InputError: a value out of range, naming it and the allowed values.
     """
 
     fit_minutes: int = 15
-    seasonality_mode: str = "additive"
+    seasonality_mode: str = "multiplicative"
     changepoint_prior_scale: float = 0.05
-    daily_order: int = 4
-    weekly_order: int = 3
-    weekend_order: int = 0
-    transform: str = "none"
+    daily_order: int = 10
+    weekly_order: int = 6
+    weekend_order: int = 6
+    transform: str = "sqrt"
     growth: str = "linear"
     window_days: float | None = None
     holidays: bool = True
-    level_days: float = 0.0
-    level_mode: str = "additive"
-    level_weight: float | None = None
+    level_days: float = 1.0
+    level_mode: str = "ratio"
+    level_weight: float = 1.0
 
     def __post_init__(self) -> None:
         _int_at_least("fit_minutes", self.fit_minutes, 1)
@@ -107,8 +108,8 @@ class ProphetConfig:
             raise InputError(f"level_days must be >= 0 (0 disables re-anchoring), got {self.level_days}")
         if self.level_mode not in LEVEL_MODES:
             raise InputError(f"level_mode must be one of {', '.join(LEVEL_MODES)}, got {self.level_mode!r}")
-        if self.level_weight is not None and not 0 <= self.level_weight <= 1:
-            raise InputError(f"level_weight must be in [0, 1] (or None to estimate it), got {self.level_weight}")
+        if not 0 <= self.level_weight <= 1:
+            raise InputError(f"level_weight must be in [0, 1] (0 disables re-anchoring), got {self.level_weight}")
 
 
 _CONFIG_KEYS = tuple(f.name for f in dataclasses.fields(ProphetConfig))
@@ -136,7 +137,10 @@ class ProphetForecaster(Forecaster):
             raise InputError(f"config must be a ProphetConfig, got {type(config).__name__}")
         self.config = config if config is not None else ProphetConfig(**own)
         # Re-anchored forecasts read the data before each origin: calibrate on a held-out window then.
-        self.uses_recent_data = self.config.level_days > 0
+        self.uses_recent_data = self._anchored()
+
+    def _anchored(self) -> bool:
+        return self.config.level_days > 0 and self.config.level_weight > 0
 
     def get_params(self) -> dict:
         return {**super().get_params(), **dataclasses.asdict(self.config)}
@@ -207,34 +211,11 @@ class ProphetForecaster(Forecaster):
         m.fit(df, algorithm="LBFGS")
         self.model_ = m
         self._curve_ = None
-        first = 0 if cfg.window_days is None else max(0, len(y) - self.grid_.steps(pd.Timedelta(days=cfg.window_days)))
-        self.level_weight_ = self._estimate_weight(y, first)
-
-    def _estimate_weight(self, y: np.ndarray, first: int) -> float:
-        """The re-anchoring weight: least squares of each day's gap on the gap over the window before it.
-
-        In-sample gaps (the curve was fitted to these days), clipped to [0, 1]; ``level_weight`` overrides.
-        """
-        cfg = self.config
-        if cfg.level_days <= 0:
-            return 0.0
-        if cfg.level_weight is not None:
-            return float(cfg.level_weight)
-        spd = self.grid_.steps_per_day
-        pos = np.arange(first, len(y))
-        midnights = pos[(self.grid_.tod(pos) == 0) & (pos + spd <= len(y))]
-        if not midnights.size:
-            return 0.0
-        x = self._gap(y, midnights, self.grid_.steps(pd.Timedelta(days=cfg.level_days)))
-        day = self._gap(y, midnights + spd, spd)  # the gap over the day that follows each midnight
-        ok = np.isfinite(x) & np.isfinite(day)
-        den = float(np.dot(x[ok], x[ok]))
-        return float(np.clip(np.dot(x[ok], day[ok]) / den, 0.0, 1.0)) if ok.sum() >= 3 and den > 0 else 0.0
 
     def reanchored(self, **changes) -> ProphetForecaster:
         """A copy with other re-anchoring settings (``level_days``, ``level_mode``, ``level_weight``), not refitted.
 
-        For tuning the re-anchoring on one Prophet fit; the copy's calibration is the original's.
+        For tuning the re-anchoring on one Prophet fit; the copy keeps the original's calibration.
 
         Raises:
             InputError: a field other than the re-anchoring ones, or a bad value.
@@ -242,13 +223,10 @@ class ProphetForecaster(Forecaster):
         self._check_fitted()
         bad = set(changes) - {"level_days", "level_mode", "level_weight"}
         if bad:
-            raise InputError(f"reanchored only changes level_days, level_mode, level_weight; got {sorted(bad)}")
+            raise InputError(f"reanchored only changes level_days, level_mode and level_weight, got {sorted(bad)}")
         out = copy.copy(self)
         out.config = dataclasses.replace(self.config, **changes)
-        out.uses_recent_data = out.config.level_days > 0
-        first = 0 if out.config.window_days is None else max(
-            0, len(self.y_) - self.grid_.steps(pd.Timedelta(days=out.config.window_days)))
-        out.level_weight_ = out._estimate_weight(self.y_, first)
+        out.uses_recent_data = out._anchored()
         return out
 
     # -- forecast --------------------------------------------------------------
@@ -290,19 +268,19 @@ class ProphetForecaster(Forecaster):
         pos = origins[:, None] + np.arange(h)[None, :]
         top = int(pos.max()) + 1 if pos.size else len(y)
         curve = self._curve(max(top, len(y)))[pos]
-        if self.level_weight_ <= 0 or not len(origins):
+        if not self._anchored() or not len(origins):
             return curve
         w = self.grid_.steps(pd.Timedelta(days=self.config.level_days))
         gap = np.nan_to_num(self._gap(y, origins, w))[:, None]  # too little data: the plain curve
         if self.config.level_mode == "ratio":
-            return curve * np.maximum(1.0 + self.level_weight_ * gap, 0.0)
-        return curve + self.level_weight_ * gap
+            return curve * np.maximum(1.0 + self.config.level_weight * gap, 0.0)
+        return curve + self.config.level_weight * gap
 
     # -- persistence -------------------------------------------------------------
     def _get_state(self):
         from prophet.serialize import model_to_json
 
-        return {"level_weight": self.level_weight_}, {}, {"prophet": model_to_json(self.model_)}
+        return {}, {}, {"prophet": model_to_json(self.model_)}
 
     def _set_state(self, meta, arrays, texts):
         from prophet.serialize import model_from_json
@@ -310,4 +288,3 @@ class ProphetForecaster(Forecaster):
         _quiet()
         self.model_ = model_from_json(texts["prophet"])
         self._curve_ = None
-        self.level_weight_ = float(meta.get("level_weight", 0.0))
