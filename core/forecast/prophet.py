@@ -162,7 +162,7 @@ class ProphetForecaster(Forecaster):
     def _frame(self, ds) -> pd.DataFrame:
         df = pd.DataFrame({"ds": np.asarray(ds)})
         if self.config.weekend_order:
-            df["weekend"] = pd.DatetimeIndex(df["ds"]).dayofweek >= 5
+            df["weekend"] = pd.DatetimeIndex(df["ds"]).day_of_week >= 5
         return df
 
     # -- fit -------------------------------------------------------------------
