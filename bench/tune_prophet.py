@@ -2,17 +2,20 @@
 
 Run by hand (not in CI), one heavy job at a time on the shared 2-core machine:
 
-    OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python bench/tune_prophet.py [--stage curve|anchor|all]
+    OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python bench/tune_prophet.py \
+        --stage curve|grid|grid2|anchor|refit|calibration
 
 Two validation folds inside the standard training period (local time, -04:00), never the test week
 08-23 .. 08-31: A = train to 08-15, score 08-16 .. 08-22; B = train to 08-08, score 08-09 .. 08-15.
 Day-ahead protocol: one path of 24 h from each local midnight, reading only data before it.
 
-Stage ``curve`` fits Prophet itself (:class:`core.forecast.prophet.ProphetForecaster`, ``calibrate=False``)
-for each candidate curve configuration (seasonality mode, Fourier orders, transform, changepoint prior,
-training window, holidays) with no re-anchoring, and scores its day-ahead RMSE on both folds. Stage
-``anchor`` takes the best curve and varies the re-anchoring (window, weight, additive or ratio) on the
-same fits. Each row prints as a markdown table row.
+Every score fits Prophet itself (:class:`core.forecast.prophet.ProphetForecaster`, ``calibrate=False``);
+rows state what they change from Prophet as it was (``OLD``). Stages, in the order they were run:
+``curve`` changes one thing at a time, no re-anchoring; ``grid`` and ``grid2`` cross the candidates and
+score each fit plain and with a few re-anchorings (``ProphetForecaster.reanchored``: no refit);
+``anchor`` varies the re-anchoring of the chosen curve (``CHOSEN``, ProphetConfig's defaults since);
+``refit`` compares refitting the curve at every origin; ``calibration`` checks the chosen model's
+interval coverage. Each row prints as a markdown table row (bench/results/prophet.md).
 """
 
 from __future__ import annotations
@@ -211,43 +214,35 @@ def calibration(series: TrafficSeries) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--stage", choices=("curve", "anchor", "grid", "grid2", "refit", "calibration", "all"), default="all")
-    ap.add_argument("--curve", default="", help="key=value,... of the curve for the anchor stage")
+    stages = ("curve", "grid", "grid2", "anchor", "refit", "calibration", "all")
+    ap.add_argument("--stage", choices=stages, default="all")
     ap.add_argument("--only", type=int, nargs="*", help="indices of CURVES to run")
     args = ap.parse_args()
     series = load_nasa().resample("5min")
-    if args.stage == "grid":
-        grid(series)
-        return
-    if args.stage == "grid2":
-        grid(series, GRID2, GRID2_ANCHORS)
-        return
-    if args.stage in ("refit", "calibration"):
-        {"refit": refit, "calibration": calibration}[args.stage](series)
+    if args.stage in ("grid", "grid2", "refit", "calibration"):
+        {"grid": grid, "grid2": lambda s: grid(s, GRID2, GRID2_ANCHORS), "refit": refit,
+         "calibration": calibration}[args.stage](series)
         return
     print("| configuration | fold A | fold B | mean | fit s |")
     print("|---|---:|---:|---:|---:|")
 
     def row(label, params, fits=None):
         r, s = score(series, params, fits)
-        print(f"| {label} | {r[0]:.2f} | {r[1]:.2f} | {np.mean(r):.2f} | {s:.1f} |", flush=True)
+        fit = "same fit" if np.isnan(s) else f"{s:.1f}"
+        print(f"| {label} | {r[0]:.2f} | {r[1]:.2f} | {np.mean(r):.2f} | {fit} |", flush=True)
 
     if args.stage in ("curve", "all"):
         for i, (label, params) in enumerate(CURVES):
             if args.only is None or i in args.only:
                 row(label, {**params, **NO_ANCHOR})
     if args.stage in ("anchor", "all"):
-        curve = {}
-        for kv in filter(None, args.curve.split(",")):
-            k, v = kv.split("=")
-            curve[k] = v if k in ("seasonality_mode", "transform") else (v == "True" if k == "holidays" else
-                                                                         float(v) if "." in v else int(v))
         fits: dict = {}
-        row(f"{args.curve}, no anchor", {**curve, **NO_ANCHOR}, fits)
+        curve = {k: v for k, v in CHOSEN.items() if k not in ANCHOR_KEYS}
+        row("chosen curve, no re-anchoring", {**curve, **NO_ANCHOR}, fits)
         for mode in ("additive", "ratio"):
             for days in (0.25, 0.5, 1.0, 2.0, 3.0):
-                for weight in (1.0, 0.5):
-                    row(f"anchor {mode}, {days:g} d, weight {weight:g}",
+                for weight in (1.0, 0.75, 0.5):
+                    row(f"chosen curve, {mode} re-anchoring over {days:g} d, weight {weight:g}",
                         {**curve, "level_mode": mode, "level_days": days, "level_weight": weight}, fits)
 
 

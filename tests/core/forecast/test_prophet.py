@@ -132,7 +132,9 @@ def test_holidays_and_weekend_shape_reach_prophet():
     m = make_model("prophet", calibrate=False).fit(s).model_
     assert {"daily", "weekly", "daily_weekend"} <= set(m.seasonalities)
     assert m.seasonalities["daily_weekend"]["condition_name"] == "weekend"
-    assert m.holidays is not None and set(m.holidays["holiday"]) == {"high_traffic", "low_traffic"}
+    assert m.holidays is not None
+    assert set(m.holidays["holiday"]) == {"high_traffic", "low_traffic"}
     m2 = make_model("prophet", calibrate=False, holidays=False, weekend_order=0).fit(s).model_
-    assert m2.holidays is None and "daily_weekend" not in m2.seasonalities
+    assert m2.holidays is None
+    assert "daily_weekend" not in m2.seasonalities
     assert pd.api.types.is_float_dtype(m.history["y"])
