@@ -190,25 +190,25 @@ def refit(series: TrafficSeries) -> None:
 
 
 def calibration(series: TrafficSeries) -> None:
-    """Coverage of the chosen model's intervals (day-ahead), calibrated held out or on its own fit."""
+    """Coverage of the chosen model's intervals (day-ahead, one-shot), calibrated held out or on its own fit."""
     from core.forecast.backtest import backtest_protocols
 
-    print("| fold | calibrated on | calibration | RMSE | coverage 80 / 95 | pinball 80 | fit s |")
+    print("| fold | calibrated on | protocol, calibration | RMSE | coverage 80 / 95 | pinball 80 | fit s |")
     print("|---|---|---|---:|---:|---:|---:|")
     for fold, (train_end, test_end) in FOLDS.items():
         m, _ = split_series(series, train_end, test_end)
         train = TrafficSeries(series.frame.iloc[:m], series.interval, series.gaps)
         for held_out in (True, False):
             model = make_model("prophet")
-            model.uses_recent_data = held_out  # False: calibrated on the last 14 days of its own fit
+            model.calibrate_on_own_fit = not held_out  # True (the default since): the last 14 days of its own fit
             t0 = time.perf_counter()
             model.fit(train)
             fit_s = time.perf_counter() - t0
-            for cal in ("fixed", "adaptive"):
-                r = backtest_protocols(series, ["prophet"], train_end, test_end, ("day-ahead",),
-                                       fitted={"prophet": model}, calibration=cal)["day-ahead"].results["prophet"]
+            for protocol, cal in (("day-ahead", "fixed"), ("day-ahead", "adaptive"), ("one-shot", "fixed")):
+                r = backtest_protocols(series, ["prophet"], train_end, test_end, (protocol,),
+                                       fitted={"prophet": model}, calibration=cal)[protocol].results["prophet"]
                 where = "held-out 14 d (refit)" if held_out else "last 14 d of its own fit"
-                print(f"| {fold} | {where} | {cal} | {r['rmse']:.2f} | {r['coverage_80']:.1f} / "
+                print(f"| {fold} | {where} | {protocol}, {cal} | {r['rmse']:.2f} | {r['coverage_80']:.1f} / "
                       f"{r['coverage_95']:.1f} | {r['pinball_80']:.2f} | {fit_s:.1f} |", flush=True)
 
 

@@ -127,6 +127,11 @@ class ProphetForecaster(Forecaster):
 
     name = "prophet"
     label = "Prophet"
+    # Calibrated on the errors over the last two weeks of its own fit, re-anchored as in use. A refit that
+    # holds them out extrapolates its own trend for weeks: on the validation weeks (bench/results/prophet.md)
+    # its one-shot 80% interval covered 68.6% and 76.4% (own fit: 79.6%, 79.5%), and its pinball losses were
+    # higher in every protocol, at twice the fitting time.
+    calibrate_on_own_fit = True
 
     def __init__(self, config: ProphetConfig | None = None, **kw):
         own = {k: kw.pop(k) for k in list(kw) if k in _CONFIG_KEYS}
@@ -136,7 +141,7 @@ class ProphetForecaster(Forecaster):
         if config is not None and not isinstance(config, ProphetConfig):
             raise InputError(f"config must be a ProphetConfig, got {type(config).__name__}")
         self.config = config if config is not None else ProphetConfig(**own)
-        # Re-anchored forecasts read the data before each origin: calibrate on a held-out window then.
+        # Re-anchored forecasts read the data before each origin (the contract's leakage test checks this).
         self.uses_recent_data = self._anchored()
 
     def _anchored(self) -> bool:

@@ -62,6 +62,17 @@ def test_reanchoring_reads_recent_data_only_when_enabled():
     assert not make_model("prophet", level_weight=0.0).uses_recent_data
 
 
+def test_calibrated_on_its_own_fit(monkeypatch):
+    """One Prophet fit, calibrated on its last two weeks (a held-out refit's one-shot intervals were too narrow)."""
+    calls = []
+    real = ProphetForecaster._fit
+    monkeypatch.setattr(ProphetForecaster, "_fit", lambda self, y: calls.append(len(y)) or real(self, y))
+    s = make_series(days=21)
+    model = make_model("prophet").fit(s)
+    assert calls == [len(s.frame)]
+    assert model.calibrator_ is not None
+
+
 @pytest.fixture(scope="module")
 def level_shift():
     """Two weeks of traffic, then (two days after the fit ends) the level jumps by 60%."""
