@@ -234,6 +234,10 @@ class Grid:
         off = int(self.start.utcoffset().total_seconds()) * 10**9
         return self.start.value + off + np.asarray(pos, dtype=np.int64) * self.step.value
 
+    def wall_clock(self, pos) -> np.ndarray:
+        """Naive local wall-clock times (``datetime64[ns]``), built from integers: fast for long grids."""
+        return np.asarray(self._local_ns(pos), dtype=np.int64).astype("datetime64[ns]")
+
     def day_number(self, pos) -> np.ndarray:
         """Local days since 1970-01-01."""
         return self._local_ns(pos) // (86_400 * 10**9)

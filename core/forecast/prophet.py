@@ -161,8 +161,9 @@ class ProphetForecaster(Forecaster):
         return np.maximum(z, 0.0) ** 2 if t == "sqrt" else np.expm1(z) if t == "log" else z
 
     def _ds(self, pos: np.ndarray) -> pd.Series:
-        # Prophet wants naive timestamps: use the series' local wall clock.
-        return pd.Series(self.grid_.times(pos).tz_localize(None))
+        # Prophet wants naive timestamps: the series' local wall clock, from integer nanoseconds (Grid.times
+        # builds tz-aware timestamps one by one: 2 s for the 90,000 of a 1-minute curve).
+        return pd.Series(self.grid_.wall_clock(pos))
 
     def _frame(self, ds) -> pd.DataFrame:
         df = pd.DataFrame({"ds": np.asarray(ds)})
