@@ -331,10 +331,10 @@ class Forecaster:
             progress(1, 2)
         self._fit(y)
         if can_calibrate and own_fit:
-            # A model that ignores recent values (Prophet) extrapolates a fitted curve; a curve fitted
-            # without the last weeks has its own trend bias, which the held-out errors would carry
-            # into the final model's intervals (5-min validation week 08-16..22: 40% coverage of
-            # the 80% interval). Its errors on the last weeks of its own fit transfer better (76%).
+            # A model that extrapolates a fitted curve (Prophet): a curve fitted without the last weeks has
+            # its own trend bias, which the held-out errors would carry into the final model's intervals
+            # (5-min validation week 08-16..22, before Prophet was re-anchored: 40% coverage of the 80%
+            # interval). Its errors on the last weeks of its own fit transfer better (see prophet.py).
             self.calibrator_ = self._calibrate(y, len(y) - n_cal)
         self.y_ = y
         self.fit_seconds_ = time.perf_counter() - t0
