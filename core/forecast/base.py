@@ -234,6 +234,10 @@ class Grid:
         off = int(self.start.utcoffset().total_seconds()) * 10**9
         return self.start.value + off + np.asarray(pos, dtype=np.int64) * self.step.value
 
+    def wall_clock(self, pos) -> np.ndarray:
+        """Naive local wall-clock times (``datetime64[ns]``), built from integers: fast for long grids."""
+        return np.asarray(self._local_ns(pos), dtype=np.int64).astype("datetime64[ns]")
+
     def day_number(self, pos) -> np.ndarray:
         """Local days since 1970-01-01."""
         return self._local_ns(pos) // (86_400 * 10**9)
@@ -260,9 +264,10 @@ class Forecaster:
         calibrate: hold out the last ``calibration_days`` of the training data,
             fit on the rest and use the forecast errors there (per horizon band)
             for conformal intervals; then refit on everything. Models whose
-            forecasts ignore recent values (``uses_recent_data = False``:
-            Prophet) are fitted once and calibrated on their errors over the
-            last ``calibration_days`` of that fit.
+            forecasts ignore recent values (``uses_recent_data = False``), or
+            that ask for it (``calibrate_on_own_fit = True``: Prophet), are
+            fitted once and calibrated on their errors over the last
+            ``calibration_days`` of that fit.
         calibration_days: length of that hold-out window.
         events: user events added to the built-in calendar.
     """
@@ -273,8 +278,11 @@ class Forecaster:
     aliases: ClassVar[tuple[str, ...]] = ()
     #: Folder and cache-key name of fitted models on disk (``core.forecast.cache``); None: ``name``.
     storage_name: ClassVar[str | None] = None
-    #: Whether forecasts depend on the data before the origin (False for Prophet).
+    #: Whether forecasts depend on the data before the origin (False for a model that only reads a fitted curve).
     uses_recent_data: ClassVar[bool] = True
+    #: Calibrate on the errors over the last ``calibration_days`` of the model's own fit rather than on a refit
+    #: that holds them out (see ``fit``); None: only when the model does not use recent data.
+    calibrate_on_own_fit: ClassVar[bool | None] = None
 
     def __init__(self, calibrate: bool = True, calibration_days: float = 14.0, events: tuple[Event, ...] = ()):
         if calibration_days <= 0:
@@ -314,18 +322,19 @@ class Forecaster:
         # Short series calibrate on their last third rather than not at all.
         n_cal = min(self.grid_.steps(pd.Timedelta(days=self.calibration_days)), len(y) // 3)
         can_calibrate = self.calibrate and len(y) - n_cal >= 2 * spd and n_cal >= 1
-        if can_calibrate and self.uses_recent_data:
+        own_fit = self.calibrate_on_own_fit if self.calibrate_on_own_fit is not None else not self.uses_recent_data
+        if can_calibrate and not own_fit:
             m = len(y) - n_cal
             self._fit(y[:m])
             self.calibrator_ = self._calibrate(y, m)
         if progress:
             progress(1, 2)
         self._fit(y)
-        if can_calibrate and not self.uses_recent_data:
-            # A model that ignores recent values (Prophet) extrapolates a fitted curve; a curve fitted
-            # without the last weeks has its own trend bias, which the held-out errors would carry
-            # into the final model's intervals (5-min validation week 08-16..22: 40% coverage of
-            # the 80% interval). Its errors on the last weeks of its own fit transfer better (76%).
+        if can_calibrate and own_fit:
+            # A model that extrapolates a fitted curve (Prophet): a curve fitted without the last weeks has
+            # its own trend bias, which the held-out errors would carry into the final model's intervals
+            # (5-min validation week 08-16..22, before Prophet was re-anchored: 40% coverage of the 80%
+            # interval). Its errors on the last weeks of its own fit transfer better (see prophet.py).
             self.calibrator_ = self._calibrate(y, len(y) - n_cal)
         self.y_ = y
         self.fit_seconds_ = time.perf_counter() - t0
