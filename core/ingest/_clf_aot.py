@@ -107,7 +107,8 @@ def build(cache_dir: str | None = None) -> Path:
         built = next(tmp.glob(f"{path.name.split('.')[0]}*"))
         os.replace(built, path)  # atomic: a process loading it meanwhile sees the old state or the whole file
     except Exception as exc:  # noqa: BLE001 - the build's own errors (compiler, linker) are many
-        raise RuntimeError(f"could not compile the ahead-of-time CLF kernel ({type(exc).__name__}: {exc}); "
+        why = " ".join(str(exc).split())[:200]
+        raise RuntimeError(f"could not compile the ahead-of-time CLF kernel ({type(exc).__name__}: {why}); "
                            "ingest uses the numba kernel instead (install a C compiler to build it)") from exc
     finally:
         pycc_compiler.Flags = saved
