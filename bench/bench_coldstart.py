@@ -65,6 +65,45 @@ FLOOR = {
 }
 
 
+#: One ``python -m core ingest``-like process timed from inside (``--phases``): the wall clock at the end of each
+#: phase and the process's CPU seconds in it (all threads), as ``what|end s|CPU s`` lines.
+PHASES = r"""
+import sys, tempfile, time
+t0, c0 = time.perf_counter(), time.process_time()
+marks = []
+def mark(what):
+    marks.append((what, time.perf_counter() - t0, time.process_time() - c0))
+import numpy
+mark("import numpy")
+import pandas
+mark("import pandas")
+import core.cli.data, core.store
+mark("import core.cli.data, core.store (the rest)")
+from core.ingest import apache, logs
+name = apache.kernel()[0]
+mark(f"load the CLF kernel ({name})")
+add, finish, ingest = logs.LogAggregator.add_chunk, logs.LogAggregator.finish, core.store.ingest
+def add_chunk(self, buf, pool=None):
+    add(self, buf, pool)
+    if not any(m[0] == "first chunk parsed" for m in marks):
+        mark("first chunk parsed")
+def finish_(self):
+    mark("every chunk read, hashed, parsed and folded")
+    out = finish(self)
+    mark("finish: the per-minute frame and host pairs")
+    return out
+def ingest_(*a, **k):
+    out = ingest(*a, **k)
+    mark("gaps and report (ingest returns)")
+    return out
+logs.LogAggregator.add_chunk, logs.LogAggregator.finish, core.store.ingest = add_chunk, finish_, ingest_
+core.store.DatasetStore(tempfile.mkdtemp()).put(sys.argv[1])
+mark("the store written (parquet, npy, json)")
+for what, t, c in marks:
+    print(f"{what}|{t:.3f}|{c:.3f}")
+"""
+
+
 def timed(args: list[str], root: Path, cache: Path | None = None, **env_vars: str) -> float:
     env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1", **env_vars)
     if cache is not None:
@@ -104,6 +143,7 @@ def main() -> None:
     ap.add_argument("--before", type=Path, default=None)
     ap.add_argument("--skip-cold", action="store_true", help="only the whole-process ingest of --log")
     ap.add_argument("--floor", action="store_true", help="also the imports and kernel loads, one process each")
+    ap.add_argument("--phases", action="store_true", help="also where the time of one ingest of --log goes")
     args = ap.parse_args()
     roots = {"now": ROOT} | ({"before": args.before} if args.before else {})
     # This tree with numba's CLF kernel too (the ahead-of-time one is used when the warm-up built it).
@@ -150,8 +190,29 @@ def main() -> None:
             ratio = statistics.median(ours) / statistics.median(loop)
             print(f"\nwhole-process ingest / plain loop ({tag}): {ratio:.2f}x "
                   "(goal <= 0.25x)")
+    if args.phases and args.log:
+        _phases(args.log, args.repeat)
     print(f"load average at the start {load_start:.1f}, at the end {os.getloadavg()[0]:.1f} "
           f"(on {os.cpu_count()} cores)")
+
+
+def _phases(log: Path, repeat: int) -> None:
+    """Where one ingest process's time goes, phase by phase (median over ``repeat`` processes)."""
+    runs: dict[str, list[tuple[float, float]]] = {}
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    for _ in range(repeat):
+        out = subprocess.run([sys.executable, "-c", PHASES, str(log)], env=env, cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            what, t, c = line.split("|")
+            runs.setdefault(what, []).append((float(t), float(c)))
+    print(f"\none ingest of {log.name}, from inside the process (median of {repeat}):\n")
+    print("| phase | ends at s | wall s | CPU s (all threads) |\n|---|---:|---:|---:|")
+    prev_t = prev_c = 0.0
+    for what, v in runs.items():
+        t, c = statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)
+        print(f"| {what} | {t:.2f} | {t - prev_t:.2f} | {c - prev_c:.2f} |")
+        prev_t, prev_c = t, c
 
 
 if __name__ == "__main__":
