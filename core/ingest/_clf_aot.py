@@ -24,6 +24,7 @@ import shutil
 import sys
 import sysconfig
 import tempfile
+import threading
 from functools import cache
 from pathlib import Path
 
@@ -55,9 +56,20 @@ def module_path(cache_dir: str | None = None) -> Path | None:
     return Path(root) / "aot" / f"clf_{_key()}{suffix}"
 
 
-@cache
+_LOADING = threading.Lock()
+
+
 def load():
-    """The ahead-of-time compiled ``parse_lines``, or None when it is not built (or does not load)."""
+    """The ahead-of-time compiled ``parse_lines``, or None when it is not built (or does not load).
+
+    Thread-safe: the parser threads of the first chunk ask for it at the same moment.
+    """
+    with _LOADING:
+        return _load()
+
+
+@cache
+def _load():
     path = module_path()
     if path is None or not path.is_file():
         return None
@@ -113,5 +125,5 @@ def build(cache_dir: str | None = None) -> Path:
     finally:
         pycc_compiler.Flags = saved
         shutil.rmtree(tmp, ignore_errors=True)
-    load.cache_clear()
+    _load.cache_clear()
     return path
