@@ -93,6 +93,17 @@ def build(cache_dir: str | None = None) -> Path:
         raise RuntimeError("no numba cache folder (NUMBA_CACHE_DIR) to build the ahead-of-time kernel into")
     if path.is_file():
         return path
+    try:
+        _compile(path)
+    except Exception as exc:  # noqa: BLE001 - no numba.pycc, no compiler, a linker error, a read-only folder...
+        why = " ".join(str(exc).split())[:200]
+        raise RuntimeError(f"could not compile the ahead-of-time CLF kernel ({type(exc).__name__}: {why}); "
+                           "ingest uses the numba kernel instead (install a C compiler to build it)") from exc
+    _load.cache_clear()
+    return path
+
+
+def _compile(path: Path) -> None:
     from numba.core.compiler import Flags
     from numba.pycc import CC
     from numba.pycc import compiler as pycc_compiler
@@ -111,19 +122,13 @@ def build(cache_dir: str | None = None) -> Path:
     saved = pycc_compiler.Flags
     try:
         pycc_compiler.Flags = _NoGil
-        cc = CC(path.name.split(".")[0])
+        name = path.name.split(".")[0]
+        cc = CC(name)
         cc.output_dir = str(tmp)
         cc.verbose = False
         cc.export("parse_lines", _SIGNATURE)(_clf_kernel.parse_lines.py_func)
         cc.compile()
-        built = next(tmp.glob(f"{path.name.split('.')[0]}*"))
-        os.replace(built, path)  # atomic: a process loading it meanwhile sees the old state or the whole file
-    except Exception as exc:  # noqa: BLE001 - the build's own errors (compiler, linker) are many
-        why = " ".join(str(exc).split())[:200]
-        raise RuntimeError(f"could not compile the ahead-of-time CLF kernel ({type(exc).__name__}: {why}); "
-                           "ingest uses the numba kernel instead (install a C compiler to build it)") from exc
+        os.replace(next(tmp.glob(f"{name}*")), path)  # atomic: a process loading it sees nothing or the whole file
     finally:
         pycc_compiler.Flags = saved
         shutil.rmtree(tmp, ignore_errors=True)
-    _load.cache_clear()
-    return path

@@ -146,3 +146,11 @@ def test_an_edited_kernel_is_not_served_by_an_old_build(tmp_path, monkeypatch):
     kernel.write_bytes(kernel.read_bytes() + b"\n# edited\n")
     assert _clf_aot.module_path(str(tmp_path)) != before
     assert _clf_aot.module_path("") is None
+
+
+def test_without_a_c_compiler_the_build_says_so_and_ingest_keeps_the_jit_kernel(tmp_path, monkeypatch):
+    monkeypatch.setenv("CC", "/bin/false")  # what distutils compiles with
+    with pytest.raises(RuntimeError, match="ingest uses the numba kernel instead"):
+        _clf_aot.build(str(tmp_path))
+    assert not _clf_aot.module_path(str(tmp_path)).exists()
+    assert list((tmp_path / "aot").iterdir()) == []  # no half-built file left behind
