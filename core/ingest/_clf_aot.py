@@ -25,6 +25,7 @@ import sys
 import sysconfig
 import tempfile
 import threading
+import warnings
 from functools import cache
 from pathlib import Path
 
@@ -105,8 +106,13 @@ def build(cache_dir: str | None = None) -> Path:
 
 def _compile(path: Path) -> None:
     from numba.core.compiler import Flags
-    from numba.pycc import CC
-    from numba.pycc import compiler as pycc_compiler
+
+    with warnings.catch_warnings():
+        # "pending deprecation" since numba 0.57, no replacement yet; if a numba drops it, the import fails,
+        # build() reports it and ingest keeps the JIT kernel.
+        warnings.simplefilter("ignore")
+        from numba.pycc import CC
+        from numba.pycc import compiler as pycc_compiler
 
     from core.ingest import _clf_kernel
 
