@@ -10,7 +10,8 @@ cache folder; ``apache.parse_range`` uses it when it is there and loads, else th
 The file name carries a key over the kernel's source, this module's recipe, Python, numpy and the
 machine, so an edited kernel or an upgraded numpy is never served by a stale build (it is rebuilt by
 the next warm-up; until then the JIT kernel runs). Building needs a C compiler (``cc``); without one
-the warm-up says so and ingest keeps the JIT kernel: same results, the second of start-up remains.
+the warm-up says so and ingest keeps the JIT kernel: same results, the second of start-up remains. The same
+happens if a numba release drops ``numba.pycc`` ("pending deprecation" since 0.57, no replacement yet).
 """
 
 from __future__ import annotations
