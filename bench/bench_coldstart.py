@@ -2,14 +2,19 @@
 
 Usage:
     python ../shared/tools/make_nasa_log.py /tmp/nasa.log        # once: 3.46M lines, 384 MB
-    OMP_NUM_THREADS=1 python bench/bench_coldstart.py --log /tmp/nasa.log [--repeat 3] [--before DIR]
+    OMP_NUM_THREADS=1 python bench/bench_coldstart.py --log /tmp/nasa.log [--repeat 3] [--before DIR] [--floor]
 
 Every figure is a whole process (``python -m core ...``, wall clock from the parent), as a user sees it:
 - the first ingest of the 10,000-line NASA sample and the first simulation (the built-in dataset, reactive
   policy, stored beforehand) with an empty numba cache (``NUMBA_CACHE_DIR`` a new empty folder), then the
   same after ``python -m core warmup`` filled that folder, and with the cache already warm;
 - with ``--log``: ``python -m core ingest <full log> --data-dir <new folder>`` against the plain Python loop
-  of ``bench_ingest.py`` (the issue's baseline), in interleaved rounds; the median is printed.
+  of ``bench_ingest.py`` (the issue's baseline), in interleaved rounds; the median is printed. This tree runs
+  twice: as installed (the ahead-of-time CLF kernel that ``python -m core warmup`` builds, when there) and with
+  ``TRAFFIC_CLF_KERNEL=jit`` (numba's kernel). One unmeasured ingest of a one-line log per tree first, so that
+  every tree's numba cache is warm;
+- with ``--floor``: what a process pays before it parses (``python -c`` of the imports: pandas, pyarrow,
+  numba and loading each CLF kernel), in the same rounds.
 
 ``--before DIR``: a folder holding another version's ``core/`` (``git archive HEAD~1 core | tar -x -C DIR``),
 run in the same rounds (it has no ``warmup`` command; its cold and warm figures are measured alike).
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -44,8 +50,62 @@ print(sum(counts.values()))
 """
 
 
-def timed(args: list[str], root: Path, cache: Path | None = None) -> float:
-    env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1")
+#: ``python -c`` programs: the imports and kernel loads a process pays before it parses (``--floor``).
+FLOOR = {
+    "`python -c pass`": "pass",
+    "import numpy": "import numpy",
+    "import pandas": "import pandas",
+    "import pandas, pyarrow.parquet": "import pandas, pyarrow.parquet",
+    "import pandas, pyarrow.parquet, numba": "import pandas, pyarrow.parquet, numba",
+    "import pandas, pyarrow.parquet + load numba's CLF kernel (JIT, cached)":
+        "import pandas, pyarrow.parquet; from core.ingest.apache import warm_up; warm_up(jit=True)",
+    "import pandas, pyarrow.parquet + load the ahead-of-time CLF kernel":
+        "import pandas, pyarrow.parquet; from core.ingest.apache import kernel, warm_up; "
+        "assert kernel()[0] == 'aot'; warm_up()",
+}
+
+
+#: One ``python -m core ingest``-like process timed from inside (``--phases``): the wall clock at the end of each
+#: phase and the process's CPU seconds in it (all threads), as ``what|end s|CPU s`` lines.
+PHASES = r"""
+import sys, tempfile, time
+t0, c0 = time.perf_counter(), time.process_time()
+marks = []
+def mark(what):
+    marks.append((what, time.perf_counter() - t0, time.process_time() - c0))
+import numpy
+mark("import numpy")
+import pandas
+mark("import pandas")
+import core.cli.data, core.store
+mark("import core.cli.data, core.store (the rest)")
+from core.ingest import apache, logs
+name = apache.kernel()[0]
+mark(f"load the CLF kernel ({name})")
+add, finish, ingest = logs.LogAggregator.add_chunk, logs.LogAggregator.finish, core.store.ingest
+def add_chunk(self, buf, pool=None):
+    add(self, buf, pool)
+    if not any(m[0] == "first chunk parsed" for m in marks):
+        mark("first chunk parsed")
+def finish_(self):
+    mark("every chunk read, hashed, parsed and folded")
+    out = finish(self)
+    mark("finish: the per-minute frame and host pairs")
+    return out
+def ingest_(*a, **k):
+    out = ingest(*a, **k)
+    mark("gaps and report (ingest returns)")
+    return out
+logs.LogAggregator.add_chunk, logs.LogAggregator.finish, core.store.ingest = add_chunk, finish_, ingest_
+core.store.DatasetStore(tempfile.mkdtemp()).put(sys.argv[1])
+mark("the store written (parquet, npy, json)")
+for what, t, c in marks:
+    print(f"{what}|{t:.3f}|{c:.3f}")
+"""
+
+
+def timed(args: list[str], root: Path, cache: Path | None = None, **env_vars: str) -> float:
+    env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1", **env_vars)
     if cache is not None:
         env["NUMBA_CACHE_DIR"] = str(cache)
     t0 = time.perf_counter()
@@ -82,25 +142,42 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--before", type=Path, default=None)
     ap.add_argument("--skip-cold", action="store_true", help="only the whole-process ingest of --log")
+    ap.add_argument("--floor", action="store_true", help="also the imports and kernel loads, one process each")
+    ap.add_argument("--phases", action="store_true", help="also where the time of one ingest of --log goes")
     args = ap.parse_args()
     roots = {"now": ROOT} | ({"before": args.before} if args.before else {})
+    # This tree with numba's CLF kernel too (the ahead-of-time one is used when the warm-up built it).
+    ingests = {tag: (root, {}) for tag, root in roots.items()} | {"now, TRAFFIC_CLF_KERNEL=jit": (ROOT, {
+        "TRAFFIC_CLF_KERNEL": "jit"})}
     res: dict[str, list[float]] = {}
+    load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="coldstart-") as d:
         tmp = Path(d)
         sim_store = tmp / "sim-store"
         timed(["-m", "core", "simulate", "--data-dir", str(sim_store), "--policy", "reactive", "--json"], ROOT)
+        if args.log:  # unmeasured: every tree's numba cache warm before the rounds
+            one = tmp / "one.log"
+            one.write_bytes(b'h - - [01/Jul/1995:00:00:01 -0400] "GET / HTTP/1.0" 200 5\n')
+            for root, env in ingests.values():
+                timed(["-m", "core", "ingest", str(one), "--data-dir", tempfile.mkdtemp(dir=tmp), "--json"], root,
+                      **env)
         for _ in range(args.repeat):
             for tag, root in roots.items():
                 if not args.skip_cold:
                     for k, v in cold_case(root, tmp, sim_store, tag).items():
                         res.setdefault(f"{k} ({tag})", []).append(v)
-                if args.log:
+            if args.log:
+                for tag, (root, env) in ingests.items():
                     store = Path(tempfile.mkdtemp(dir=tmp))
                     res.setdefault(f"`python -m core ingest` full log, whole process ({tag})", []).append(
-                        timed(["-m", "core", "ingest", str(args.log), "--data-dir", str(store), "--json"], root))
-            if args.log:
+                        timed(["-m", "core", "ingest", str(args.log), "--data-dir", str(store), "--json"], root,
+                              **env))
+                    shutil.rmtree(store, ignore_errors=True)
                 res.setdefault("plain Python loop, whole process", []).append(
                     timed(["-c", PLAIN_LOOP, str(args.log)], ROOT))
+            if args.floor:
+                for k, code in FLOOR.items():
+                    res.setdefault(f"{k} (floor)", []).append(timed(["-c", code], ROOT))
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
           f"median of {args.repeat} interleaved rounds (min..max)\n")
     print("| what (whole process) | s |\n|---|---:|")
@@ -108,12 +185,34 @@ def main() -> None:
         print(f"| {k} | {statistics.median(v):.2f} ({min(v):.2f}..{max(v):.2f}) |")
     loop = res.get("plain Python loop, whole process")
     if loop:
-        for tag in roots:
+        for tag in ingests:
             ours = res[f"`python -m core ingest` full log, whole process ({tag})"]
             ratio = statistics.median(ours) / statistics.median(loop)
             print(f"\nwhole-process ingest / plain loop ({tag}): {ratio:.2f}x "
                   "(goal <= 0.25x)")
-    print(f"load average at the end: {os.getloadavg()[0]:.1f} (on {os.cpu_count()} cores)")
+    if args.phases and args.log:
+        _phases(args.log, args.repeat)
+    print(f"load average at the start {load_start:.1f}, at the end {os.getloadavg()[0]:.1f} "
+          f"(on {os.cpu_count()} cores)")
+
+
+def _phases(log: Path, repeat: int) -> None:
+    """Where one ingest process's time goes, phase by phase (median over ``repeat`` processes)."""
+    runs: dict[str, list[tuple[float, float]]] = {}
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    for _ in range(repeat):
+        out = subprocess.run([sys.executable, "-c", PHASES, str(log)], env=env, cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            what, t, c = line.split("|")
+            runs.setdefault(what, []).append((float(t), float(c)))
+    print(f"\none ingest of {log.name}, from inside the process (median of {repeat}):\n")
+    print("| phase | ends at s | wall s | CPU s (all threads) |\n|---|---:|---:|---:|")
+    prev_t = prev_c = 0.0
+    for what, v in runs.items():
+        t, c = statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)
+        print(f"| {what} | {t:.2f} | {t - prev_t:.2f} | {c - prev_c:.2f} |")
+        prev_t, prev_c = t, c
 
 
 if __name__ == "__main__":

@@ -57,6 +57,8 @@ __all__ = [
     "UNIT",
     "RULE",
     "SERVERS",
+    "CAPACITY_PER_MINUTE",
+    "per_second",
     "Parsed",
     "MAX_VALUE_CHARS",
     "parse_query",
@@ -262,10 +264,23 @@ RULE = (
     Param("policy", "choice", "balanced", choices=tuple(p.value for p in Policy), label="Policy",
           choice_labels=labels(p.value for p in Policy)),
 )
+#: One server's capacity as the pages take it: requests per minute (20 = core's default of 1/3 request/s).
+CAPACITY_PER_MINUTE = 20.0
+
+
+def per_second(capacity_per_minute: float) -> float:
+    """The capacity control's value (requests per minute per server) as the simulator takes it (per second)."""
+    return capacity_per_minute / 60.0
+
+
+CAPACITY_HELP = (f"requests one server handles per minute; the charts show requests per second (or per period): "
+                 f"{CAPACITY_PER_MINUTE:g}/min = {per_second(CAPACITY_PER_MINUTE):.2f}/s")
 #: The servers and their price (``sim_model`` builds the simulation model from them).
 SERVERS = (
     Param("price", "float", 0.85, 0.0, 1000.0, label="Price per server-hour ($)"),
-    Param("capacity", "float", 20.0, 0.01, 1e6, label="Capacity (requests/min per server)"),
+    # Per minute, not per second like the charts: the simulator takes requests/s (sim_model divides by 60).
+    Param("capacity", "float", CAPACITY_PER_MINUTE, 0.01, 1e6, label="Capacity per server (requests per minute)",
+          help=CAPACITY_HELP),
     Param("min", "int", 1, 1, 10_000, label="Min servers"),
     Param("max", "int", 100, 1, 100_000, label="Max servers"),
     Param("boot", "float", 5.0, 0.0, 1440.0, label="Boot delay (minutes)"),
@@ -511,13 +526,13 @@ def sim_model(parsed: Parsed) -> SimulationModel:
     """The simulation model from price, capacity, min, max and boot; conflicts fall back to defaults."""
     v = parsed.values
     try:
-        cap = CapacityModel(capacity_per_server_rps=v["capacity"] / 60.0, min_servers=v["min"],
+        cap = CapacityModel(capacity_per_server_rps=per_second(v["capacity"]), min_servers=v["min"],
                             max_servers=v["max"], boot_delay_minutes=v["boot"])
     except ValueError as exc:
         parsed.warn(f"server settings ignored: {exc}; using the defaults.")
         for k in ("capacity", "min", "max", "boot"):
             v[k] = _spec(parsed.page)[k].default
-        cap = CapacityModel(capacity_per_server_rps=v["capacity"] / 60.0, min_servers=v["min"],
+        cap = CapacityModel(capacity_per_server_rps=per_second(v["capacity"]), min_servers=v["min"],
                             max_servers=v["max"], boot_delay_minutes=v["boot"])
     return SimulationModel(capacity=cap, cost=CostModel(price_per_server_hour=v["price"]))
 

@@ -19,6 +19,7 @@ def _warmup(args) -> int:
 
     done = warm_up()
     text = "\n".join([f"numba cache: {done.cache_dir or '(numba default)'}"]
-                     + [f"  {name}: {s:.1f} s" for name, s in done.seconds.items()])
+                     + [f"  {name}: {s:.1f} s" for name, s in done.seconds.items()]
+                     + [f"  note: {n}" for n in done.notes])
     emit(args, done.to_dict(), text)
     return 0

@@ -20,15 +20,14 @@ fields (e.g. truncated ones) are rejected and reported.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from core.ingest._clf_kernel import _days_from_civil, parse_lines
-
 __all__ = ["ParsedChunk", "parse_chunk", "parse_range", "split_lines", "parse_line", "LINE_RE", "looks_like_apache",
-           "warm_up"]
+           "kernel", "KERNEL_ENV", "warm_up"]
 
 _MONTHS = b"JanFebMarAprMayJunJulAugSepOctNovDec"
 
@@ -39,6 +38,35 @@ LINE_RE = re.compile(
     re.DOTALL,
 )
 _HTTP_VERSION_RE = re.compile(rb"^[A-Z].* HTTP/\d\.\d$", re.DOTALL)
+_CUMDAYS = (0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
+
+
+def _days_from_civil(y: int, m: int, d: int) -> int:
+    """Days since 1970-01-01: ``_clf_kernel._days_from_civil`` in Python (calling that one would load numba)."""
+    yy = y - 1 if m <= 2 else y
+    leaps = yy // 4 - yy // 100 + yy // 400
+    return 365 * (y - 1970) + (leaps - (1969 // 4 - 1969 // 100 + 1969 // 400)) + _CUMDAYS[m - 1] + d - 1
+
+
+#: ``TRAFFIC_CLF_KERNEL=jit`` makes ingest parse with numba's kernel even when the ahead-of-time one is built.
+KERNEL_ENV = "TRAFFIC_CLF_KERNEL"
+
+
+def kernel(jit: bool = False) -> tuple[str, object]:
+    """The compiled ``parse_lines`` ingest runs: ``("aot", f)`` when ``python -m core warmup`` built it ahead of
+    time (no numba to load: ``_clf_aot``), else ``("jit", f)``, numba's, loaded (or compiled) on first use.
+    Both are the same code and give the same result; ``jit`` (or ``TRAFFIC_CLF_KERNEL=jit``) picks numba's.
+    """
+    if not jit and os.environ.get(KERNEL_ENV, "").lower() != "jit":
+        from core.ingest import _clf_aot
+
+        aot = _clf_aot.load()
+        if aot is not None:
+            return "aot", aot
+    from core.ingest._clf_kernel import parse_lines
+
+    return "jit", parse_lines
+
 
 @dataclass
 class ParsedChunk:
@@ -83,12 +111,16 @@ def split_lines(buf: np.ndarray, parts: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
 
 
-def parse_range(buf: np.ndarray, lo: int, hi: int, keep_examples: int = 5) -> ParsedChunk:
-    """Parse the lines in ``buf[lo:hi]`` (normally ending with a newline); releases the GIL while parsing."""
+def parse_range(buf: np.ndarray, lo: int, hi: int, keep_examples: int = 5, jit: bool = False) -> ParsedChunk:
+    """Parse the lines in ``buf[lo:hi]`` (normally ending with a newline); releases the GIL while parsing.
+
+    ``jit`` parses with numba's kernel even when the ahead-of-time one is built (see :func:`kernel`).
+    """
+    _, parse_lines = kernel(jit)
     if hi > lo and buf[hi - 1] != 10:  # the kernel's scans stop at newlines: end the last line with one
         buf, lo, hi = np.append(buf[lo:hi], np.uint8(10)), 0, hi - lo + 1
-    if buf.ctypes.data % 8:  # the word view needs an aligned start (reader buffers are)
-        buf = buf.copy()
+    if buf.ctypes.data % 8 or not buf.flags.c_contiguous:  # the word view needs an aligned start (reader
+        buf = np.ascontiguousarray(buf).copy()  # buffers are); the ahead-of-time kernel takes C order only
     words = buf[: len(buf) // 8 * 8].view(np.uint64)
     minute, offset, status, size, hhash, lines, bad_count, nonstd, bad = parse_lines(buf, words, lo, hi, keep_examples)
     rejected: list[tuple[int, str, bytes]] = []
@@ -109,15 +141,17 @@ def parse_range(buf: np.ndarray, lo: int, hi: int, keep_examples: int = 5) -> Pa
     )
 
 
-def warm_up() -> ParsedChunk:
-    """Parse one known line: numba loads the compiled parser from its disk cache on first use (~0.5 s).
+def warm_up(jit: bool = False) -> ParsedChunk:
+    """Parse one known line: numba loads the compiled parser from its disk cache on first use (~0.5 s),
+    or the ahead-of-time one loads (``jit`` warms numba's even then).
 
     A server calls this once per worker before it serves, so that its first upload does not pay it.
     """
     # A writable copy: numba compiles a read-only array (np.frombuffer of bytes) as another signature
     # than the reader's buffers, so a read-only sample would warm a kernel that ingest never calls.
     line = b'h - - [01/Jul/1995:00:00:01 -0400] "GET / HTTP/1.0" 200 5\n'
-    return parse_chunk(np.frombuffer(line, dtype=np.uint8).copy())
+    buf = np.frombuffer(line, dtype=np.uint8).copy()
+    return parse_range(buf, 0, len(buf), jit=jit)
 
 
 def parse_chunk(buf: np.ndarray, keep_examples: int = 5) -> ParsedChunk:
@@ -154,7 +188,7 @@ def parse_line(line: bytes):
     if not (1 <= day <= 31 and hh <= 23 and mi <= 59 and ss <= 60 and tzh <= 23 and tzm <= 59):
         return "timestamp out of range"
     offset = (tzh * 60 + tzm) * (-1 if ts[21:22] == b"-" else 1)
-    local = int(_days_from_civil(year, mon, day)) * 1440 + hh * 60 + mi
+    local = _days_from_civil(year, mon, day) * 1440 + hh * 60 + mi
     size = m.group("size")
     return (
         local - offset,

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.ingest._fields_kernel import fnv_spans
-
 __all__ = ["gather", "iso_minutes", "date_time_minutes", "clf_minutes", "uint_field", "host_hash", "days_from_civil"]
 
 _CUMDAYS = np.array([0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334], dtype=np.int64)
@@ -172,4 +170,6 @@ def host_hash(buf: np.ndarray, start: np.ndarray, end: np.ndarray, port_mode: in
     ``port_mode`` 1 drops a trailing ``:port``; 2 drops it only from ``host:port`` with one colon and
     unwraps ``[ipv6]:port`` (for fields that may hold a bare IPv6 address).
     """
+    from core.ingest._fields_kernel import fnv_spans  # numba loads when a format first needs it, not at import
+
     return fnv_spans(buf, start.astype(np.int64), end.astype(np.int64), port_mode)

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.ingest._fields_kernel import count_newlines, split_fields
 from core.ingest.apache import ParsedChunk
 
 __all__ = ["Lines", "split", "to_chunk", "ends_with_newline", "first_failure"]
@@ -48,6 +47,8 @@ def split(buf: np.ndarray, lo: int, hi: int, sep: int, want: list[int], count_al
     With ``count_all`` ``nfields`` counts every field of a line; else it is exact up to the last wanted
     field and a lower bound after it (the rest of the line is skipped quickly).
     """
+    from core.ingest._fields_kernel import count_newlines, split_fields  # numba loads on first use, not at import
+
     order = np.asarray(want, dtype=np.int64)
     if buf.ctypes.data % 8:  # the word view needs an aligned start (reader buffers are)
         buf = buf.copy()

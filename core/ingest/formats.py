@@ -100,6 +100,9 @@ def warm_up() -> dict[str, int]:
     """Parse one known line of each parser family (CLF, load balancer, W3C, JSON lines): numba loads the
     compiled kernels from its disk cache on first use, so a server calls this once per worker before it
     serves and its first upload, whatever its format, does not pay it. Returns lines parsed per format."""
+    from core.ingest.apache import warm_up as warm_clf
+
+    warm_clf(jit=True)  # numba's CLF kernel too: what ingest falls back to without the ahead-of-time one
     out = {}
     for fmt, sample in _SAMPLES.items():
         parse, _ = log_parser(fmt, sample, {})

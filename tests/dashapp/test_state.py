@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from core.scaling.config import CapacityModel
 from core.store import ID_RE
 from dashapp import state as st
 
@@ -188,6 +189,20 @@ def test_sim_model_conflicts_fall_back_to_defaults():
     ok = st.sim_model(st.parse_query("history", {"capacity": "30", "boot": "2"}))
     assert ok.capacity.capacity_per_server_rps == pytest.approx(0.5)
     assert ok.capacity.boot_delay_minutes == 2
+
+
+@pytest.mark.parametrize("page", ["scenarios", "what_if", "history", "plan"])
+def test_the_capacity_control_names_the_unit_its_value_is_in(page):
+    """The value is requests per minute per server (the simulator gets it / 60 as requests/s); the label says
+    so, and the help gives the per-second figure the charts use, for the default."""
+    param = next(p for p in st.params_of(page) if p.key == "capacity")
+    assert "per minute" in param.label
+    assert "per second" in param.help
+    assert "20/min = 0.33/s" in param.help
+    model = st.sim_model(st.parse_query(page, {"capacity": "60"}))
+    assert model.capacity.capacity_per_server_rps == pytest.approx(1.0)
+    default = st.sim_model(st.parse_query(page, {}))
+    assert default.capacity.capacity_per_server_rps == pytest.approx(CapacityModel().capacity_per_server_rps)
 
 
 def test_whatif_inputs_build_the_transform_and_overrides():
