@@ -50,6 +50,10 @@ class FourierARMA(Forecaster):
         p, q: ARMA orders of the residuals.
         arma_days: the ARMA is fitted on the residuals of the last ``arma_days``.
         transform: ``"sqrt"`` (default) or ``"none"``.
+        halflife_days: recency weighting of the regression (None: equal weights).
+        level_days: window of the level term (0 disables it).
+        level_clip: residuals enter the level term clipped at this many training standard deviations
+            (None: unclipped).
     """
 
     name = "fourier_arma"
@@ -70,6 +74,7 @@ class FourierARMA(Forecaster):
         transform: str = "sqrt",
         halflife_days: float | None = None,
         level_days: float = 0.25,
+        level_clip: float | None = 3.0,
         **kw,
     ):
         super().__init__(**kw)
@@ -95,10 +100,13 @@ class FourierARMA(Forecaster):
         if level_days < 0:
             raise InputError(f"level_days must be >= 0 (0 disables the level term), got {level_days}")
         self.level_days = float(level_days)
+        if level_clip is not None and not level_clip > 0:
+            raise InputError(f"level_clip must be > 0 or None (no clipping), got {level_clip}")
+        self.level_clip = None if level_clip is None else float(level_clip)
 
     def get_params(self) -> dict:
         keys = ("daily_harmonics", "weekly_harmonics", "weekend_harmonics", "p", "q", "arma_days", "transform")
-        keys += ("halflife_days", "level_days")
+        keys += ("halflife_days", "level_days", "level_clip")
         return {**super().get_params(), **{k: getattr(self, k) for k in keys}}
 
     # -- transforms --------------------------------------------------------
@@ -112,9 +120,17 @@ class FourierARMA(Forecaster):
         return fourier_design(self.grid_, pos, nd, nw, ne, self._event_flags(pos))
 
     def _level(self, u: np.ndarray) -> np.ndarray:
-        """Mean residual over the ``level_days`` before each period (the period excluded)."""
+        """Mean residual over the ``level_days`` before each period (the period excluded).
+
+        Residuals are first clipped at ``level_clip`` times their training standard deviation: a burst
+        of a few periods is not a level, and unclipped it would lift the forecasts of the next hours
+        (the bursts are upward, so the level term over-forecast on average).
+        """
         if self.level_days <= 0:
             return np.zeros(len(u))
+        if self.level_clip is not None and np.isfinite(self.level_sd_):
+            c = self.level_clip * self.level_sd_
+            u = np.clip(u, -c, c)
         w = self.grid_.steps(pd.Timedelta(days=self.level_days))
         ok = ~np.isnan(u)
         cs = np.concatenate([[0.0], np.cumsum(np.where(ok, u, 0.0))])
@@ -142,6 +158,7 @@ class FourierARMA(Forecaster):
             sw = np.sqrt(0.5 ** (age_days / self.halflife_days))
         self.beta_, *_ = np.linalg.lstsq(X[ok] * sw[:, None], z[ok] * sw, rcond=None)
         u = z - X @ self.beta_
+        self.level_sd_ = float(np.std(u[ok])) if ok.any() else float("nan")
         # Yesterday's level persists (a busy day follows a busy day): u = rho * level + v.
         lev = self._level(u)
         okl = ok & (lev != 0)
@@ -224,10 +241,11 @@ class FourierARMA(Forecaster):
 
     # -- persistence -------------------------------------------------------------
     def _get_state(self):
-        state = {"sigma2": self.sigma2_, "rho": self.rho_}
+        state = {"sigma2": self.sigma2_, "rho": self.rho_, "level_sd": self.level_sd_}
         return state, {"beta": self.beta_, "phi": self.phi_, "theta": self.theta_}, {}
 
     def _set_state(self, meta, arrays, texts):
         self.sigma2_ = float(meta["sigma2"])
         self.rho_ = float(meta["rho"])
+        self.level_sd_ = float(meta.get("level_sd", float("nan")))  # absent in fits saved before level_clip
         self.beta_, self.phi_, self.theta_ = arrays["beta"], arrays["phi"], arrays["theta"]
