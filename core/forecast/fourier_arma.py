@@ -54,6 +54,8 @@ class FourierARMA(Forecaster):
         level_days: window of the level term (0 disables it).
         level_clip: residuals enter the level term clipped at this many training standard deviations
             (None: unclipped).
+        order_candidates: ARMA orders tried besides ``(p, q)``; the one with the lowest one-step error on
+            the last ``order_holdout_days`` of the training data is used (``()``: always ``(p, q)``).
     """
 
     name = "fourier_arma"
@@ -75,6 +77,8 @@ class FourierARMA(Forecaster):
         halflife_days: float | None = None,
         level_days: float = 0.25,
         level_clip: float | None = 3.0,
+        order_candidates=((2, 2), (3, 1)),
+        order_holdout_days: float = 7.0,
         **kw,
     ):
         super().__init__(**kw)
@@ -103,11 +107,24 @@ class FourierARMA(Forecaster):
         if level_clip is not None and not level_clip > 0:
             raise InputError(f"level_clip must be > 0 or None (no clipping), got {level_clip}")
         self.level_clip = None if level_clip is None else float(level_clip)
+        try:
+            cands = tuple((int(a), int(b)) for a, b in (order_candidates or ()))
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"order_candidates must be (p, q) pairs like ((2, 2), (3, 1)), got "
+                             f"{order_candidates!r}") from exc
+        if any(a < 0 or b < 0 or a + b == 0 for a, b in cands):
+            raise InputError(f"order_candidates must be pairs of integers >= 0 with p + q >= 1, "
+                             f"got {order_candidates!r}")
+        self.order_candidates = cands
+        if order_holdout_days <= 0:
+            raise InputError(f"order_holdout_days must be > 0, got {order_holdout_days}")
+        self.order_holdout_days = float(order_holdout_days)
 
     def get_params(self) -> dict:
         keys = ("daily_harmonics", "weekly_harmonics", "weekend_harmonics", "p", "q", "arma_days", "transform")
-        keys += ("halflife_days", "level_days", "level_clip")
-        return {**super().get_params(), **{k: getattr(self, k) for k in keys}}
+        keys += ("halflife_days", "level_days", "level_clip", "order_holdout_days")
+        out = {**super().get_params(), **{k: getattr(self, k) for k in keys}}
+        return out | {"order_candidates": [list(c) for c in self.order_candidates]}
 
     # -- transforms --------------------------------------------------------
     def _fwd(self, y):
@@ -143,6 +160,31 @@ class FourierARMA(Forecaster):
 
     # -- fit -----------------------------------------------------------------
     def _fit(self, y: np.ndarray) -> None:
+        """Fit with ``(p, q)``, or with the order among it and ``order_candidates`` that forecasts best.
+
+        The candidates are fitted on the training data minus its last ``order_holdout_days`` and scored
+        one step ahead, on the original scale, on those days; the winner is refitted on all of it. Ties
+        and series shorter than three holdouts keep ``(p, q)``. The MLE picks the order's coefficients in
+        the transformed scale with equal weight on every period; the holdout scores the order the way it
+        is used (NASA validation: ARMA(2,2) at 1 minute, (2,1) at 5 minutes).
+        """
+        orders = [(self.p, self.q)] + [c for c in self.order_candidates if c != (self.p, self.q)]
+        hold = self.grid_.steps(pd.Timedelta(days=self.order_holdout_days))
+        if len(orders) > 1 and len(y) >= 3 * hold:
+            m = len(y) - hold
+            origins = np.arange(m, len(y))
+            ok = ~np.isnan(y[m:])
+            best = None
+            for order in orders:
+                self._fit_order(y[:m], *order)
+                err = y[m:][ok] - np.maximum(self._paths(y, origins[ok], 1)[:, 0], 0.0)
+                mse = float(np.mean(err**2)) if err.size else 0.0
+                if best is None or mse < best[0]:
+                    best = (mse, order)
+            orders = [best[1]]
+        self._fit_order(y, *orders[0])
+
+    def _fit_order(self, y: np.ndarray, p: int, q: int) -> None:
         from statsmodels.tsa.arima.model import ARIMA
 
         z = self._fwd(y)
@@ -169,10 +211,10 @@ class FourierARMA(Forecaster):
         tail = u[-w:]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = ARIMA(tail, order=(self.p, 0, self.q), trend="n").fit()
+            res = ARIMA(tail, order=(p, 0, q), trend="n").fit()
         params = dict(zip(res.param_names, np.asarray(res.params), strict=True))
-        self.phi_ = np.array([params[f"ar.L{i}"] for i in range(1, self.p + 1)])
-        self.theta_ = np.array([params[f"ma.L{i}"] for i in range(1, self.q + 1)])
+        self.phi_ = np.array([params[f"ar.L{i}"] for i in range(1, p + 1)])
+        self.theta_ = np.array([params[f"ma.L{i}"] for i in range(1, q + 1)])
         self.sigma2_ = float(params["sigma2"])
 
     # -- forecast --------------------------------------------------------------
@@ -186,11 +228,12 @@ class FourierARMA(Forecaster):
 
     def _psi_var(self, h: int) -> np.ndarray:
         """Forecast-error variance of the ARMA at horizons 1..h."""
+        p, q = len(self.phi_), len(self.theta_)  # the fitted order
         psi = np.zeros(h)
         psi[0] = 1.0
         for j in range(1, h):
-            acc = self.theta_[j - 1] if j - 1 < self.q else 0.0
-            for i in range(1, min(self.p, j) + 1):
+            acc = self.theta_[j - 1] if j - 1 < q else 0.0
+            for i in range(1, min(p, j) + 1):
                 acc += self.phi_[i - 1] * psi[j - i]
             psi[j] = acc
         return self.sigma2_ * np.cumsum(psi**2)
@@ -214,7 +257,7 @@ class FourierARMA(Forecaster):
         u = u - self.rho_ * lev
         u0 = np.where(np.isnan(u), 0.0, u)  # no data: the residual's mean
         e = self._innovations(u0)
-        p, q = self.p, self.q
+        p, q = len(self.phi_), len(self.theta_)  # the fitted order (order_candidates may pick another)
         lag = max(p, q, 1)
         # Residual/innovation histories before each origin (index 0 = the latest).
         idx = origins[:, None] - 1 - np.arange(lag)[None, :]
