@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -30,7 +29,9 @@ import numpy as np
 from core.errors import InputError
 from core.forecast.base import Forecaster, make_model
 from core.forecast.cache import cache_key, series_fingerprint
+from core.jsonable import to_jsonable
 from core.series import TrafficSeries
+from core.store import write_json
 
 __all__ = ["FORECAST_CANDIDATES", "ModelChoice", "select_model"]
 
@@ -156,16 +157,9 @@ def select_model(series: TrafficSeries, horizon_steps: int, *, use: str = "forec
             policy_kw = {**policy_kw, "candidates": cands}
         choice, fitted = _by_policy_error(series, int(horizon_steps), cut, policy_kw), None
     if path is not None:
-        _write_atomic(path, json.dumps(choice.to_dict(), default=float))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_json(path, to_jsonable(choice.to_dict()))
+        except (OSError, ValueError):
+            pass  # a cache that cannot be written is a cache miss next time, not an error
     return ModelChoice(**{**choice.to_dict(), "fitted": fitted})
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a cache that cannot be written is a cache miss next time, not an error

@@ -159,7 +159,7 @@ class DatasetStore:
             if host_ids is not None:
                 np.save(tmp / "host_ids.npy", np.asarray(host_ids, dtype=np.uint64), allow_pickle=False)
             report.synthetic = synthetic
-            _write_json(tmp / "report.json", report.to_dict())
+            write_json(tmp / "report.json", report.to_dict())
             info = DatasetInfo(
                 id=dataset_id,
                 name=name,
@@ -177,7 +177,7 @@ class DatasetStore:
                 columns=tuple(series.frame.columns),
                 files=tuple(files or ()),
             )
-            _write_json(tmp / "meta.json", info.to_dict())
+            write_json(tmp / "meta.json", info.to_dict())
             try:
                 os.rename(tmp, final)
             except OSError:
@@ -207,7 +207,7 @@ class DatasetStore:
         """
         path = self._path(self._real_id(dataset_id))
         checked = validate_events(events)
-        _write_json(path / EVENTS_FILE, {"events": [e.to_dict() for e in checked],
+        write_json(path / EVENTS_FILE, {"events": [e.to_dict() for e in checked],
                                          "updated": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")})
         return checked
 
@@ -337,7 +337,7 @@ class DatasetStore:
                 if saved.get("key") == key and self.exists(saved.get("id", "")):
                     return saved["id"]
             info = self.put(real, name="NASA KSC access logs, Jul-Aug 1995")
-            _write_json(marker, {"key": key, "id": info.id})
+            write_json(marker, {"key": key, "id": info.id})
             return info.id
         if not self.exists(demo.DEMO_ID):
             series, report = demo.demo_dataset()
@@ -355,7 +355,7 @@ class DatasetStore:
                 pass
 
 
-def _write_json(path: Path, obj) -> None:
+def write_json(path: Path, obj) -> None:
     """Write ``obj`` to ``path`` atomically: a unique temporary file beside it, flushed, then renamed over it.
 
     Readers see the old file or the new one, never a part; a failure leaves no temporary file behind.

@@ -94,7 +94,7 @@ def _forecast(args) -> int:
     params = {"events": events} if events else {}
     cache = None
     if not args.no_cache:
-        cache = ModelCache(args.models_dir or os.environ.get("TRAFFIC_MODELS_DIR") or "models")
+        cache = ModelCache(_models_dir(args))
     result = forecast_at(series, name, steps=steps, target=args.target, levels=levels, params=params, cache=cache,
                          dataset_id=dataset_id)
     if args.out:
@@ -135,6 +135,11 @@ def _backtest(args) -> int:
     return 0
 
 
+def _models_dir(args) -> str:
+    """``--models-dir``, else ``$TRAFFIC_MODELS_DIR``, else ``models``."""
+    return args.models_dir or os.environ.get("TRAFFIC_MODELS_DIR") or "models"
+
+
 def _select_model(args) -> int:
     import time
 
@@ -153,10 +158,9 @@ def _select_model(args) -> int:
     else:
         steps = parse_horizon("1d", series.interval)
     dataset_id = None if Path(args.data).exists() else args.data
-    models_dir = args.models_dir or os.environ.get("TRAFFIC_MODELS_DIR", "models")
     t0 = time.perf_counter()
     choice = select_model(series, steps, use=args.use, target=args.target, cut=args.cut, dataset_id=dataset_id,
-                          cache_dir=models_dir)
+                          cache_dir=_models_dir(args))
     obj = {**choice.to_dict(), "seconds": round(time.perf_counter() - t0, 2)}
     emit(args, obj, choice.reason + (" (cached)" if choice.cached else ""))
     return 0
