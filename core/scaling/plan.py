@@ -11,7 +11,8 @@ From an origin (default: the end of the data) the plan
    distribution; a Gaussian copula with a day-level factor and an AR(1) step process, both measured on the
    calibration window's errors, keeps busy days busy and quiet weeks quiet); for horizons of a day or more,
    each path's level is then spread as far as the traffic's level has moved from one week to the next in
-   the history (:func:`level_spread`): the 14-day calibration window cannot see week-to-week shifts;
+   the history, with Student-t tails for a spread measured on few weeks (:func:`level_spread`): the
+   14-day calibration window cannot see week-to-week shifts;
 3. simulates on every path the recommended policy, the best target-tracking preset and the static fleet
    sized for the SLA, and reports per policy the cost p10/p50/p90, the probability of missing the SLA, the
    expected overloaded periods, the peak servers and an hourly server schedule (p50 and p90 of each hour's
@@ -187,9 +188,17 @@ def level_spread(history: TrafficSeries, span: pd.Timedelta) -> dict:
     periods missing are left out) against the same run a week earlier; ``sigma`` is the root mean square of
     the log ratios (no drift assumed). A horizon under a day gets ``sigma`` 0: the calibrated intervals
     already hold there, and the level is anchored by the latest data.
+
+    ``dof``: the number of independent comparisons behind ``sigma`` (``pairs / d``: runs a day apart
+    overlap by ``d - 1`` days; at least 1). A scale measured on a few weeks is itself uncertain: the next
+    week's log ratio is Student-t with ``dof`` degrees of freedom, not normal (the predictive distribution
+    of a new observation when the scale is estimated from ``dof`` zero-mean ones). ``sigma_80`` is the
+    normal spread with that t's 10%-90% range, which the plan's cost band reports: on 18 days of history
+    (1 degree of freedom) 2.4 ``sigma``, on seven weeks (3) 1.3 ``sigma``.
     """
     if span < pd.Timedelta(days=1):
-        return {"sigma": 0.0, "pairs": 0, "window_days": 0, "why": "the horizon is under a day"}
+        return {"sigma": 0.0, "sigma_80": 0.0, "dof": 0.0, "pairs": 0, "window_days": 0,
+                "why": "the horizon is under a day"}
     d = min(int(math.ceil(span / pd.Timedelta(days=1))), 7)
     y = pd.Series(np.where(history.gap_mask(), np.nan, history.requests), index=history.index)
     per_day = y.resample("1D")
@@ -197,17 +206,23 @@ def level_spread(history: TrafficSeries, span: pd.Timedelta) -> dict:
     vol = daily.rolling(d).sum()  # NaN when any day of the run is missing or incomplete
     ratio = np.log(vol / vol.shift(7)).replace([np.inf, -np.inf], np.nan).dropna()
     if len(ratio) < MIN_LEVEL_PAIRS:
-        return {"sigma": 0.0, "pairs": int(len(ratio)), "window_days": d,
+        return {"sigma": 0.0, "sigma_80": 0.0, "dof": 0.0, "pairs": int(len(ratio)), "window_days": d,
                 "why": f"fewer than {MIN_LEVEL_PAIRS} whole {d}-day runs a week apart in the history"}
-    return {"sigma": float(np.sqrt(np.mean(ratio.to_numpy() ** 2))), "pairs": int(len(ratio)), "window_days": d}
+    from scipy.stats import norm, t  # imported here: scipy.stats is slow to import
+
+    sigma = float(np.sqrt(np.mean(ratio.to_numpy() ** 2)))
+    dof = max(1.0, len(ratio) / d)
+    return {"sigma": sigma, "pairs": int(len(ratio)), "window_days": d, "dof": dof,
+            "sigma_80": sigma * float(t.ppf(0.9, dof) / norm.ppf(0.9))}
 
 
 def _spread_levels(sample: np.ndarray, level: dict, seed: int) -> dict:
     """Scale each path of ``sample`` (in place) by a lognormal level factor so that the spread of the paths'
-    log volume is at least ``level["sigma"]``; returns ``level`` with the spread before and the factor's."""
+    log volume is at least ``level["sigma_80"]`` (:func:`level_spread`); returns ``level`` with the spread
+    before and the factor's."""
     tot = sample.sum(axis=1)
     before = float(np.std(np.log(tot[tot > 0]))) if (tot > 0).sum() > 1 else 0.0
-    extra = math.sqrt(max(level["sigma"] ** 2 - before**2, 0.0))
+    extra = math.sqrt(max(level["sigma_80"] ** 2 - before**2, 0.0))
     if extra > 0:
         z = np.random.default_rng([int(seed), 7]).standard_normal(sample.shape[0])
         sample *= np.exp(extra * z)[:, None]
@@ -395,11 +410,13 @@ def _level_text(level: dict) -> str:
         return f"; no level spread added ({level['why']})"
     if level["added_sigma"] <= 0:
         return (f"; the paths' volumes already spread as far ({level['paths_sigma_before']:.3f} in log) as "
-                f"{level['window_days']}-day volumes moved week over week in the history ({level['sigma']:.3f})")
+                f"{level['window_days']}-day volumes moved week over week in the history ({level['sigma']:.3f}, "
+                f"{level['sigma_80']:.3f} with the uncertainty of a spread measured on {level['dof']:.1f} weeks)")
     return (f"; each path's level then scaled by a lognormal factor (sigma {level['added_sigma']:.3f}) so its "
             f"volume spreads as far as {level['window_days']}-day volumes moved week over week in the history "
-            f"(root mean square of {level['pairs']} log ratios: {level['sigma']:.3f}; the paths alone spread "
-            f"{level['paths_sigma_before']:.3f})")
+            f"(root mean square of {level['pairs']} log ratios: {level['sigma']:.3f}, widened to "
+            f"{level['sigma_80']:.3f} because {level['dof']:.1f} independent weekly changes measured it: a "
+            f"Student-t's 10%-90% range; the paths alone spread {level['paths_sigma_before']:.3f})")
 
 
 def _span_text(span: pd.Timedelta) -> str:

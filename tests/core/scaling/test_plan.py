@@ -124,8 +124,14 @@ def test_level_spread_is_how_far_weekly_volumes_moved():
     assert a["sigma"] < 0.05  # a steady level: Poisson noise only
     assert b["sigma"] > 5 * a["sigma"]  # the x2.5 step is in several of the week-over-week ratios
     assert level_spread(step, pd.Timedelta(days=30))["window_days"] == 7
-    assert level_spread(step, pd.Timedelta(hours=6)) == {"sigma": 0.0, "pairs": 0, "window_days": 0,
-                                                         "why": "the horizon is under a day"}
+    assert level_spread(step, pd.Timedelta(hours=6)) == {"sigma": 0.0, "sigma_80": 0.0, "dof": 0.0, "pairs": 0,
+                                                         "window_days": 0, "why": "the horizon is under a day"}
+    # The spread is measured on few independent weeks, so the band uses a Student-t's 10%-90% range: wider
+    # than sigma, the more so the shorter the history.
+    assert b["dof"] == pytest.approx(b["pairs"] / 7)
+    longer = level_spread(G.step_change(days=56, interval="15min", step_day=20, seed=2), week)
+    assert longer["dof"] > b["dof"]
+    assert b["sigma_80"] / b["sigma"] > longer["sigma_80"] / longer["sigma"] > 1.0
     short = level_spread(step.window(None, step.start + pd.Timedelta(days=9)), week)
     assert short["sigma"] == 0.0
     assert "fewer than" in short["why"]
@@ -136,5 +142,5 @@ def test_the_paths_spread_at_least_as_far_as_the_weekly_level_moved(trend):
     lv = p.forecast["level"]
     assert lv["sigma"] > 0.1  # +5%/day moves three days' volume by ~0.35 in log over a week
     assert lv["added_sigma"] > 0
-    assert np.sqrt(lv["paths_sigma_before"] ** 2 + lv["added_sigma"] ** 2) == pytest.approx(lv["sigma"])
+    assert np.sqrt(lv["paths_sigma_before"] ** 2 + lv["added_sigma"] ** 2) == pytest.approx(lv["sigma_80"])
     assert "week over week" in p.forecast["how"]
