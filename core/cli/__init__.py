@@ -17,7 +17,7 @@ import warnings
 from core.cli.model_args import BadChoice
 from core.errors import InputError
 
-__all__ = ["main", "build_parser", "COMMANDS", "SUBCOMMAND_MODULES"]
+__all__ = ["main", "build_parser", "COMMANDS", "SUBCOMMAND_MODULES", "FAST_EXIT"]
 
 #: Modules exposing ``register(subparsers)``; each adds its own subcommands.
 SUBCOMMAND_MODULES = ("core.cli.data", "core.cli.events", "core.cli.scaling", "core.cli.forecast", "core.cli.deploy",
@@ -31,6 +31,9 @@ COMMANDS = {
     "export-policy": "core.cli.deploy",
     "warmup": "core.cli.warmup",
 }
+#: Subcommands after which ``python -m core`` leaves with ``os._exit`` once its output is flushed (their
+#: work is on disk when ``main`` returns; the interpreter's teardown only frees memory): ``core/__main__.py``.
+FAST_EXIT = frozenset({"ingest"})
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
