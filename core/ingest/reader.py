@@ -105,27 +105,53 @@ class _ContentHash:
             if self._ahead is None:
                 self._hex = (self._h or hashlib.sha256()).hexdigest()
             else:
-                try:
-                    now = os.fstat(self._raw.fileno())
-                except (OSError, ValueError):
-                    now = None
+                now = self._stat()
                 self._hex = (self._ahead.result(self._pos, now) if now is not None else None) or self._rehash()
         return self._hex
 
+    def _stat(self) -> os.stat_result | None:
+        """The parsed file's status now: from the open file, else from its path if that still names it."""
+        try:
+            return os.fstat(self._raw.fileno())
+        except (OSError, ValueError):  # closed already
+            pass
+        try:
+            st = os.stat(self._ahead.path)
+        except OSError:
+            return None
+        return st if (st.st_dev, st.st_ino) == self._ahead.identity[:2] else None
+
     def _rehash(self) -> str:
-        """The file changed while it was read (it grew, or was rewritten): hash the bytes parsed, read again."""
+        """The file changed while it was read (it grew, or was rewritten): hash the bytes parsed, read again
+        from the same file (the open one; a file renamed away and replaced meanwhile is still the one read)."""
         h = hashlib.sha256()
         left = self._pos
         try:
-            with open(self._ahead.path, "rb") as f:
-                while left > 0:
-                    block = f.read(min(left, prehash.BLOCK_BYTES))
-                    if not block:
-                        break
-                    h.update(block)
-                    left -= len(block)
+            fd = self._raw.fileno()
+        except (OSError, ValueError):
+            fd = None
+        if fd is None or not hasattr(os, "pread"):
+            if self._stat() is None:
+                raise InputError(f"{self._name} changed while it was being read; ingest it again")
+            f = open(self._ahead.path, "rb")  # noqa: SIM115 - closed below
+            fd = f.fileno()
+        else:
+            f = None
+        try:
+            at = 0
+            while left > 0:
+                n = min(left, prehash.BLOCK_BYTES)
+                block = os.pread(fd, n, at) if hasattr(os, "pread") else os.read(fd, n)
+                if not block:
+                    break
+                h.update(block)
+                at += len(block)
+                left -= len(block)
         except OSError:
             left = -1
+        finally:
+            if f is not None:
+                f.close()
         if left != 0:
             raise InputError(f"{self._name} changed while it was being read (it is shorter now); ingest it again")
         return h.hexdigest()

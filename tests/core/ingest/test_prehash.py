@@ -129,3 +129,27 @@ def test_the_same_file_twice_is_still_one_dataset_file_and_one_duplicate(tmp_pat
     assert res.files[0]["digest"] == plain.files[0]["digest"]
     assert res.report.files[0].skipped == ""
     assert res.report.files[1].skipped.startswith("duplicate of")
+
+
+def test_a_log_rotated_away_while_it_is_read_is_hashed_from_the_file_read(tmp_path):
+    """Rotated during the read (grown, renamed, a new file in its place): the digest is the parsed file's."""
+    path = tmp_path / "access.log"
+    path.write_bytes(_log(20_000))
+    (ahead,) = prehash.start([path])
+    ahead.done.wait()
+    src = open_sources(path, max_bytes=1 << 30)[0]
+    try:
+        parts = []
+        for chunk in src.chunks(chunk_bytes=256 << 10, prefetch=False):
+            if not parts:
+                with open(path, "ab") as f:
+                    f.write(_log(500, minute=30))
+                path.rename(tmp_path / "access.log.1")
+                path.write_bytes(_log(100, minute=40))
+            parts.append(chunk.tobytes())
+        digest = src.digest
+    finally:
+        src.close()
+    rotated = (tmp_path / "access.log.1").read_bytes()
+    assert b"".join(parts) == rotated
+    assert digest == hashlib.sha256(rotated).hexdigest()
