@@ -118,7 +118,17 @@ def parse_lines(buf, words, lo, hi, keep):
             h = (h ^ np.uint64(c)) * np.uint64(0x100000001B3)
             p += 1
             c = buf[_u(p)]
-        if p != s and c != 10:
+        if p != s and c != 10 and buf[_u(p + 1)] == 45 and buf[_u(p + 2)] == 32 and buf[_u(p + 3)] == 45 \
+                and buf[_u(p + 4)] == 32:
+            # The usual ' - - ' (no ident, no user): what the two loops below would find. With the timestamp's
+            # check repeated here on this straight path: 0.26 -> 0.24 s per 384 MB (0.255 with one shared check).
+            p += 5
+            ok = (p + 30 <= hi and buf[_u(p)] == 91 and buf[_u(p + 3)] == 47 and buf[_u(p + 7)] == 47
+                  and buf[_u(p + 12)] == 58 and buf[_u(p + 15)] == 58 and buf[_u(p + 18)] == 58
+                  and buf[_u(p + 21)] == 32
+                  and buf[_u(p + 27)] == 93 and buf[_u(p + 28)] == 32 and buf[_u(p + 29)] == 34
+                  and (buf[_u(p + 22)] == 43 or buf[_u(p + 22)] == 45))
+        elif p != s and c != 10:
             p += 1
             q = p
             c = buf[_u(p)]
