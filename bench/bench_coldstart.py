@@ -66,10 +66,13 @@ FLOOR = {
 
 
 #: One ``python -m core ingest``-like process timed from inside (``--phases``): the wall clock at the end of each
-#: phase and the process's CPU seconds in it (all threads), as ``what|end s|CPU s`` lines.
+#: phase and the process's CPU seconds in it (all threads), as ``what|end s|CPU s`` lines. Like the CLI, it starts
+#: hashing the log ahead (``core.prehash``) before its imports.
 PHASES = r"""
 import sys, tempfile, time
 t0, c0 = time.perf_counter(), time.process_time()
+from core import prehash
+prehash.start([sys.argv[1]])  # as `python -m core ingest` does before its imports (core/cli/__init__.py)
 marks = []
 def mark(what):
     marks.append((what, time.perf_counter() - t0, time.process_time() - c0))

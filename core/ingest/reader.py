@@ -23,6 +23,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from core import prehash
 from core.errors import InputError
 from core.ingest.apache import looks_like_apache
 
@@ -67,6 +68,95 @@ def _last_newline(buf: np.ndarray, total: int) -> int:
     return -1
 
 
+class _ContentHash:
+    """The sha256 of a source's content, fed in order; for a file hashed ahead (``core.prehash``), that digest.
+
+    ``raw``: the open file of a plain (uncompressed) path, else None. The file is claimed from
+    ``core.prehash`` at the first update (so a source opened only to detect the format claims nothing);
+    then updates only count the bytes, and :meth:`hexdigest` takes the thread's digest when it covers
+    exactly those bytes of the unchanged file, or else hashes the file's first bytes again itself.
+    """
+
+    def __init__(self, raw: BinaryIO | None = None, name: str = "input") -> None:
+        self._raw = raw
+        self._name = name
+        self._h = None
+        self._ahead: prehash.Ahead | None = None
+        self._pos = 0
+        self._started = False
+        self._hex: str | None = None
+
+    def update(self, data) -> None:
+        if not self._started:
+            self._started = True
+            if self._raw is not None:
+                try:
+                    self._ahead = prehash.claim(os.fstat(self._raw.fileno()))
+                except (OSError, ValueError):
+                    self._ahead = None
+            if self._ahead is None:
+                self._h = hashlib.sha256()
+        if self._h is not None:
+            self._h.update(data)
+        self._pos += len(data) if not isinstance(data, np.ndarray) else data.nbytes
+
+    def hexdigest(self) -> str:
+        if self._hex is None:
+            if self._ahead is None:
+                self._hex = (self._h or hashlib.sha256()).hexdigest()
+            else:
+                now = self._stat()
+                self._hex = (self._ahead.result(self._pos, now) if now is not None else None) or self._rehash()
+        return self._hex
+
+    def _stat(self) -> os.stat_result | None:
+        """The parsed file's status now: from the open file, else from its path if that still names it."""
+        try:
+            return os.fstat(self._raw.fileno())
+        except (OSError, ValueError):  # closed already
+            pass
+        try:
+            st = os.stat(self._ahead.path)
+        except OSError:
+            return None
+        return st if (st.st_dev, st.st_ino) == self._ahead.identity[:2] else None
+
+    def _rehash(self) -> str:
+        """The file changed while it was read (it grew, or was rewritten): hash the bytes parsed, read again
+        from the same file (the open one; a file renamed away and replaced meanwhile is still the one read)."""
+        h = hashlib.sha256()
+        left = self._pos
+        try:
+            fd = self._raw.fileno()
+        except (OSError, ValueError):
+            fd = None
+        if fd is None or not hasattr(os, "pread"):
+            if self._stat() is None:
+                raise InputError(f"{self._name} changed while it was being read; ingest it again")
+            f = open(self._ahead.path, "rb")  # noqa: SIM115 - closed below
+            fd = f.fileno()
+        else:
+            f = None
+        try:
+            at = 0
+            while left > 0:
+                n = min(left, prehash.BLOCK_BYTES)
+                block = os.pread(fd, n, at) if hasattr(os, "pread") else os.read(fd, n)
+                if not block:
+                    break
+                h.update(block)
+                at += len(block)
+                left -= len(block)
+        except OSError:
+            left = -1
+        finally:
+            if f is not None:
+                f.close()
+        if left != 0:
+            raise InputError(f"{self._name} changed while it was being read (it is shorter now); ingest it again")
+        return h.hexdigest()
+
+
 class _Ring:
     """Rotating read buffers, shared by the inputs read one after another (allocated once per ingest)."""
 
@@ -92,7 +182,7 @@ class Source:
     max_bytes: int
     raw_size: int | None = None
     bytes_read: int = 0
-    _hash: hashlib._Hash = field(default_factory=hashlib.sha256, repr=False)
+    _hash: _ContentHash = field(default_factory=_ContentHash, repr=False)
     _stream: BinaryIO | None = field(default=None, repr=False)
     _head: bytes = b""
 
@@ -341,6 +431,8 @@ def _open_one(src, max_bytes: int) -> Source:
             "split the file or raise the limit (TRAFFIC_MAX_UPLOAD_MB)"
         )
     source = Source(name=name, raw=raw, compression=compression, max_bytes=max_bytes, raw_size=raw_size)
+    if raw_size is not None and compression == "none":  # a plain file: perhaps hashed ahead (core.prehash)
+        source._hash = _ContentHash(raw, name)
     try:
         source.open()
     except BaseException:

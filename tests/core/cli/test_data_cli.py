@@ -50,6 +50,22 @@ def test_human_output(tmp_path):
     assert "assumed" in r.stdout
 
 
+def test_ingest_leaves_early_with_its_output_and_dataset_complete(outage_log, tmp_path):
+    """``python -m core ingest`` skips the interpreter's teardown (os._exit): a report written to a file
+    (block-buffered) is whole, and the dataset is stored for the next process."""
+    log, _ = outage_log
+    out = tmp_path / "report.json"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    with open(out, "w") as fh:
+        r = subprocess.run([sys.executable, "-m", "core", "ingest", str(log), "--json", "--data-dir",
+                            str(tmp_path / "d")], stdout=fh, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+                           timeout=300)
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(out.read_text())
+    listed = json.loads(run("datasets", "--json", data_dir=tmp_path / "d").stdout)
+    assert obj["dataset_id"] in [d["id"] for d in listed["datasets"]]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
