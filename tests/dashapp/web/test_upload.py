@@ -197,6 +197,8 @@ def test_name_from_header_and_multipart(live_server):
                       headers={"X-File-Name": "%2E%2E%2Fcaf%C3%A9.csv"})
     assert r.status_code == 202
     assert r.json()["name"] == "café.csv"
+    # Waited for, so that no job of this test is still storing a dataset when the next test counts them.
+    assert wait_job(live_server, r.json()["upload_id"])["state"] == "done"
     r = requests.post(live_server.url + "/upload", files={"file": ("../weekly load.csv", data + b"\n1")}, timeout=30)
     assert r.status_code == 202, r.text
     job = wait_job(live_server, r.json()["upload_id"])
