@@ -12,9 +12,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from core.ingest._clf_kernel import _next_newline
-
 __all__ = ["split_fields", "fnv_spans", "count_newlines"]
+
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+_ONES = np.uint64(0x0101010101010101)
+_NLS = np.uint64(0x0A0A0A0A0A0A0A0A)
+_HIGH = np.uint64(0x8080808080808080)
+#: ``buf[_u(i)]``: an unsigned index, so numba emits no negative-index wraparound test per read (every index
+#: here is >= 0 by construction), as in ``_clf_kernel``.
+_u = np.uint64
 
 
 @njit(cache=True, nogil=True)
@@ -33,6 +39,10 @@ def split_fields(buf, words, lo, hi, sep, want, nlines, count_all):
         ``(line_start, line_end, nfields, starts, ends)``: per line its span without the
         newline and trailing ``\\r``, its number of fields, and ``starts[i, k]``/``ends[i, k]``
         of field ``want[k]`` (-1 when the line has fewer fields).
+
+    One function body, no helper taking an array (the former ``_next_newline`` call cost an atomic
+    reference-count increment and decrement of ``buf`` and ``words`` per line), and unsigned indices:
+    the treatment of ``_clf_kernel.parse_lines``.
     """
     nw = len(want)
     line_start = np.empty(nlines, dtype=np.int64)
@@ -40,6 +50,7 @@ def split_fields(buf, words, lo, hi, sep, want, nlines, count_all):
     nfields = np.zeros(nlines, dtype=np.int64)
     starts = np.empty((nlines, nw), dtype=np.int64)
     ends = np.empty((nlines, nw), dtype=np.int64)
+    nwords = hi >> 3
     i = 0
     p = lo
     while p < hi and i < nlines:
@@ -48,49 +59,56 @@ def split_fields(buf, words, lo, hi, sep, want, nlines, count_all):
         k = 0
         q = s
         for c in range(nw):
-            starts[i, c] = -1
-            ends[i, c] = -1
+            starts[_u(i), _u(c)] = -1
+            ends[_u(i), _u(c)] = -1
         while True:
             fs = q
-            if buf[q] == 34:  # quoted: to the closing quote (a backslash escapes one byte)
+            if buf[_u(q)] == 34:  # quoted: to the closing quote (a backslash escapes one byte)
                 q += 1
-                while buf[q] != 34 and buf[q] != 10:
-                    if buf[q] == 92 and buf[q + 1] != 10:
+                while buf[_u(q)] != 34 and buf[_u(q)] != 10:
+                    if buf[_u(q)] == 92 and buf[_u(q + 1)] != 10:
                         q += 1
                     q += 1
-                if buf[q] == 34:
+                if buf[_u(q)] == 34:
                     q += 1
-            while buf[q] != sep and buf[q] != 10:
+            while buf[_u(q)] != sep and buf[_u(q)] != 10:
                 q += 1
             fe = q
-            if buf[q] == 10 and fe > fs and buf[fe - 1] == 13:
+            if buf[_u(q)] == 10 and fe > fs and buf[_u(fe - 1)] == 13:
                 fe -= 1
-            if k < nw and want[k] == f:
-                starts[i, k] = fs
-                ends[i, k] = fe
+            if k < nw and want[_u(k)] == f:
+                starts[_u(i), _u(k)] = fs
+                ends[_u(i), _u(k)] = fe
                 k += 1
             f += 1
-            if buf[q] == 10:
+            if buf[_u(q)] == 10:
                 break
             q += 1
             if k == nw and not count_all:
                 f += 1  # the separator just passed starts one more field
-                q = _next_newline(buf, words, q, hi)
+                # The newline, eight bytes at a time; written out here, not called (see the docstring).
+                while q < hi and (q & 7) != 0 and buf[_u(q)] != 10:
+                    q += 1
+                if q < hi and buf[_u(q)] != 10:
+                    w = q >> 3
+                    while w < nwords:
+                        v = words[_u(w)] ^ _NLS
+                        if (v - _ONES) & ~v & _HIGH:  # some byte of the word is a newline
+                            break
+                        w += 1
+                    q = w << 3
+                    while q < hi and buf[_u(q)] != 10:
+                        q += 1
                 break
         e = q
-        if e > s and buf[e - 1] == 13:
+        if e > s and buf[_u(e - 1)] == 13:
             e -= 1
-        line_start[i] = s
-        line_end[i] = e
-        nfields[i] = f
+        line_start[_u(i)] = s
+        line_end[_u(i)] = e
+        nfields[_u(i)] = f
         i += 1
         p = q + 1
     return line_start, line_end, nfields, starts, ends
-
-
-_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
-_ONES = np.uint64(0x0101010101010101)
-_NLS = np.uint64(0x0A0A0A0A0A0A0A0A)
 
 
 @njit(cache=True, nogil=True)
@@ -99,15 +117,15 @@ def count_newlines(buf, words, lo, hi):
     n = 0
     x = lo
     while x < hi and (x & 7) != 0:
-        n += buf[x] == 10
+        n += buf[_u(x)] == 10
         x += 1
     for w in range(x >> 3, hi >> 3):
-        v = words[w] ^ _NLS  # a newline byte is now zero
+        v = words[_u(w)] ^ _NLS  # a newline byte is now zero
         t = ((v & _LOW7) + _LOW7) | v  # high bit set in every non-zero byte, exactly
         zero = (~t) >> np.uint64(7) & _ONES  # 1 in each byte that was a newline
         n += (zero * _ONES) >> np.uint64(56)  # their sum, in the top byte
     for y in range(max(x, (hi >> 3) << 3), hi):
-        n += buf[y] == 10
+        n += buf[_u(y)] == 10
     return n
 
 
@@ -122,30 +140,30 @@ def fnv_spans(buf, starts, ends, port_mode):
     n = len(starts)
     out = np.zeros(n, dtype=np.uint64)
     for i in range(n):
-        s = starts[i]
-        e = ends[i]
+        s = starts[_u(i)]
+        e = ends[_u(i)]
         if s < 0 or e <= s:
             continue
-        if port_mode == 2 and buf[s] == 91:  # [::1]:443
+        if port_mode == 2 and buf[_u(s)] == 91:  # [::1]:443
             c = s + 1
-            while c < e and buf[c] != 93:
+            while c < e and buf[_u(c)] != 93:
                 c += 1
             s, e = s + 1, c
         elif port_mode > 0:
             colons = 0
             if port_mode == 2:
                 for c in range(s, e):
-                    colons += buf[c] == 58
+                    colons += buf[_u(c)] == 58
             if port_mode == 1 or colons == 1:
                 c = e - 1
-                while c > s and 48 <= buf[c] <= 57:
+                while c > s and 48 <= buf[_u(c)] <= 57:
                     c -= 1
-                if c > s and c < e - 1 and buf[c] == 58:
+                if c > s and c < e - 1 and buf[_u(c)] == 58:
                     e = c
         if e <= s:
             continue
         h = np.uint64(0xCBF29CE484222325)
         for k in range(s, e):
-            h = (h ^ np.uint64(buf[k])) * np.uint64(0x100000001B3)
-        out[i] = h
+            h = (h ^ np.uint64(buf[_u(k)])) * np.uint64(0x100000001B3)
+        out[_u(i)] = h
     return out
