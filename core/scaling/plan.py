@@ -415,8 +415,8 @@ def _level_text(level: dict) -> str:
     return (f"; each path's level then scaled by a lognormal factor (sigma {level['added_sigma']:.3f}) so its "
             f"volume spreads as far as {level['window_days']}-day volumes moved week over week in the history "
             f"(root mean square of {level['pairs']} log ratios: {level['sigma']:.3f}, widened to "
-            f"{level['sigma_80']:.3f} because {level['dof']:.1f} independent weekly changes measured it: a "
-            f"Student-t's 10%-90% range; the paths alone spread {level['paths_sigma_before']:.3f})")
+            f"{level['sigma_80']:.3f}, a Student-t's 10%-90% range, as only {level['dof']:.1f} independent weekly "
+            f"changes measured it; the paths alone spread {level['paths_sigma_before']:.3f})")
 
 
 def _span_text(span: pd.Timedelta) -> str:
