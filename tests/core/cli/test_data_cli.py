@@ -167,3 +167,18 @@ def test_bad_many_file_input_exits_2_with_one_line_and_stores_nothing(tmp_path, 
     assert message in lines[0]
     store = tmp_path / "d"
     assert not store.exists() or [p for p in store.iterdir() if not p.name.startswith(".")] == []
+
+
+def test_the_hash_ahead_finds_the_paths_the_parser_will_read():
+    # core.cli reads the file arguments before it builds the parser (so that their hash starts before the
+    # imports): its list of options without a value must be the parser's own.
+    import argparse
+
+    from core.cli import _FLAGS, HASH_AHEAD, _file_words, build_parser
+
+    for command in HASH_AHEAD:
+        sub = next(a for a in build_parser(command)._actions if isinstance(a, argparse._SubParsersAction))
+        flags = {s for a in sub.choices[command]._actions if a.nargs == 0 for s in a.option_strings}
+        assert flags <= _FLAGS, f"add {sorted(flags - _FLAGS)} to core.cli._FLAGS"
+    assert _file_words(["a.log", "--json", "b.log", "--name", "x", "--tz=+02:00", "c.log"]) == ["a.log", "b.log",
+                                                                                                 "c.log"]

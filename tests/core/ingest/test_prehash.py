@@ -30,6 +30,20 @@ def _read(path, chunk_bytes=1 << 20) -> tuple[str, bytes]:
         src.close()
 
 
+def _read_while(path, change) -> tuple[str, bytes]:
+    """Read ``path`` in small chunks, calling ``change()`` once the first chunk is read (the file is claimed then)."""
+    src = open_sources(path, max_bytes=1 << 30)[0]
+    try:
+        parts = []
+        for chunk in src.chunks(chunk_bytes=256 << 10, prefetch=False):
+            if not parts:
+                change()
+            parts.append(chunk.tobytes())
+        return src.digest, b"".join(parts)
+    finally:
+        src.close()
+
+
 def test_a_file_hashed_ahead_gives_the_readers_digest_and_is_claimed_once(tmp_path):
     path = tmp_path / "a.log"
     content = _log(30_000)
@@ -47,20 +61,15 @@ def test_a_file_that_grows_while_it_is_read_is_hashed_as_parsed(tmp_path):
     path.write_bytes(_log(20_000))
     (ahead,) = prehash.start([path])
     ahead.done.wait()
-    src = open_sources(path, max_bytes=1 << 30)[0]
-    try:
-        parts = []
-        for chunk in src.chunks(chunk_bytes=256 << 10, prefetch=False):
-            if not parts:  # claimed with the first chunk; then the log grows
-                with open(path, "ab") as f:
-                    f.write(_log(500, minute=30))
-            parts.append(chunk.tobytes())
-        digest = src.digest
-    finally:
-        src.close()
+
+    def grow():  # claimed with the first chunk; then the log grows
+        with open(path, "ab") as f:
+            f.write(_log(500, minute=30))
+
+    digest, data = _read_while(path, grow)
     assert ahead.claimed
     assert ahead.digest is not None
-    assert b"".join(parts) == path.read_bytes()
+    assert data == path.read_bytes()
     assert digest == hashlib.sha256(path.read_bytes()).hexdigest() != ahead.digest
 
 
@@ -137,19 +146,14 @@ def test_a_log_rotated_away_while_it_is_read_is_hashed_from_the_file_read(tmp_pa
     path.write_bytes(_log(20_000))
     (ahead,) = prehash.start([path])
     ahead.done.wait()
-    src = open_sources(path, max_bytes=1 << 30)[0]
-    try:
-        parts = []
-        for chunk in src.chunks(chunk_bytes=256 << 10, prefetch=False):
-            if not parts:
-                with open(path, "ab") as f:
-                    f.write(_log(500, minute=30))
-                path.rename(tmp_path / "access.log.1")
-                path.write_bytes(_log(100, minute=40))
-            parts.append(chunk.tobytes())
-        digest = src.digest
-    finally:
-        src.close()
+
+    def rotate():
+        with open(path, "ab") as f:
+            f.write(_log(500, minute=30))
+        path.rename(tmp_path / "access.log.1")
+        path.write_bytes(_log(100, minute=40))
+
+    digest, data = _read_while(path, rotate)
     rotated = (tmp_path / "access.log.1").read_bytes()
-    assert b"".join(parts) == rotated
+    assert data == rotated
     assert digest == hashlib.sha256(rotated).hexdigest()
