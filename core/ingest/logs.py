@@ -46,6 +46,37 @@ def sorted_unique(a: np.ndarray, kind: str = "quicksort") -> np.ndarray:
     return a[keep]
 
 
+#: Multiplier of the slot function (2**64 / golden ratio, odd): it spreads any bits of a key over the top ones.
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def distinct_hashes(h: np.ndarray, rounds: int = 2) -> np.ndarray:
+    """The distinct values of 64-bit keys, sorted: ``sorted_unique(h)``, ~3x faster when they repeat.
+
+    A chunk's host hashes repeat (300k lines, ~20k hosts), and sorting them all is a third of the fold's time.
+    Instead each key is written into a direct-mapped table of its own size; the table keeps one value per
+    slot, all distinct; keys whose value is not in their slot (another key took it) go round again under
+    another slot function, and after ``rounds`` the few left are sorted. Only the distinct values are sorted.
+    """
+    h = np.asarray(h, dtype=np.uint64)
+    if len(h) < 4096:  # the tables would cost more than the sort
+        return sorted_unique(h)
+    bits = int(min(20, max(12, (len(h) // 4).bit_length())))
+    shift = np.uint64(64 - bits)
+    # An empty slot holds 0, so a key 0 would seem to find itself there: it is counted apart.
+    found, rest = [np.zeros(int((h == 0).any()), dtype=np.uint64)], h
+    for r in range(rounds):
+        slot = ((rest * (_MIX + np.uint64(2 * r))) >> shift).astype(np.intp)
+        table = np.zeros(1 << bits, dtype=np.uint64)
+        table[slot] = rest
+        found.append(table[table != 0])
+        rest = rest[table[slot] != rest]
+        if len(rest) == 0:
+            break
+    found.append(sorted_unique(rest))
+    return np.sort(np.concatenate(found))
+
+
 @dataclass
 class _Partial:
     """One parsed piece folded into per-minute sums (built in a worker thread)."""
@@ -107,8 +138,10 @@ def _fold(pc: ParsedChunk) -> _Partial:
         keep = ~no_host
         m, hh = m[keep], hh[keep]
     key32 = (hh & np.uint64(0xFFFFFFFF)).astype(np.int64)
-    part.pairs = sorted_unique((m << 32) | key32)
-    part.hosts = sorted_unique(hh)
+    # A log is in time order, so the keys come in runs of one minute: a stable sort (timsort) merges those
+    # runs, ~2.5x faster than quicksort here (bench/results/coldstart.md, round 3).
+    part.pairs = sorted_unique((m << 32) | key32, kind="stable")
+    part.hosts = distinct_hashes(hh)
     off = pc.offset_min
     if not (off != off[0]).any():  # one offset (the usual case): skip np.unique's sort
         part.offsets = [(int(off[0]), len(off))]
