@@ -13,6 +13,9 @@ Every figure is a whole process (``python -m core ...``, wall clock from the par
   twice: as installed (the ahead-of-time CLF kernel that ``python -m core warmup`` builds, when there) and with
   ``TRAFFIC_CLF_KERNEL=jit`` (numba's kernel). One unmeasured ingest of a one-line log per tree first, so that
   every tree's numba cache is warm;
+- with ``--minimal``: the least a process can do for the same dataset (``MINIMAL``, below: no pandas, no
+  report, no gaps; the same sha256 ahead, AOT kernel, two parser threads and fold, a parquet written by pyarrow),
+  in the same rounds: how far a pandas-free rewrite of the ingest could go;
 - with ``--floor``: what a process pays before it parses (``python -c`` of the imports: pandas, pyarrow,
   numba and loading each CLF kernel), in the same rounds.
 
@@ -23,8 +26,10 @@ run in the same rounds (it has no ``warmup`` command; its cold and warm figures 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -63,6 +68,79 @@ FLOOR = {
         "import pandas, pyarrow.parquet; from core.ingest.apache import kernel, warm_up; "
         "assert kernel()[0] == 'aot'; warm_up()",
 }
+
+
+#: ``--minimal``: a throw-away ingest of a CLF log that skips all it can (pandas, the report, gaps, rejected-line
+#: reasons, the atomic store): the sha256 ahead (``core.prehash``), numpy, the ahead-of-time kernel in two threads
+#: over a ring of 32 MB buffers, the per-minute sums and distinct keys, pyarrow's parquet. It prints the dataset id,
+#: requests and distinct hosts, which must equal the real ingest's (checked).
+MINIMAL = r"""
+import os, sys, types
+import core                                   # the numba cache folder; nothing heavy
+from core import prehash
+path, out = sys.argv[1], sys.argv[2]
+ahead = prehash.start([path])[0]
+pkg = types.ModuleType("core.ingest")         # the kernel's modules without core/ingest/__init__ (pandas)
+pkg.__path__ = [os.path.join(core.__path__[0], "ingest")]
+sys.modules["core.ingest"] = pkg
+import numpy as np
+from concurrent.futures import ThreadPoolExecutor
+from core.ingest import _clf_aot
+parse_lines = _clf_aot.load()
+assert parse_lines is not None, "run python -m core warmup first"
+CH = 32 << 20
+def uniq(a):
+    a = np.sort(a, kind="stable")
+    return a[np.concatenate(([True], a[1:] != a[:-1]))] if len(a) else a
+def work(buf, lo, hi):
+    minute, _, status, size, hh = parse_lines(buf, buf[: len(buf) // 8 * 8].view(np.uint64), lo, hi, 5)[:5]
+    m0 = int(minute.min()); rel = minute - m0
+    cols = (np.bincount(rel), np.bincount(rel, weights=size), np.bincount(rel[(status >= 400) & (status < 500)]),
+            np.bincount(rel[status >= 500]))
+    bits = int(min(20, max(12, (len(hh) // 4).bit_length())))
+    slot = ((hh * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)).astype(np.intp)
+    table = np.zeros(1 << bits, dtype=np.uint64); table[slot] = hh
+    hosts = np.concatenate([table[table != 0], hh[table[slot] != hh]])
+    return m0, cols, uniq((minute << 32) | (hh & np.uint64(0xFFFFFFFF)).astype(np.int64)), hosts
+pool, bufs, pending, parts = ThreadPoolExecutor(2), [np.empty(CH, dtype=np.uint8) for _ in range(3)], [], []
+with open(path, "rb", buffering=0) as f:
+    carry, i = 0, 0
+    while True:
+        buf, i = bufs[i % 3], i + 1
+        while len(pending) >= 2:              # the buffer two chunks back is free once its parse is done
+            parts += [fu.result() for fu in pending.pop(0)]
+        n = f.readinto(memoryview(buf)[carry:]) or 0
+        total = carry + n
+        if total == 0:
+            break
+        end = total if n == 0 else int(np.flatnonzero(buf[:total] == 10)[-1]) + 1
+        mid = end // 2 + int(np.flatnonzero(buf[end // 2:end] == 10)[0]) + 1
+        pending.append([pool.submit(work, buf, 0, mid), pool.submit(work, buf, mid, end)])
+        carry = total - end
+        bufs[i % 3][:carry] = buf[end:total]
+        if n == 0:
+            break
+    for p in pending:
+        parts += [fu.result() for fu in p]
+import pyarrow as pa, pyarrow.parquet as pq
+lo = min(p[0] for p in parts); n = max(p[0] + len(p[1][0]) for p in parts) - lo
+sums = [np.zeros(n) for _ in range(4)]
+for m0, cols, _, _ in parts:
+    for acc, c in zip(sums, cols):
+        acc[m0 - lo : m0 - lo + len(c)] += c
+pairs, hosts = uniq(np.concatenate([p[2] for p in parts])), uniq(np.concatenate([p[3] for p in parts]))
+unique = np.bincount((pairs >> 32) - lo, minlength=n).astype(float)
+ahead.done.wait()
+os.makedirs(out, exist_ok=True)
+stamps = pa.array(np.arange(lo, lo + n, dtype=np.int64) * 60_000_000_000, type=pa.timestamp("ns", tz="UTC"))
+pq.write_table(pa.table({"requests": sums[0], "bytes": sums[1], "errors_4xx": sums[2], "errors_5xx": sums[3],
+                         "unique_hosts": unique, "time": stamps}), os.path.join(out, "series.parquet"))
+np.save(os.path.join(out, "hosts.npy"), pairs)
+np.save(os.path.join(out, "host_ids.npy"), hosts)
+print(ahead.digest[:16], int(sums[0].sum()), len(hosts))
+sys.stdout.flush()
+os._exit(0)
+"""
 
 
 #: One ``python -m core ingest``-like process timed from inside (``--phases``): the wall clock at the end of each
@@ -107,13 +185,25 @@ for what, t, c in marks:
 """
 
 
+#: CPU seconds (user + system, all threads) of the last process ``timed`` ran.
+LAST_CPU = [0.0]
+
+
 def timed(args: list[str], root: Path, cache: Path | None = None, **env_vars: str) -> float:
     env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1", **env_vars)
     if cache is not None:
         env["NUMBA_CACHE_DIR"] = str(cache)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, *args], env=env, cwd=root, check=True, capture_output=True)
-    return time.perf_counter() - t0
+    done = subprocess.run([sys.executable, *args], env=env, cwd=root, check=True, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    LAST_CPU[0] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    LAST_OUT[0] = done.stdout
+    return wall
+
+
+LAST_OUT = [""]
 
 
 def cold_case(root: Path, tmp: Path, sim_store: Path, tag: str) -> dict[str, float]:
@@ -147,12 +237,14 @@ def main() -> None:
     ap.add_argument("--skip-cold", action="store_true", help="only the whole-process ingest of --log")
     ap.add_argument("--floor", action="store_true", help="also the imports and kernel loads, one process each")
     ap.add_argument("--phases", action="store_true", help="also where the time of one ingest of --log goes")
+    ap.add_argument("--minimal", action="store_true", help="also the pandas-free floor prototype (MINIMAL)")
     args = ap.parse_args()
     roots = {"now": ROOT} | ({"before": args.before} if args.before else {})
     # This tree with numba's CLF kernel too (the ahead-of-time one is used when the warm-up built it).
     ingests = {tag: (root, {}) for tag, root in roots.items()} | {"now, TRAFFIC_CLF_KERNEL=jit": (ROOT, {
         "TRAFFIC_CLF_KERNEL": "jit"})}
     res: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}  # CPU seconds (user + system, all threads) of the whole-process rows
     load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="coldstart-") as d:
         tmp = Path(d)
@@ -172,12 +264,24 @@ def main() -> None:
             if args.log:
                 for tag, (root, env) in ingests.items():
                     store = Path(tempfile.mkdtemp(dir=tmp))
-                    res.setdefault(f"`python -m core ingest` full log, whole process ({tag})", []).append(
+                    row = f"`python -m core ingest` full log, whole process ({tag})"
+                    res.setdefault(row, []).append(
                         timed(["-m", "core", "ingest", str(args.log), "--data-dir", str(store), "--json"], root,
                               **env))
+                    cpu.setdefault(row, []).append(LAST_CPU[0])
+                    report = json.loads(LAST_OUT[0])
                     shutil.rmtree(store, ignore_errors=True)
-                res.setdefault("plain Python loop, whole process", []).append(
-                    timed(["-c", PLAIN_LOOP, str(args.log)], ROOT))
+                row = "plain Python loop, whole process"
+                res.setdefault(row, []).append(timed(["-c", PLAIN_LOOP, str(args.log)], ROOT))
+                cpu.setdefault(row, []).append(LAST_CPU[0])
+                if args.minimal:
+                    row = "pandas-free floor prototype (`MINIMAL`), whole process"
+                    res.setdefault(row, []).append(timed(["-c", MINIMAL, str(args.log), str(tmp / "minimal")], ROOT))
+                    cpu.setdefault(row, []).append(LAST_CPU[0])
+                    got = LAST_OUT[0].split()
+                    want = [report["dataset_id"], str(int(report["requests_total"])), str(report["unique_hosts_total"])]
+                    if got != want:
+                        raise SystemExit(f"the prototype's dataset differs from the ingest's: {got} != {want}")
             if args.floor:
                 for k, code in FLOOR.items():
                     res.setdefault(f"{k} (floor)", []).append(timed(["-c", code], ROOT))
@@ -186,6 +290,10 @@ def main() -> None:
     print("| what (whole process) | s |\n|---|---:|")
     for k, v in res.items():
         print(f"| {k} | {statistics.median(v):.2f} ({min(v):.2f}..{max(v):.2f}) |")
+    if cpu:
+        print("\n| whole process | CPU s (user + system, all threads) |\n|---|---:|")
+        for k, v in cpu.items():
+            print(f"| {k} | {statistics.median(v):.2f} ({min(v):.2f}..{max(v):.2f}) |")
     loop = res.get("plain Python loop, whole process")
     if loop:
         for tag in ingests:
@@ -193,6 +301,10 @@ def main() -> None:
             ratio = statistics.median(ours) / statistics.median(loop)
             print(f"\nwhole-process ingest / plain loop ({tag}): {ratio:.2f}x "
                   "(goal <= 0.25x)")
+        if args.minimal:
+            ratio = statistics.median(res["pandas-free floor prototype (`MINIMAL`), whole process"]) / \
+                statistics.median(loop)
+            print(f"\nthe floor prototype / plain loop: {ratio:.2f}x (same dataset id, requests and hosts)")
     if args.phases and args.log:
         _phases(args.log, args.repeat)
     print(f"load average at the start {load_start:.1f}, at the end {os.getloadavg()[0]:.1f} "
