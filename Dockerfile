@@ -24,7 +24,19 @@ COPY gunicorn.conf.py .
 # Compile every numba kernel (log parsers, simulator) into the image, so no request waits for the compiler.
 # Not on the volume: a mounted volume would hide it. Writable by the app's user, so that a host whose CPU
 # differs from the build host's can add its own compiled code there.
-RUN python -m core warmup \
+# - libgomp1 stays: LightGBM links the system's OpenMP library (its wheel does not bundle it).
+# - gcc, g++ and libc6-dev are there for this step only (removed in the same layer): with them the warm-up
+#   builds the Common/Combined log parser ahead of time (numba's pycc checks for both compilers), so that
+#   `python -m core ingest` in the container does not load numba (~1 s per process).
+# - The build fails if that parser is missing, or if a forecasting library does not import without them.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libgomp1 gcc g++ libc6-dev \
+    && python -m core warmup \
+    && python -c "from core.ingest.apache import kernel; assert kernel()[0] == 'aot', 'no ahead-of-time parser'" \
+    && apt-get purge -y --auto-remove gcc g++ libc6-dev \
+    && rm -rf /var/lib/apt/lists/* \
+    && python -c "import lightgbm, prophet, statsmodels.api, sklearn" \
     && groupadd --gid 10001 traffic \
     && useradd --create-home --uid 10001 --gid 10001 traffic \
     && mkdir -p /var/lib/traffic \

@@ -46,3 +46,17 @@ def test_dockerfile_promises():
     assert re.search(r'^CMD \["gunicorn", "-c", "gunicorn.conf.py"\]', text, re.M)
     for src in re.findall(r"^COPY (\S+) ", text, re.M):
         assert (ROOT / src).exists(), f"COPY source {src} is missing"
+
+
+def test_the_image_keeps_what_the_forecasters_load_and_drops_the_compilers():
+    # LightGBM's wheel links the system's libgomp.so.1: a slim image without libgomp1 fails `import lightgbm`
+    # (seen in a real build). The compilers serve the ahead-of-time parser only and leave in the same layer;
+    # the imports are checked after they left.
+    text = DOCKERFILE.read_text()
+    install = re.search(r"apt-get install -y --no-install-recommends ([^\\&]+)", text).group(1).split()
+    purge = re.search(r"apt-get purge -y --auto-remove ([^\\&]+)", text).group(1).split()
+    assert "libgomp1" in install
+    assert "libgomp1" not in purge
+    assert {"gcc", "g++"} <= set(install) & set(purge)
+    imports = text.index('python -c "import lightgbm')
+    assert text.index("apt-get purge") < imports < text.index("USER 10001")
