@@ -53,8 +53,10 @@ def _simulator() -> None:
         simulate(series, "balanced", policy, engine="numba")
 
 
-def warm_up() -> WarmUp:
+def warm_up(build: bool = True) -> WarmUp:
     """Load or compile every numba kernel: the log parsers, the CLF parser ahead of time, the simulator's kernels.
+
+    ``build=False`` skips building the ahead-of-time parser (a server process loading what is there).
 
     Returns:
         Seconds spent per family (a few seconds each on an empty cache, well under one once cached; the
@@ -63,6 +65,8 @@ def warm_up() -> WarmUp:
     """
     out = WarmUp(cache_dir=os.environ.get("NUMBA_CACHE_DIR", ""))
     steps = (("log parsers", _parsers), ("CLF parser ahead of time", _clf_ahead_of_time), ("simulator", _simulator))
+    if not build:
+        steps = tuple(s for s in steps if s[1] is not _clf_ahead_of_time)
     for name, step in steps:
         t0 = time.perf_counter()
         try:

@@ -14,11 +14,13 @@ code with the same progress reporting and the same result cache.
 from __future__ import annotations
 
 import os
+import sys
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # one thread per job: worker processes are the parallelism
 
 from core.store import DatasetStore  # noqa: E402
+from core.warmup import warm_up  # noqa: E402
 from dashapp.app import create_app  # noqa: E402
 from dashapp.runtime.celery_app import make_celery  # noqa: E402
 from dashapp.runtime.settings import Settings  # noqa: E402
@@ -30,5 +32,23 @@ if settings.backend != "redis":
     raise SystemExit("the Celery worker needs TRAFFIC_BACKEND=redis and REDIS_URL (see docs/scale-out.md)")
 DatasetStore(settings.data_dir).default_id()  # as gunicorn does: the built-in dataset exists before any job
 dash_app = create_app(settings)
+
+
+def _warm_up() -> None:
+    """Load numba and every compiled kernel (log parsers, simulator) in the parent, before the pool forks.
+
+    The job processes inherit them: without this, each one's first upload or simulation paid numba's start
+    and the kernels' load (3-5 s in a fresh container, from a cold disk). A failure only costs that time.
+    """
+    try:
+        done = warm_up(build=False)
+    except Exception as exc:  # noqa: BLE001 - the jobs then load the kernels themselves
+        sys.stderr.write(f"warm-up failed ({type(exc).__name__}: {exc}); the first jobs load the kernels\n")
+        return
+    spent = ", ".join(f"{k} {v:.1f} s" for k, v in done.seconds.items())
+    sys.stderr.write(f"warm-up: compiled kernels loaded before the job processes fork ({spent})\n")
+
+
+_warm_up()
 #: What ``celery -A dashapp.worker`` finds: the Celery app the pages' callbacks were registered on.
 celery = make_celery(settings.redis_url)

@@ -27,3 +27,5 @@ def test_compose_file_runs_app_worker_and_redis_on_the_redis_backend():
         assert "traffic-shared:/var/lib/traffic" in services[name]["volumes"]
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
     assert services["app"]["image"] == services["worker"]["image"]
+    for name in ("app", "worker"):  # the kernels compiled into the image at build time are the ones used
+        assert "NUMBA_CACHE_DIR" not in services[name]["environment"]
