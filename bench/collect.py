@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ORDER = ["ingest", "ingest_formats", "fields_kernel", "ingest_files", "coldstart", "forecast", "intervals",
          "headroom_coverage", "ensemble", "anomalies", "scaling", "recommend", "choice_rule", "plan",
-         "plan_calibration", "pages", "first_paint", "uploads", "cache", "load", "scaleout"]
+         "plan_calibration", "pages", "first_paint", "job_start", "uploads", "cache", "load", "scaleout"]
 HEADER = """# Benchmarks
 
 Latest results of the scripts in `bench/` (run by hand, never in CI), assembled by

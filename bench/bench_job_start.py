@@ -1,0 +1,98 @@
+"""How long a background forecast job takes in a fresh gunicorn (disk backend), for one or more gunicorn configs.
+
+Usage (run by hand; one heavy job at a time on the shared 2-core machine):
+
+    git show HEAD~1:gunicorn.conf.py > /tmp/before.conf.py
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_job_start.py --conf gunicorn.conf.py --conf /tmp/before.conf.py
+
+Each round starts gunicorn with each config in turn (new data, cache and models folders, so nothing is cached),
+then drives four Forecast-page jobs over HTTP as the browser does (``tests/scaleout/dash_http.py``): LightGBM
+and Fourier+ARMA ("sarima"), 15-minute periods, 12 h ahead, each from its own origin. The figure is the time
+from starting the job to its result (polled every 0.1 s). Every job runs in a process forked from a gunicorn
+worker, so what that worker loaded before it served (``post_worker_init``) is what the job does not load again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.scaleout.dash_http import DashHTTP  # noqa: E402
+from tests.scaleout.test_cluster import _open_forecast  # noqa: E402
+
+JOBS = (("lightgbm", "08-14"), ("sarima", "08-15"), ("lightgbm", "08-16"), ("sarima", "08-17"))
+PORT = 8079
+
+
+def _serve(conf: Path, root: Path) -> subprocess.Popen:
+    env = dict(os.environ, TRAFFIC_BIND=f"127.0.0.1:{PORT}", TRAFFIC_DATA_DIR=str(root / "data"),
+               TRAFFIC_CACHE_DIR=str(root / "cache"), TRAFFIC_MODELS_DIR=str(root / "models"), OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", str(conf)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit(f"gunicorn with {conf} did not answer /health in 120 s")
+
+
+def _jobs() -> dict[str, list[float]]:
+    host = DashHTTP(f"http://127.0.0.1:{PORT}")
+    out: dict[str, list[float]] = {}
+    for model, day in JOBS:
+        query = f"model={model}&granularity=15&horizon=12h&origin=1995-{day}T00:00"
+        end_id, _, request = _open_forecast(host, query)
+        if not request:
+            raise SystemExit(f"{query}: no job (cached?)")
+        t0 = time.perf_counter()
+        job = host.start_job(end_id, "forecast", request)
+        status, _ = host.wait(job, timeout=300, interval=0.1)
+        if status != 200:
+            raise SystemExit(f"{query}: the job answered {status}")
+        out.setdefault(model, []).append(time.perf_counter() - t0)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--conf", action="append", type=Path, required=True, help="a gunicorn config (repeatable)")
+    ap.add_argument("--rounds", type=int, default=2)
+    args = ap.parse_args()
+    res: dict[tuple[str, str], list[float]] = {}
+    load = os.getloadavg()[0]
+    for _ in range(args.rounds):
+        for conf in args.conf:
+            root = Path(tempfile.mkdtemp(prefix="jobstart-"))
+            proc = _serve(conf.resolve(), root)
+            try:
+                for model, secs in _jobs().items():
+                    res.setdefault((str(conf), model), []).extend(secs)
+            finally:
+                os.killpg(proc.pid, 15)
+                proc.wait(30)
+                shutil.rmtree(root, ignore_errors=True)
+    print(f"{os.cpu_count()} cores; load average {load:.1f} -> {os.getloadavg()[0]:.1f}; "
+          f"{args.rounds} rounds x 2 jobs per model")
+    print("| gunicorn config | model | job start to result, s: median (min..max) |\n|---|---|---:|")
+    for (conf, model), v in res.items():
+        print(f"| `{conf}` | {model} | {statistics.median(v):.2f} ({min(v):.2f}..{max(v):.2f}) |")
+
+
+if __name__ == "__main__":
+    main()
