@@ -18,42 +18,23 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.conftest import LiveServer  # noqa: E402
 from tests.scaleout.dash_http import DashHTTP  # noqa: E402
 from tests.scaleout.test_cluster import _open_forecast  # noqa: E402
 
 JOBS = (("lightgbm", "08-14"), ("sarima", "08-15"), ("lightgbm", "08-16"), ("sarima", "08-17"))
-PORT = 8079
 
 
-def _serve(conf: Path, root: Path) -> subprocess.Popen:
-    env = dict(os.environ, TRAFFIC_BIND=f"127.0.0.1:{PORT}", TRAFFIC_DATA_DIR=str(root / "data"),
-               TRAFFIC_CACHE_DIR=str(root / "cache"), TRAFFIC_MODELS_DIR=str(root / "models"), OMP_NUM_THREADS="1")
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", str(conf)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise SystemExit(f"gunicorn with {conf} did not answer /health in 120 s")
-
-
-def _jobs() -> dict[str, list[float]]:
-    host = DashHTTP(f"http://127.0.0.1:{PORT}")
+def _jobs(url: str) -> dict[str, list[float]]:
+    host = DashHTTP(url)
     out: dict[str, list[float]] = {}
     for model, day in JOBS:
         query = f"model={model}&granularity=15&horizon=12h&origin=1995-{day}T00:00"
@@ -79,13 +60,12 @@ def main() -> None:
     for _ in range(args.rounds):
         for conf in args.conf:
             root = Path(tempfile.mkdtemp(prefix="jobstart-"))
-            proc = _serve(conf.resolve(), root)
+            server = LiveServer(root, conf=conf.resolve(), OMP_NUM_THREADS="1").start()
             try:
-                for model, secs in _jobs().items():
+                for model, secs in _jobs(server.url).items():
                     res.setdefault((str(conf), model), []).extend(secs)
             finally:
-                os.killpg(proc.pid, 15)
-                proc.wait(30)
+                server.stop()
                 shutil.rmtree(root, ignore_errors=True)
     print(f"{os.cpu_count()} cores; load average {load:.1f} -> {os.getloadavg()[0]:.1f}; "
           f"{args.rounds} rounds x 2 jobs per model")

@@ -83,7 +83,7 @@ def write_gz():
 class LiveServer:
     """A gunicorn serving the app on 127.0.0.1 with its own data and cache folders."""
 
-    def __init__(self, root: Path, workers: int = 2, **env: str) -> None:
+    def __init__(self, root: Path, workers: int = 2, conf: Path | None = None, **env: str) -> None:
         import socket
 
         with socket.socket() as s:
@@ -106,13 +106,14 @@ class LiveServer:
         )
         self.proc: subprocess.Popen | None = None
         self.log = root / "gunicorn.log"
+        self.conf = conf or ROOT / "gunicorn.conf.py"  # another one: bench/bench_job_start.py
 
     def start(self, timeout: float = 180) -> LiveServer:
         import time
         import urllib.request
 
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
+            [sys.executable, "-m", "gunicorn", "-c", str(self.conf)],
             cwd=ROOT, env=self.env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
         )
         deadline = time.monotonic() + timeout
