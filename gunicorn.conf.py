@@ -54,8 +54,6 @@ def post_worker_init(worker):
             # workers run the jobs and do the same before their pool forks (dashapp/worker.py).
             from core.warmup import warm_up
 
-            warm_up(build=False)
-            import lightgbm  # noqa: F401 - imports only: no OpenMP thread starts before a job forks
-            import statsmodels.tsa.arima.model  # noqa: F401
+            warm_up(build=False, libraries=True)
     except Exception:  # noqa: BLE001 - the first upload or job then loads them
         worker.log.exception("warming up the kernels and forecasters failed")

@@ -185,8 +185,9 @@ for what, t, c in marks:
 """
 
 
-#: CPU seconds (user + system, all threads) of the last process ``timed`` ran.
+#: CPU seconds (user + system, all threads) and standard output of the last process ``timed`` ran.
 LAST_CPU = [0.0]
+LAST_OUT = [""]
 
 
 def timed(args: list[str], root: Path, cache: Path | None = None, **env_vars: str) -> float:
@@ -201,9 +202,6 @@ def timed(args: list[str], root: Path, cache: Path | None = None, **env_vars: st
     LAST_CPU[0] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     LAST_OUT[0] = done.stdout
     return wall
-
-
-LAST_OUT = [""]
 
 
 def cold_case(root: Path, tmp: Path, sim_store: Path, tag: str) -> dict[str, float]:

@@ -35,24 +35,17 @@ dash_app = create_app(settings)
 
 
 def _warm_up() -> None:
-    """Load numba, every compiled kernel (log parsers, simulator) and the default forecasters' libraries
-    (statsmodels, LightGBM: ~0.7 s) in the parent, before the pool forks.
-
-    The job processes inherit them instead of paying for them in their first upload, simulation or forecast.
-    Importing LightGBM starts no OpenMP threads, so the fork stays safe. A failure only costs that time.
+    """Load numba, every compiled kernel (log parsers, simulator) and the default forecasters' libraries in the
+    parent, before the pool forks: the job processes inherit them instead of paying for them in their first
+    upload, simulation or forecast. A failure only costs that time.
     """
     try:
-        done = warm_up(build=False)
-        # What core.forecast.fourier_arma and .lgbm import when they first fit.
-        import lightgbm  # noqa: F401
-        import statsmodels.tsa.arima.model  # noqa: F401
+        done = warm_up(build=False, libraries=True)
     except Exception as exc:  # noqa: BLE001 - the jobs then load the kernels themselves
         sys.stderr.write(f"warm-up failed ({type(exc).__name__}: {exc}); the first jobs load the kernels\n")
         return
     spent = ", ".join(f"{k} {v:.1f} s" for k, v in done.seconds.items())
-    sys.stderr.write(f"warm-up: compiled kernels loaded before the job processes fork ({spent}); "
-                     "statsmodels and LightGBM imported\n")
-
+    sys.stderr.write(f"warm-up: compiled kernels loaded before the job processes fork ({spent})\n")
 
 _warm_up()
 #: What ``celery -A dashapp.worker`` finds: the Celery app the pages' callbacks were registered on.
